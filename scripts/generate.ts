@@ -15,8 +15,8 @@ import { readdir, readFile, writeFile, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import Ajv2020 from "ajv/dist/2020.js";
-import standaloneCode from "ajv/dist/standalone/index.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import standalone from "ajv/dist/standalone/index.js";
 import openapiTS, { astToString } from "openapi-typescript";
 
 /** The methods OpenAPI defines on a path item, in the order they are listed. */
@@ -169,7 +169,7 @@ export async function generateSpec(specFile: string, text: string): Promise<Gene
   ajv.addSchema(withoutAnnotations(spec) as object, specId);
   const mapping = Object.fromEntries(responses.map((r) => [r.exportName, r.ref]));
   const validatorCode = responses.length
-    ? inlineAjvRuntime(standaloneCode(ajv, mapping), specFile)
+    ? inlineAjvRuntime(standalone.default(ajv, mapping), specFile)
         // Keep Ajv's functions private: the typed table below is the only export.
         .replace(/^export const (v\d+) = /gm, "const $1 = ")
         .replace(/^"use strict";\n?/m, "")

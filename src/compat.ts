@@ -1,0 +1,86 @@
+// Relay variants (shared research: relay-variants.md) rewritten into the spec's shape.
+// One table per decision; the README's compat table mirrors these.
+import type { Image2VideoTask, Image2VideoTaskStatus } from "./types.js";
+
+/** Status words real relays send, mapped to the spec's enum (matched case-insensitively). */
+export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
+  queued: "queued",
+  submitted: "queued",
+  not_start: "queued",
+  pending: "queued",
+  in_progress: "in_progress",
+  processing: "in_progress",
+  running: "in_progress",
+  completed: "completed",
+  succeeded: "completed",
+  success: "completed",
+  failed: "failed",
+  failure: "failed",
+};
+
+/** What normalizing a body found. */
+export type Normalized =
+  | { kind: "task"; task: Image2VideoTask }
+  | { kind: "not-found" }
+  | { kind: "unknown" };
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** `{code, message, data}`: the gateway's envelope around the task. */
+function isEnvelope(body: Json): boolean {
+  return "data" in body && ("code" in body || "message" in body) && !("status" in body) && !("task_id" in body);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function errorOf(task: Json, status: Image2VideoTaskStatus): Image2VideoTask["error"] | undefined {
+  const source = isObject(task.error) ? task.error : undefined;
+  const message = nonEmptyString(source?.message) ?? nonEmptyString(task.fail_reason);
+  const rawCode = source?.code;
+  // The spec's code is an integer; a numeric string becomes one, a word ("task_failed") stays on `raw`.
+  const code =
+    typeof rawCode === "number" && Number.isInteger(rawCode)
+      ? rawCode
+      : typeof rawCode === "string" && /^-?\d+$/.test(rawCode)
+        ? Number(rawCode)
+        : undefined;
+  if (message === undefined && code === undefined) return status === "failed" && source ? {} : undefined;
+  return { ...(code !== undefined && { code }), ...(message !== undefined && { message }) };
+}
+
+/**
+ * Rewrites a relay variant into the spec's task shape. Returns `unknown` when the body is not a
+ * variant we know (an unknown status word, no status at all, not an object); the caller then
+ * rejects it. Never guesses: every rule is one the research documents.
+ */
+export function normalizeTask(body: unknown): Normalized {
+  if (!isObject(body)) return { kind: "unknown" };
+  let task: Json = body;
+  if (isEnvelope(body)) {
+    if (isObject(body.data)) task = body.data;
+    else if (body.code === "task_not_exist" || body.message === "task_not_exist") return { kind: "not-found" };
+    else return { kind: "unknown" };
+  }
+  const status = typeof task.status === "string" ? STATUS_ALIASES[task.status.trim().toLowerCase()] : undefined;
+  if (status === undefined) return { kind: "unknown" };
+
+  // Built in the spec's property order, so a printed task reads the same either way.
+  const out: Image2VideoTask = {};
+  const taskId = nonEmptyString(task.task_id);
+  if (taskId !== undefined) out.task_id = taskId;
+  out.status = status;
+  const url = nonEmptyString(task.url) ?? nonEmptyString(task.result_url);
+  if (url !== undefined) out.url = url;
+  const format = nonEmptyString(task.format);
+  if (format !== undefined) out.format = format;
+  if (isObject(task.metadata)) out.metadata = task.metadata as Image2VideoTask["metadata"];
+  const error = errorOf(task, status);
+  if (error !== undefined) out.error = error;
+  return { kind: "task", task: out };
+}

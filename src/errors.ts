@@ -1,0 +1,217 @@
+// Every error the client throws is a KlingError; HTTP answers become APIError subclasses through
+// one factory (APIError.generate). No error ever holds the API key: the client scrubs bodies,
+// headers and causes before building one (see redact.ts), and never stores the request.
+import type { ValidationIssue } from "./_spec.js";
+import type { Image2VideoTask } from "./types.js";
+
+/** Base class of every error thrown by xiexus-kling. */
+export class KlingError extends Error {
+  override name = "KlingError";
+}
+
+/** Bad input caught before any request: a task id, API key, base URL or option that cannot work. */
+export class InvalidArgumentError extends KlingError {
+  override name = "InvalidArgumentError";
+  /** Which argument or option was wrong, e.g. `taskId`, `apiKey`, `baseUrl`. */
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super(message);
+    this.argument = argument;
+  }
+}
+
+/** What an APIError is built from. */
+export interface APIErrorInit {
+  /** HTTP status of the answer. */
+  status: number;
+  /** Response headers. */
+  headers: Headers;
+  /** The body: parsed JSON when it was JSON, else the text (empty string when there was none). */
+  body: unknown;
+  /** Request method, for the message. */
+  method: string;
+  /** Request path (no host, no query), for the message. */
+  path: string;
+}
+
+function requestIdOf(headers: Headers): string | undefined {
+  return headers.get("x-request-id") ?? headers.get("x-oneapi-request-id") ?? headers.get("request-id") ?? undefined;
+}
+
+/** A short word describing the body: the relay's error code or message when it has one. */
+function describeBody(body: unknown): string {
+  if (typeof body === "string") {
+    const text = body.trim();
+    if (text === "") return "(empty body)";
+    if (/^<(!doctype|html)/i.test(text)) return "(HTML body)";
+    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  }
+  if (body && typeof body === "object") {
+    const record = body as Record<string, unknown>;
+    const inner = (record.error && typeof record.error === "object" ? record.error : record) as Record<string, unknown>;
+    const code = inner.code ?? inner.type;
+    const message = inner.message;
+    const parts = [code, message].filter((p): p is string | number => typeof p === "string" || typeof p === "number");
+    const unique = [...new Set(parts.map(String))].filter((p) => p !== "");
+    if (unique.length) return unique.join(": ");
+  }
+  return "";
+}
+
+/** The relay answered with an HTTP error status. */
+export class APIError extends KlingError {
+  override name = "APIError";
+  /** HTTP status code. */
+  readonly status: number;
+  /** Response headers. */
+  readonly headers: Headers;
+  /** Response body: parsed JSON when possible, else text. */
+  readonly body: unknown;
+  /** The server's request id (`x-request-id` and similar), when it sent one. */
+  readonly requestId: string | undefined;
+
+  constructor(init: APIErrorInit, message?: string) {
+    const detail = describeBody(init.body);
+    super(message ?? `${init.method} ${init.path} -> ${init.status}${detail ? ` ${detail}` : ""}`);
+    this.status = init.status;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.requestId = requestIdOf(init.headers);
+  }
+
+  /** Maps an HTTP answer to the most specific subclass. */
+  static generate(init: APIErrorInit): APIError {
+    const { status, body } = init;
+    if (status === 401) return new AuthenticationError(init);
+    if (status === 403) return new PermissionDeniedError(init);
+    if (status === 404 || (status === 400 && isTaskNotExist(body))) return new TaskNotFoundError(init);
+    if (status === 429) return new RateLimitError(init);
+    if (status >= 500) return new InternalServerError(init);
+    return new APIError(init);
+  }
+}
+
+/** True for the relay's `{"code":"task_not_exist", ...}` answer (new-api answers 400 with it). */
+export function isTaskNotExist(body: unknown): boolean {
+  return (
+    !!body &&
+    typeof body === "object" &&
+    ((body as Record<string, unknown>).code === "task_not_exist" ||
+      (body as Record<string, unknown>).message === "task_not_exist")
+  );
+}
+
+/** 401: the API key was missing or refused. */
+export class AuthenticationError extends APIError {
+  override name = "AuthenticationError";
+}
+
+/** 403: the key is valid but may not read this task. */
+export class PermissionDeniedError extends APIError {
+  override name = "PermissionDeniedError";
+}
+
+/** The task does not exist: the spec's 404, or the relay's 400 `task_not_exist`. */
+export class TaskNotFoundError extends APIError {
+  override name = "TaskNotFoundError";
+}
+
+/** Parses `retry-after-ms`, then `Retry-After` (seconds or an HTTP date); undefined when absent or invalid. */
+export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
+  const ms = headers.get("retry-after-ms");
+  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms.trim());
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** 429: slow down; `retryAfterMs` is the server's hint, when it gave one. */
+export class RateLimitError extends APIError {
+  override name = "RateLimitError";
+  /** How long the server asked to wait, in ms (from `Retry-After` / `retry-after-ms`). */
+  readonly retryAfterMs: number | undefined;
+  constructor(init: APIErrorInit, message?: string) {
+    super(init, message);
+    this.retryAfterMs = retryAfterMs(init.headers);
+  }
+}
+
+/** 5xx: the relay or a proxy in front of it failed. */
+export class InternalServerError extends APIError {
+  override name = "InternalServerError";
+}
+
+/** The request did not get an HTTP answer: refused, reset, DNS, TLS, or a body cut short. */
+export class APIConnectionError extends KlingError {
+  override name = "APIConnectionError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** An attempt took longer than `timeoutMs`. */
+export class APIConnectionTimeoutError extends APIConnectionError {
+  override name = "APIConnectionTimeoutError";
+}
+
+/** The relay answered 2xx with a body that does not match the spec (or cannot be made to, in compat mode). */
+export class ResponseValidationError extends KlingError {
+  override name = "ResponseValidationError";
+  /** What did not match, and where (JSON pointer into the body). */
+  readonly issues: readonly ValidationIssue[];
+  /** The body as received: parsed JSON, or the text when it was not JSON. */
+  readonly body: unknown;
+  /** HTTP status of the answer. */
+  readonly status: number;
+  constructor(message: string, init: { issues?: readonly ValidationIssue[]; body: unknown; status: number }) {
+    const issues = init.issues ?? [];
+    const where = issues
+      .slice(0, 3)
+      .map((i) => `${i.instancePath || "(root)"} ${i.message ?? i.keyword}`)
+      .join("; ");
+    super(where ? `${message}: ${where}${issues.length > 3 ? ` (+${issues.length - 3} more)` : ""}` : message);
+    this.issues = issues;
+    this.body = init.body;
+    this.status = init.status;
+  }
+}
+
+/** The task ended with status `failed`; `task` is the last answer, `code`/`errorMessage` its error. */
+export class TaskFailedError extends KlingError {
+  override name = "TaskFailedError";
+  /** The failed task as the relay reported it. */
+  readonly task: Image2VideoTask;
+  /** The task's error code, when it had one. */
+  readonly code: number | undefined;
+  /** The task's error message, when it had one. */
+  readonly errorMessage: string | undefined;
+  constructor(task: Image2VideoTask) {
+    const code = task.error?.code;
+    const errorMessage = task.error?.message;
+    const detail = [code, errorMessage].filter((p) => p !== undefined && p !== "").join(": ");
+    super(`task ${task.task_id ?? "(no id)"} failed${detail ? `: ${detail}` : ""}`);
+    this.task = task;
+    this.code = code;
+    this.errorMessage = errorMessage;
+  }
+}
+
+/** `waitForImage2VideoTask` ran past its `timeoutMs`; `lastTask` is the last answer seen, if any. */
+export class WaitTimeoutError extends KlingError {
+  override name = "WaitTimeoutError";
+  /** The last task seen before giving up (undefined when no poll answered). */
+  readonly lastTask: Image2VideoTask | undefined;
+  /** The wait's budget, in ms. */
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, lastTask: Image2VideoTask | undefined) {
+    super(
+      `task ${lastTask?.task_id ?? ""} not finished after ${timeoutMs} ms` +
+        (lastTask?.status ? ` (last status: ${lastTask.status})` : " (no answer yet)"),
+    );
+    this.timeoutMs = timeoutMs;
+    this.lastTask = lastTask;
+  }
+}

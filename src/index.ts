@@ -1,0 +1,38 @@
+// The public surface of xiexus-kling: every export by name, types apart.
+// Deliberately not exported: the transport, the redactor, the compat tables and the generated
+// validators (internal seams that may change in any release); the fake relay lives in
+// `xiexus-kling/testing` so it never reaches a browser bundle.
+
+export { createKlingClient } from "./client.js";
+export {
+  KlingError,
+  InvalidArgumentError,
+  APIError,
+  AuthenticationError,
+  PermissionDeniedError,
+  TaskNotFoundError,
+  RateLimitError,
+  InternalServerError,
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  ResponseValidationError,
+  TaskFailedError,
+  WaitTimeoutError,
+} from "./errors.js";
+export { DEFAULTS } from "./options.js";
+export { DEFAULT_WAIT_TIMEOUT_MS } from "./wait.js";
+export { IMAGE2VIDEO_TASK_PATH } from "./types.js";
+
+export type { KlingClient, GetTaskOptions } from "./client.js";
+export type { APIErrorInit } from "./errors.js";
+export type { KlingClientOptions, ValidationMode, FetchLike } from "./options.js";
+export type { WaitOptions } from "./wait.js";
+export type {
+  Image2VideoTask,
+  Image2VideoTaskStatus,
+  Image2VideoTaskResult,
+  CompletedImage2VideoTask,
+  FailedImage2VideoTask,
+  TaskNotFoundResponse,
+} from "./types.js";
+export type { paths, operations, components, ValidationIssue } from "./_spec.js";

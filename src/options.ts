@@ -1,0 +1,169 @@
+// Client options, normalized once by a pure function over a defaults object, with every input
+// check that must happen before any request.
+import { defaultBaseUrl } from "./_spec.js";
+import { InvalidArgumentError } from "./errors.js";
+
+/** How strictly 2xx bodies are checked against the spec: see the README's compat table. */
+export type ValidationMode = "strict" | "compat" | "off";
+
+/** A `fetch`-compatible function. */
+export type FetchLike = (input: Request, init?: RequestInit) => Promise<Response>;
+
+/** Options of `createKlingClient`; every one is optional. */
+export interface KlingClientOptions {
+  /** API key sent as `Authorization: Bearer <key>`. Default: `process.env.XIEXUS_API_KEY`. */
+  apiKey?: string;
+  /** Absolute http(s) URL of the relay. Default: `process.env.XIEXUS_BASE_URL`, else the spec's `servers[0].url`. */
+  baseUrl?: string;
+  /** The `fetch` to use. Default: `globalThis.fetch`, looked up at each call (so mocks installed later work). */
+  fetch?: FetchLike;
+  /** Extra headers on every request. Default: none. */
+  headers?: Record<string, string>;
+  /** Time limit of one attempt (connect + headers + body), in ms. Default: 60000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt, for connection errors, timeouts, 408, 429 and 5xx. Default: 2. */
+  maxRetries?: number;
+  /** How 2xx bodies are checked against the spec. Default: `"compat"`. */
+  validation?: ValidationMode;
+}
+
+/** Options after defaults, environment and checks. */
+export interface ResolvedOptions {
+  apiKey: string;
+  baseUrl: string;
+  fetch: FetchLike | undefined;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  maxRetries: number;
+  validation: ValidationMode;
+}
+
+/** The defaults of every option that has one. */
+export const DEFAULTS = {
+  timeoutMs: 60_000,
+  maxRetries: 2,
+  validation: "compat",
+} as const satisfies Partial<ResolvedOptions>;
+
+/** Longest task id accepted; real ids are a few dozen characters. */
+export const MAX_TASK_ID_LENGTH = 256;
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+function env(name: string): string | undefined {
+  // `process` is absent in browsers; reading it through globalThis keeps the bundle free of Node.
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  return proc?.env?.[name];
+}
+
+/** Checks a duration option: a finite number >= 0 (Infinity allowed where `allowInfinity`). */
+export function checkDuration(name: string, value: unknown, allowInfinity = false): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw new InvalidArgumentError(name, `${name} must be a number of milliseconds >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Checks a retry count: a whole number from 0 to 10. */
+export function checkRetries(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 10) {
+    throw new InvalidArgumentError("maxRetries", `maxRetries must be a whole number from 0 to 10, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkApiKey(key: string | undefined): string {
+  if (key === undefined || key === "") {
+    throw new InvalidArgumentError(
+      "apiKey",
+      "no API key: set the XIEXUS_API_KEY environment variable or pass options.apiKey",
+    );
+  }
+  // The key itself never appears in a message: say what is wrong with it, not what it is.
+  if (typeof key !== "string" || /\s/.test(key) || CONTROL.test(key)) {
+    throw new InvalidArgumentError(
+      "apiKey",
+      "the API key contains whitespace, a line break or a control character; check XIEXUS_API_KEY or options.apiKey",
+    );
+  }
+  return key;
+}
+
+/** Checks a base URL: absolute http(s), no credentials, query or fragment; plain http only to loopback. */
+export function checkBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("baseUrl", `baseUrl must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new InvalidArgumentError("baseUrl", `baseUrl must use https (or http to loopback), got ${url.protocol}`);
+  }
+  if (url.username || url.password) {
+    throw new InvalidArgumentError("baseUrl", "baseUrl must not contain credentials; pass the key as apiKey");
+  }
+  if (url.search || url.hash) {
+    throw new InvalidArgumentError("baseUrl", "baseUrl must not have a query or a fragment");
+  }
+  if (url.protocol === "http:" && !LOOPBACK_HOST.test(url.hostname)) {
+    throw new InvalidArgumentError(
+      "baseUrl",
+      `plain http is only allowed to loopback (it would send the API key in clear text); use https://${url.host}`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/** Checks a task id: a non-blank string of at most 256 characters, no control characters, no `.`/`..`. */
+export function checkTaskId(taskId: unknown): string {
+  if (typeof taskId !== "string") {
+    throw new InvalidArgumentError("taskId", `taskId must be a string, got ${typeof taskId}`);
+  }
+  if (taskId.trim() === "") throw new InvalidArgumentError("taskId", "taskId is empty");
+  if (taskId.length > MAX_TASK_ID_LENGTH) {
+    throw new InvalidArgumentError("taskId", `taskId is ${taskId.length} characters long; at most ${MAX_TASK_ID_LENGTH}`);
+  }
+  if (CONTROL.test(taskId)) throw new InvalidArgumentError("taskId", "taskId contains a control character");
+  if (taskId !== taskId.trim()) {
+    throw new InvalidArgumentError("taskId", "taskId has leading or trailing whitespace");
+  }
+  // URLs resolve "." and ".." segments away, so such an id could never reach the task route.
+  if (taskId === "." || taskId === "..") {
+    throw new InvalidArgumentError("taskId", `taskId ${JSON.stringify(taskId)} cannot be sent as a path segment`);
+  }
+  return taskId;
+}
+
+const VALIDATION_MODES: readonly ValidationMode[] = ["strict", "compat", "off"];
+
+/** Applies environment and defaults to the options and checks each one; throws InvalidArgumentError. */
+export function resolveOptions(options: KlingClientOptions = {}): ResolvedOptions {
+  const validation = options.validation ?? DEFAULTS.validation;
+  if (!VALIDATION_MODES.includes(validation)) {
+    throw new InvalidArgumentError("validation", `validation must be "strict", "compat" or "off", got ${String(validation)}`);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== "function") {
+    throw new InvalidArgumentError("fetch", "fetch must be a function");
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (/^authorization$/i.test(name)) {
+      throw new InvalidArgumentError("headers", "set the key with apiKey, not an Authorization header");
+    }
+    if (typeof value !== "string" || CONTROL.test(value)) {
+      throw new InvalidArgumentError("headers", `header ${name} must be a string without control characters`);
+    }
+    headers[name] = value;
+  }
+  return {
+    apiKey: checkApiKey(options.apiKey ?? env("XIEXUS_API_KEY")),
+    baseUrl: checkBaseUrl(options.baseUrl ?? env("XIEXUS_BASE_URL") ?? defaultBaseUrl),
+    fetch: options.fetch,
+    headers,
+    timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+    maxRetries: checkRetries(options.maxRetries ?? DEFAULTS.maxRetries),
+    validation,
+  };
+}

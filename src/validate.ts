@@ -1,0 +1,69 @@
+// Turns a 2xx body into a task according to the validation mode, with the spec's own validator
+// (generated from the same JSON Schema by scripts/generate.ts).
+import { responseValidators, type ValidationIssue } from "./_spec.js";
+import { normalizeTask } from "./compat.js";
+import { ResponseValidationError } from "./errors.js";
+import type { ValidationMode } from "./options.js";
+import { IMAGE2VIDEO_TASK_PATH, type Image2VideoTaskResult } from "./types.js";
+
+const validateTask = responseValidators[IMAGE2VIDEO_TASK_PATH]?.get?.["200"];
+if (!validateTask) throw new Error("generated/ has no validator for the task's 200 response: run npm run generate");
+
+const NO_STATUS: ValidationIssue = {
+  instancePath: "/status",
+  schemaPath: "#/properties/status",
+  keyword: "required",
+  params: { missingProperty: "status" },
+  message: "must have a status (a task without one cannot be polled)",
+};
+
+/** The spec's check of a task body, plus the client's one addition: a task must carry `status`. */
+export function taskIssues(body: unknown): ValidationIssue[] {
+  if (!validateTask!(body)) return [...(validateTask!.errors ?? [])];
+  if (typeof (body as { status?: unknown }).status !== "string") return [NO_STATUS];
+  return [];
+}
+
+/** What the caller sees when compat mode had to rewrite the body: it, with `raw` kept. */
+function withRaw<T extends object>(task: T, raw: unknown): T & { readonly raw?: unknown } {
+  Object.defineProperty(task, "raw", { value: raw, enumerable: false });
+  return task;
+}
+
+/** Signals the relay's "task does not exist" envelope on a 2xx; the client maps it to TaskNotFoundError. */
+export const NOT_FOUND = Symbol("task not found");
+
+/**
+ * Parses and checks a 2xx body. Resolves to the task (or NOT_FOUND for the relay's
+ * task_not_exist envelope in compat mode); throws ResponseValidationError for anything else.
+ */
+export function parseTaskBody(
+  text: string | undefined,
+  status: number,
+  mode: ValidationMode,
+): Image2VideoTaskResult | typeof NOT_FOUND {
+  if (text === undefined || text.trim() === "") {
+    throw new ResponseValidationError("the relay answered with an empty body", { body: text ?? "", status });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ResponseValidationError("the relay's answer is not JSON", { body: text, status });
+  }
+  if (mode === "off") return body as Image2VideoTaskResult;
+
+  const issues = taskIssues(body);
+  if (issues.length === 0) return body as Image2VideoTaskResult;
+  if (mode === "strict") {
+    throw new ResponseValidationError("the relay's answer does not match the spec", { issues, body, status });
+  }
+  const normalized = normalizeTask(body);
+  if (normalized.kind === "not-found") return NOT_FOUND;
+  if (normalized.kind === "task" && taskIssues(normalized.task).length === 0) return withRaw(normalized.task, body);
+  throw new ResponseValidationError("the relay's answer matches neither the spec nor a known relay variant", {
+    issues,
+    body,
+    status,
+  });
+}
