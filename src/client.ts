@@ -102,7 +102,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       client.eject(...less);
     },
     getImage2VideoTask,
-    waitForImage2VideoTask(taskId: string, wait: WaitOptions = {}) {
+    async waitForImage2VideoTask(taskId: string, wait: WaitOptions = {}) {
       const id = checkTaskId(taskId);
       return waitForTask((signal) => getImage2VideoTask(id, { signal }), wait);
     },

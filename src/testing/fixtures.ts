@@ -1,0 +1,69 @@
+// The recorded task bodies the fake relay serves by default. They are copies of the `body` of
+// test/fixtures/*.json (test/ is not published); test/fake-relay.test.ts fails if they drift apart.
+import type { Image2VideoTask, TaskNotFoundResponse } from "../types.js";
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Id of the default task that goes queued -> in_progress -> completed (test/fixtures/task-*.json). */
+export const DEMO_TASK_ID = "kling-8f3a2c1e-5b7d-4e90-a6c2-1d4f9e0b7a35";
+
+/** Id of the default task that is failed from the first request (test/fixtures/task-failed.json). */
+export const FAILED_TASK_ID = "kling-0c9d8e7f-1a2b-4c3d-9e8f-7a6b5c4d3e2f";
+
+/** The recorded `queued` body of DEMO_TASK_ID (test/fixtures/task-queued.json). */
+export const QUEUED_TASK: Readonly<Image2VideoTask> = deepFreeze({
+  task_id: DEMO_TASK_ID,
+  status: "queued",
+  format: "mp4",
+});
+
+/** The recorded `in_progress` body of DEMO_TASK_ID (test/fixtures/task-in-progress.json). */
+export const IN_PROGRESS_TASK: Readonly<Image2VideoTask> = deepFreeze({
+  task_id: DEMO_TASK_ID,
+  status: "in_progress",
+  format: "mp4",
+});
+
+/** The recorded `completed` body of DEMO_TASK_ID, with its URL and metadata (test/fixtures/task-completed.json). */
+export const COMPLETED_TASK: Readonly<Image2VideoTask> = deepFreeze({
+  task_id: DEMO_TASK_ID,
+  status: "completed",
+  url: "https://cdn.xiexus.cn/kling/videos/8f3a2c1e.mp4",
+  format: "mp4",
+  metadata: {
+    duration: 5.04,
+    fps: 30,
+    width: 1280,
+    height: 720,
+    seed: 20231234,
+  },
+});
+
+/** The recorded `failed` body of FAILED_TASK_ID (test/fixtures/task-failed.json). */
+export const FAILED_TASK: Readonly<Image2VideoTask> = deepFreeze({
+  task_id: FAILED_TASK_ID,
+  status: "failed",
+  format: "mp4",
+  error: {
+    code: 1301,
+    message: "内容审核未通过 (content moderation failed)",
+  },
+});
+
+/** The spec's 404 body for an unknown task id, as recorded in test/fixtures/task-not-found.json. */
+export function taskNotFoundBody(taskId: string): TaskNotFoundResponse {
+  return {
+    error: {
+      message: `task not found: ${taskId}`,
+      type: "invalid_request_error",
+      param: "task_id",
+      code: "task_not_exist",
+    },
+  };
+}

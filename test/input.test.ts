@@ -1,0 +1,194 @@
+// Bad input gets a clear, typed error before any request; a task id always travels as one
+// encoded path segment.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createKlingClient, InvalidArgumentError, KlingError, type FetchLike } from "../src/index.js";
+
+/** A fetch that records each request and answers with a queued task. */
+function recordingFetch() {
+  const urls: string[] = [];
+  const fetch: FetchLike = async (request) => {
+    urls.push(request.url);
+    return new Response(JSON.stringify({ task_id: "t", status: "queued" }), { headers: { "content-type": "application/json" } });
+  };
+  return { fetch, urls };
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe("task ids", () => {
+  const bad: Array<[string, unknown, RegExp]> = [
+    ["empty", "", /taskId is empty/],
+    ["blank", "   ", /taskId is empty/],
+    ["a line break", "abc\ndef", /control character/],
+    ["a NUL", "abc\u0000", /control character/],
+    ["a DEL", "abc\u007f", /control character/],
+    ["surrounding whitespace", " abc ", /leading or trailing whitespace/],
+    ["too long", "x".repeat(257), /257 characters long; at most 256/],
+    ["a lone dot", ".", /cannot be sent as a path segment/],
+    ["two dots", "..", /cannot be sent as a path segment/],
+    ["not a string", 42, /taskId must be a string/],
+  ];
+
+  it.each(bad)("rejects %s before any request", async (_name, taskId, message) => {
+    const { fetch, urls } = recordingFetch();
+    const kling = createKlingClient({ apiKey: "sk-test", fetch });
+    const error = await kling.getImage2VideoTask(taskId as string).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error).toBeInstanceOf(KlingError);
+    expect((error as InvalidArgumentError).argument).toBe("taskId");
+    expect((error as Error).message).toMatch(message);
+    await expect(kling.waitForImage2VideoTask(taskId as string)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(urls).toEqual([]);
+  });
+
+  it("accepts 256 characters", async () => {
+    const { fetch, urls } = recordingFetch();
+    await createKlingClient({ apiKey: "sk-test", fetch }).getImage2VideoTask("x".repeat(256));
+    expect(urls).toHaveLength(1);
+  });
+
+  const tricky: Array<[string, string]> = [
+    ["../", "..%2F..%2Fadmin"],
+    ["?", "a%3Fb%3Dc"],
+    ["#", "a%23frag"],
+    ["%2F", "a%252Fb"],
+    ["/", "a%2Fb"],
+    ["unicode", "%E4%BB%BB%E5%8A%A1"],
+  ];
+  const raw: Record<string, string> = { "../": "../../admin", "?": "a?b=c", "#": "a#frag", "%2F": "a%2Fb", "/": "a/b", unicode: "任务" };
+
+  it.each(tricky)("sends an id with %s as one encoded path segment", async (name, encoded) => {
+    const { fetch, urls } = recordingFetch();
+    await createKlingClient({ apiKey: "sk-test", fetch, baseUrl: "https://relay.example/base" }).getImage2VideoTask(raw[name]!);
+    const url = new URL(urls[0]!);
+    expect(url.pathname).toBe(`/base/kling/v1/videos/image2video/${encoded}`);
+    expect(url.search).toBe("");
+    expect(url.hash).toBe("");
+    expect(decodeURIComponent(url.pathname.split("/").pop()!)).toBe(raw[name]);
+  });
+});
+
+describe("API key", () => {
+  it("missing: names XIEXUS_API_KEY and options.apiKey", () => {
+    vi.stubEnv("XIEXUS_API_KEY", "");
+    expect(() => createKlingClient()).toThrow(InvalidArgumentError);
+    expect(() => createKlingClient()).toThrow(/XIEXUS_API_KEY.*options\.apiKey/);
+  });
+
+  it("is read from XIEXUS_API_KEY and sent as a Bearer token", async () => {
+    vi.stubEnv("XIEXUS_API_KEY", "sk-from-env");
+    const seen: Array<string | null> = [];
+    const kling = createKlingClient({
+      fetch: async (request) => {
+        seen.push(request.headers.get("authorization"));
+        return Response.json({ status: "queued" });
+      },
+    });
+    await kling.getImage2VideoTask("t");
+    expect(seen).toEqual(["Bearer sk-from-env"]);
+  });
+
+  it.each([
+    ["a space", "sk-abc def"],
+    ["a line break", "sk-abc\ndef"],
+    ["a trailing newline (a pasted key)", "sk-abc\n"],
+    ["a tab", "sk-abc\t"],
+  ])("with %s is refused, without echoing the key", (_name, key) => {
+    const error = (() => {
+      try {
+        createKlingClient({ apiKey: key });
+      } catch (e) {
+        return e as InvalidArgumentError;
+      }
+      throw new Error("accepted a bad key");
+    })();
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.argument).toBe("apiKey");
+    expect(error.message).toMatch(/whitespace, a line break or a control character/);
+    expect(error.message).not.toContain("sk-abc");
+  });
+
+  it("cannot be smuggled in through headers", () => {
+    expect(() => createKlingClient({ apiKey: "sk-a", headers: { Authorization: "Bearer x" } })).toThrow(/apiKey/);
+  });
+});
+
+describe("base URL", () => {
+  it.each([
+    ["relative", "/kling", /absolute http\(s\) URL/],
+    ["not a URL", "api.xiexus.cn", /absolute http\(s\) URL/],
+    ["ftp", "ftp://api.xiexus.cn", /must use https/],
+    ["plain http to a remote host", "http://api.xiexus.cn", /plain http is only allowed to loopback/],
+    ["credentials", "https://user:pw@api.xiexus.cn", /must not contain credentials/],
+    ["a query", "https://api.xiexus.cn/?x=1", /query or a fragment/],
+  ])("%s is refused", (_name, baseUrl, message) => {
+    expect(() => createKlingClient({ apiKey: "sk-a", baseUrl })).toThrow(InvalidArgumentError);
+    expect(() => createKlingClient({ apiKey: "sk-a", baseUrl })).toThrow(message);
+  });
+
+  it.each(["http://127.0.0.1:8080", "http://localhost:3000", "http://[::1]:9000", "https://relay.example/prefix/"])(
+    "%s is accepted",
+    (baseUrl) => {
+      expect(() => createKlingClient({ apiKey: "sk-a", baseUrl })).not.toThrow();
+    },
+  );
+
+  it("defaults to the spec's server, and XIEXUS_BASE_URL overrides it", async () => {
+    const { fetch, urls } = recordingFetch();
+    await createKlingClient({ apiKey: "sk-a", fetch }).getImage2VideoTask("t");
+    vi.stubEnv("XIEXUS_BASE_URL", "https://env.example");
+    await createKlingClient({ apiKey: "sk-a", fetch }).getImage2VideoTask("t");
+    await createKlingClient({ apiKey: "sk-a", fetch, baseUrl: "https://option.example" }).getImage2VideoTask("t");
+    expect(urls.map((u) => new URL(u).origin)).toEqual(["https://api.xiexus.cn", "https://env.example", "https://option.example"]);
+  });
+});
+
+describe("options", () => {
+  it.each([
+    [{ timeoutMs: -1 }, /timeoutMs must be a number of milliseconds/],
+    [{ timeoutMs: Number.NaN }, /timeoutMs/],
+    [{ maxRetries: 1.5 }, /maxRetries must be a whole number from 0 to 10/],
+    [{ maxRetries: 11 }, /maxRetries/],
+    [{ validation: "loose" as "strict" }, /validation must be "strict", "compat" or "off"/],
+  ])("%o is refused", (options, message) => {
+    expect(() => createKlingClient({ apiKey: "sk-a", ...options })).toThrow(message);
+  });
+
+  it("per-call options are checked before any request", async () => {
+    const { fetch, urls } = recordingFetch();
+    const kling = createKlingClient({ apiKey: "sk-a", fetch });
+    await expect(kling.getImage2VideoTask("t", { timeoutMs: -5 })).rejects.toThrow(InvalidArgumentError);
+    await expect(kling.waitForImage2VideoTask("t", { pollIntervalMs: -1 })).rejects.toThrow(/pollIntervalMs/);
+    expect(urls).toEqual([]);
+  });
+
+  it("looks up globalThis.fetch at call time, so a mock installed after creation is used", async () => {
+    const kling = createKlingClient({ apiKey: "sk-a" });
+    const { fetch, urls } = recordingFetch();
+    vi.stubGlobal("fetch", fetch);
+    try {
+      await kling.getImage2VideoTask("late");
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(urls).toEqual(["https://api.xiexus.cn/kling/v1/videos/image2video/late"]);
+  });
+
+  it("sends custom headers, and middlewares added with use() run and carry over to withOptions", async () => {
+    const seen: Array<[string | null, string | null]> = [];
+    const kling = createKlingClient({
+      apiKey: "sk-a",
+      headers: { "x-trace": "abc" },
+      fetch: async (request) => {
+        seen.push([request.headers.get("x-trace"), request.headers.get("x-mw")]);
+        return Response.json({ status: "queued" });
+      },
+    });
+    kling.use({ onRequest: ({ request }) => void request.headers.set("x-mw", "1") });
+    await kling.getImage2VideoTask("t");
+    await kling.withOptions({ maxRetries: 0 }).getImage2VideoTask("t");
+    expect(seen).toEqual([["abc", "1"], ["abc", "1"]]);
+  });
+});
