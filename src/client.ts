@@ -68,12 +68,21 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       maxRetries: call.maxRetries === undefined ? clientPolicy.maxRetries : checkRetries(call.maxRetries),
     };
     const sameAsClient = policy.timeoutMs === clientPolicy.timeoutMs && policy.maxRetries === clientPolicy.maxRetries;
-    const { data, error, response } = await client.GET(IMAGE2VIDEO_TASK_PATH, {
-      params: { path: { task_id: id } },
-      parseAs: "text",
-      signal: call.signal,
-      fetch: sameAsClient ? transport : createTransport(policy, deps),
-    });
+    let result;
+    try {
+      result = await client.GET(IMAGE2VIDEO_TASK_PATH, {
+        params: { path: { task_id: id } },
+        parseAs: "text",
+        signal: call.signal,
+        fetch: sameAsClient ? transport : createTransport(policy, deps),
+      });
+    } catch (error) {
+      // openapi-fetch rethrows only truthy errors, so an abort with a falsy reason (0, "", false)
+      // surfaces as a TypeError from inside it: report the caller's own reason instead.
+      if (call.signal?.aborted) throw call.signal.reason;
+      throw error;
+    }
+    const { data, error, response } = result;
     const init = {
       status: response.status,
       headers: redact(response.headers),

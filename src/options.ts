@@ -49,6 +49,8 @@ export const DEFAULTS = {
 export const MAX_TASK_ID_LENGTH = 256;
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 
 function env(name: string): string | undefined {
@@ -126,6 +128,7 @@ export function checkTaskId(taskId: unknown): string {
     throw new InvalidArgumentError("taskId", `taskId is ${taskId.length} characters long; at most ${MAX_TASK_ID_LENGTH}`);
   }
   if (CONTROL.test(taskId)) throw new InvalidArgumentError("taskId", "taskId contains a control character");
+  if (LONE_SURROGATE.test(taskId)) throw new InvalidArgumentError("taskId", "taskId is not well-formed Unicode");
   if (taskId !== taskId.trim()) {
     throw new InvalidArgumentError("taskId", "taskId has leading or trailing whitespace");
   }

@@ -29,6 +29,7 @@ describe("task ids", () => {
     ["a lone dot", ".", /cannot be sent as a path segment/],
     ["two dots", "..", /cannot be sent as a path segment/],
     ["not a string", 42, /taskId must be a string/],
+    ["a lone surrogate", "abc\ud800", /not well-formed Unicode/],
   ];
 
   it.each(bad)("rejects %s before any request", async (_name, taskId, message) => {
