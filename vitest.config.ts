@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The JSON report is what .ci/run counts ("N passed, N failed").
+    reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
     setupFiles: ["test/setup/no-network.ts"],
     typecheck: {
       enabled: true,

@@ -1,0 +1,97 @@
+// Type-level tests, run by vitest's typecheck in `npm test`: the named types are the generated
+// ones, the public surface has no `any`, and mistakes do not compile.
+import { describe, expectTypeOf, it } from "vitest";
+import type { components, operations, paths } from "../generated/kling-image2video.js";
+import {
+  APIError,
+  createKlingClient,
+  RateLimitError,
+  TaskFailedError,
+  WaitTimeoutError,
+  type CompletedImage2VideoTask,
+  type GetTaskOptions,
+  type Image2VideoTask,
+  type Image2VideoTaskResult,
+  type Image2VideoTaskStatus,
+  type KlingClient,
+  type KlingClientOptions,
+  type TaskNotFoundResponse,
+  type WaitOptions,
+} from "../src/index.js";
+
+type Generated200 = paths["/kling/v1/videos/image2video/{task_id}"]["get"]["responses"][200]["content"]["application/json"];
+type Generated404 = operations["getklingimage2video"]["responses"][404]["content"]["application/json"];
+
+describe("named types are the generated ones", () => {
+  it("Image2VideoTask, its status and the 404 body", () => {
+    expectTypeOf<Image2VideoTask>().toEqualTypeOf<Generated200>();
+    expectTypeOf<TaskNotFoundResponse>().toEqualTypeOf<Generated404>();
+    expectTypeOf<Image2VideoTaskStatus>().toEqualTypeOf<"queued" | "in_progress" | "completed" | "failed">();
+    expectTypeOf<components>().not.toBeAny();
+  });
+
+  it("a completed task has a string url", () => {
+    expectTypeOf<CompletedImage2VideoTask["url"]>().toEqualTypeOf<string>();
+    expectTypeOf<CompletedImage2VideoTask["status"]>().toEqualTypeOf<"completed">();
+    expectTypeOf<CompletedImage2VideoTask>().toMatchTypeOf<Image2VideoTask>();
+  });
+});
+
+describe("the client", () => {
+  const kling = createKlingClient({ apiKey: "sk" });
+
+  it("helpers resolve with the spec's types", () => {
+    expectTypeOf(kling).toEqualTypeOf<KlingClient>();
+    expectTypeOf(kling.getImage2VideoTask).parameter(1).toEqualTypeOf<GetTaskOptions | undefined>();
+    expectTypeOf(kling.getImage2VideoTask("t")).resolves.toEqualTypeOf<Image2VideoTaskResult>();
+    expectTypeOf(kling.waitForImage2VideoTask("t")).resolves.toEqualTypeOf<CompletedImage2VideoTask>();
+    expectTypeOf<WaitOptions["onUpdate"]>().toEqualTypeOf<((task: Image2VideoTaskResult) => void) | undefined>();
+  });
+
+  it("the raw GET is openapi-fetch's, typed by path", async () => {
+    const { data, error } = await kling.GET("/kling/v1/videos/image2video/{task_id}", { params: { path: { task_id: "t" } } });
+    expectTypeOf(data).toEqualTypeOf<Image2VideoTask | undefined>();
+    expectTypeOf(error).toEqualTypeOf<TaskNotFoundResponse | undefined>();
+    expectTypeOf(kling.use).toBeFunction();
+    expectTypeOf(kling.eject).toBeFunction();
+  });
+
+  it("errors expose typed fields", () => {
+    expectTypeOf<APIError["status"]>().toEqualTypeOf<number>();
+    expectTypeOf<APIError["body"]>().toEqualTypeOf<unknown>();
+    expectTypeOf<RateLimitError["retryAfterMs"]>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<TaskFailedError["task"]>().toEqualTypeOf<Image2VideoTask>();
+    expectTypeOf<WaitTimeoutError["lastTask"]>().toEqualTypeOf<Image2VideoTask | undefined>();
+  });
+
+  it("no any in the public surface", () => {
+    expectTypeOf<KlingClientOptions[keyof KlingClientOptions]>().not.toBeAny();
+    expectTypeOf<GetTaskOptions[keyof GetTaskOptions]>().not.toBeAny();
+    expectTypeOf<WaitOptions[keyof WaitOptions]>().not.toBeAny();
+    expectTypeOf<Image2VideoTask[keyof Image2VideoTask]>().not.toBeAny();
+    expectTypeOf<KlingClient[keyof KlingClient]>().not.toBeAny();
+  });
+});
+
+describe("mistakes do not compile", () => {
+  const kling = createKlingClient();
+
+  it("wrong path, missing task_id, unknown status, unnarrowed url, wrong option", async () => {
+    // @ts-expect-error not a path of the spec
+    await kling.GET("/kling/v1/videos/image2video/{id}", { params: { path: { id: "t" } } });
+    // @ts-expect-error task_id is required
+    await kling.GET("/kling/v1/videos/image2video/{task_id}", { params: { path: {} } });
+    const task = await kling.getImage2VideoTask("t");
+    // @ts-expect-error "succeeded" is not one of the spec's statuses
+    if (task.status === "succeeded") return;
+    // @ts-expect-error url may be undefined until the task is completed
+    const url: string = task.url;
+    // @ts-expect-error no such option
+    createKlingClient({ apiKey: "sk", retries: 3 });
+    // @ts-expect-error validation is "strict" | "compat" | "off"
+    createKlingClient({ validation: "loose" });
+    // @ts-expect-error task ids are strings
+    await kling.getImage2VideoTask(42);
+    void url;
+  });
+});
