@@ -2,12 +2,13 @@
 // ones, the public surface has no `any`, and mistakes do not compile.
 import { describe, expectTypeOf, it } from "vitest";
 import type { components, operations, paths } from "../generated/kling-image2video.js";
-import {
+import type {
   APIError,
-  createKlingClient,
   RateLimitError,
   TaskFailedError,
-  WaitTimeoutError,
+  WaitTimeoutError} from "../src/index.js";
+import {
+  createKlingClient,
   type CompletedImage2VideoTask,
   type GetTaskOptions,
   type Image2VideoTask,
