@@ -2,13 +2,12 @@
 // ones, the public surface has no `any`, and mistakes do not compile.
 import { describe, expectTypeOf, it } from "vitest";
 import type { components, operations, paths } from "../generated/kling-image2video.js";
-import type {
-  APIError,
-  RateLimitError,
-  TaskFailedError,
-  WaitTimeoutError} from "../src/index.js";
 import {
   createKlingClient,
+  type APIError,
+  type RateLimitError,
+  type TaskFailedError,
+  type WaitTimeoutError,
   type CompletedImage2VideoTask,
   type GetTaskOptions,
   type Image2VideoTask,
