@@ -83,17 +83,19 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       throw error;
     }
     const { data, error, response } = result;
-    const init = {
+    // What an APIError is built from; only computed on the error paths.
+    const errorInit = (body: unknown) => ({
       status: response.status,
       headers: redact(response.headers),
       method: "GET",
       path: response.url ? new URL(response.url).pathname : IMAGE2VIDEO_TASK_PATH,
-    };
-    if (!response.ok) throw APIError.generate({ ...init, body: redact(error ?? "") });
+      body: redact(body),
+    });
+    if (!response.ok) throw APIError.generate(errorInit(error ?? ""));
     // Scrubbed before parsing, so no error built from the body can carry the key back out.
     const text = redact(data);
     const task = parseTaskBody(text, response.status, call.validation ?? resolved.validation);
-    if (task === NOT_FOUND) throw new TaskNotFoundError({ ...init, body: JSON.parse(text ?? "null") as unknown });
+    if (task === NOT_FOUND) throw new TaskNotFoundError(errorInit(JSON.parse(text!)));
     return task;
   }
 
