@@ -436,11 +436,20 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  void main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
-    process.exitCode = code;
-    if (code === EXIT_CODES.interrupted) {
-      // An aborted request may leave a socket behind for a moment; Ctrl-C must not wait for it.
-      setTimeout(() => process.exit(code), 200).unref();
-    }
-  });
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
+    (code) => {
+      process.exitCode = code;
+      if (code === EXIT_CODES.interrupted) {
+        // An aborted request may leave a socket behind for a moment; Ctrl-C must not wait for it.
+        setTimeout(() => process.exit(code), 200).unref();
+      }
+    },
+    (error: unknown) => {
+      // main() reports every error itself; reaching this is a bug, still shown without the key.
+      const key = process.env.XIEXUS_API_KEY;
+      const text = String(error instanceof Error ? error.message : error);
+      process.stderr.write(`xiexus-kling: internal error: ${key ? text.split(key).join("[redacted]") : text}\n`);
+      process.exitCode = EXIT_CODES.internal;
+    },
+  );
 }

@@ -64,7 +64,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   async function getImage2VideoTask(taskId: string, call: GetTaskOptions = {}): Promise<Image2VideoTaskResult> {
     const id = checkTaskId(taskId);
     const policy: RequestPolicy = {
-      timeoutMs: call.timeoutMs === undefined ? clientPolicy.timeoutMs : checkDuration("timeoutMs", call.timeoutMs),
+      timeoutMs: call.timeoutMs === undefined ? clientPolicy.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
       maxRetries: call.maxRetries === undefined ? clientPolicy.maxRetries : checkRetries(call.maxRetries),
     };
     const sameAsClient = policy.timeoutMs === clientPolicy.timeoutMs && policy.maxRetries === clientPolicy.maxRetries;
@@ -115,7 +115,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     getImage2VideoTask,
     async waitForImage2VideoTask(taskId: string, wait: WaitOptions = {}) {
       const id = checkTaskId(taskId);
-      return waitForTask((signal) => getImage2VideoTask(id, { signal }), wait);
+      return waitForTask(id, (signal) => getImage2VideoTask(id, { signal }), wait);
     },
     withOptions(overrides: KlingClientOptions) {
       return build({ ...options, ...overrides }, added);

@@ -202,15 +202,18 @@ export class TaskFailedError extends KlingError {
 /** `waitForImage2VideoTask` ran past its `timeoutMs`; `lastTask` is the last answer seen, if any. */
 export class WaitTimeoutError extends KlingError {
   override name = "WaitTimeoutError";
+  /** The task id that was waited on. */
+  readonly taskId: string;
   /** The last task seen before giving up (undefined when no poll answered). */
   readonly lastTask: Image2VideoTask | undefined;
   /** The wait's budget, in ms. */
   readonly timeoutMs: number;
-  constructor(timeoutMs: number, lastTask: Image2VideoTask | undefined) {
+  constructor(taskId: string, timeoutMs: number, lastTask: Image2VideoTask | undefined) {
     super(
-      `task ${lastTask?.task_id ?? ""} not finished after ${timeoutMs} ms` +
+      `task ${taskId} not finished after ${timeoutMs} ms` +
         (lastTask?.status ? ` (last status: ${lastTask.status})` : " (no answer yet)"),
     );
+    this.taskId = taskId;
     this.timeoutMs = timeoutMs;
     this.lastTask = lastTask;
   }

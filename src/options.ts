@@ -19,7 +19,7 @@ export interface KlingClientOptions {
   fetch?: FetchLike;
   /** Extra headers on every request. Default: none. */
   headers?: Record<string, string>;
-  /** Time limit of one attempt (connect + headers + body), in ms. Default: 60000. */
+  /** Time limit of one attempt (connect + headers + body), in ms; `Infinity` for none. Default: 60000. */
   timeoutMs?: number;
   /** Retries after the first attempt, for connection errors, timeouts, 408, 429 and 5xx. Default: 2. */
   maxRetries?: number;
@@ -53,16 +53,27 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 
+/** An environment variable; unset and empty are the same (`FOO= cmd` must not override a default). */
 function env(name: string): string | undefined {
   // `process` is absent in browsers; reading it through globalThis keeps the bundle free of Node.
   const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return proc?.env?.[name];
+  return proc?.env?.[name] || undefined;
 }
 
-/** Checks a duration option: a finite number >= 0 (Infinity allowed where `allowInfinity`). */
+/** The longest delay a timer can hold (setTimeout fires at once beyond it): about 24.8 days. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Checks a duration option: a number of ms from 0 to MAX_TIMER_MS, or Infinity (no limit) where allowed. */
 export function checkDuration(name: string, value: unknown, allowInfinity = false): number {
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw new InvalidArgumentError(name, `${name} must be a number of milliseconds >= 0, got ${String(value)}`);
+  const ok =
+    typeof value === "number" &&
+    value >= 0 &&
+    (value <= MAX_TIMER_MS || (allowInfinity && value === Number.POSITIVE_INFINITY));
+  if (!ok) {
+    throw new InvalidArgumentError(
+      name,
+      `${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -98,7 +109,8 @@ export function checkBaseUrl(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new InvalidArgumentError("baseUrl", `baseUrl must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+    // The value is not quoted back: a malformed URL may still hold credentials.
+    throw new InvalidArgumentError("baseUrl", "baseUrl must be an absolute http(s) URL, such as https://api.xiexus.cn");
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new InvalidArgumentError("baseUrl", `baseUrl must use https (or http to loopback), got ${url.protocol}`);
@@ -165,7 +177,7 @@ export function resolveOptions(options: KlingClientOptions = {}): ResolvedOption
     baseUrl: checkBaseUrl(options.baseUrl ?? env("XIEXUS_BASE_URL") ?? defaultBaseUrl),
     fetch: options.fetch,
     headers,
-    timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+    timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs, true),
     maxRetries: checkRetries(options.maxRetries ?? DEFAULTS.maxRetries),
     validation,
   };

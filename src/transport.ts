@@ -38,7 +38,7 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(userSignal.reason);
   userSignal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs);
+  const timer = Number.isFinite(policy.timeoutMs) ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
   try {
     const fetchImpl = deps.fetch ?? globalThis.fetch;
     const response = await fetchImpl(new Request(request, { signal: controller.signal }));

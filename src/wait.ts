@@ -9,7 +9,7 @@ import { sleep } from "./_sleep.js";
 export interface WaitOptions {
   /** Aborts the wait; it then rejects with `signal.reason` at once. */
   signal?: AbortSignal;
-  /** Total time budget, ms; past it the wait rejects with WaitTimeoutError. Default: 900000 (15 min). */
+  /** Total time budget, ms (`Infinity`: none); past it the wait rejects with WaitTimeoutError. Default: 900000 (15 min). */
   timeoutMs?: number;
   /** Fixed pause between polls, ms. Default: about 2 s, growing by 1.5x per poll to about 15 s, with ±20% jitter. */
   pollIntervalMs?: number;
@@ -33,8 +33,8 @@ const WAIT_TIMED_OUT = Symbol("wait timed out");
 /** Fetches the task once, honouring `signal`. */
 export type GetTask = (signal: AbortSignal) => Promise<Image2VideoTaskResult>;
 
-/** Polls `get` until the task completes (resolves) or fails, times out or is aborted (rejects). */
-export async function waitForTask(get: GetTask, options: WaitOptions = {}): Promise<CompletedImage2VideoTask> {
+/** Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects). */
+export async function waitForTask(taskId: string, get: GetTask, options: WaitOptions = {}): Promise<CompletedImage2VideoTask> {
   const timeoutMs = checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true);
   const fixedInterval =
     options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs);
@@ -71,7 +71,7 @@ export async function waitForTask(get: GetTask, options: WaitOptions = {}): Prom
     }
   } catch (error) {
     if (controller.signal.aborted) {
-      if (controller.signal.reason === WAIT_TIMED_OUT) throw new WaitTimeoutError(timeoutMs, last);
+      if (controller.signal.reason === WAIT_TIMED_OUT) throw new WaitTimeoutError(taskId, timeoutMs, last);
       throw userSignal?.reason;
     }
     throw error;

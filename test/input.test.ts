@@ -136,6 +136,22 @@ describe("base URL", () => {
     },
   );
 
+  it("is not quoted back when it does not parse (it may hold credentials)", () => {
+    expect(() => createKlingClient({ apiKey: "sk-a", baseUrl: "//user:hunter2@relay.example" })).toThrow(/absolute http\(s\) URL/);
+    try {
+      createKlingClient({ apiKey: "sk-a", baseUrl: "//user:hunter2@relay.example" });
+    } catch (error) {
+      expect((error as Error).message).not.toContain("hunter2");
+    }
+  });
+
+  it("an empty XIEXUS_BASE_URL counts as unset", async () => {
+    vi.stubEnv("XIEXUS_BASE_URL", "");
+    const { fetch, urls } = recordingFetch();
+    await createKlingClient({ apiKey: "sk-a", fetch }).getImage2VideoTask("t");
+    expect(new URL(urls[0]!).origin).toBe("https://api.xiexus.cn");
+  });
+
   it("defaults to the spec's server, and XIEXUS_BASE_URL overrides it", async () => {
     const { fetch, urls } = recordingFetch();
     await createKlingClient({ apiKey: "sk-a", fetch }).getImage2VideoTask("t");
@@ -150,6 +166,8 @@ describe("options", () => {
   it.each([
     [{ timeoutMs: -1 }, /timeoutMs must be a number of milliseconds/],
     [{ timeoutMs: Number.NaN }, /timeoutMs/],
+    // setTimeout fires at once past 2^31-1 ms: such a "long" timeout would be no timeout at all.
+    [{ timeoutMs: 2 ** 31 }, /timeoutMs must be a number of milliseconds from 0 to 2147483647/],
     [{ maxRetries: 1.5 }, /maxRetries must be a whole number from 0 to 10/],
     [{ maxRetries: 11 }, /maxRetries/],
     [{ validation: "loose" as "strict" }, /validation must be "strict", "compat" or "off"/],

@@ -85,6 +85,24 @@ describe("waitForImage2VideoTask", () => {
     expect(calls).toHaveLength(10);
   });
 
+  it("a timeout before any answer names the requested task", async () => {
+    const { kling } = setup(["hang"]);
+    const result = capture(kling.waitForImage2VideoTask("t-requested", { timeoutMs: 1000 }));
+    await vi.advanceTimersByTimeAsync(1000);
+    const error = result.error as WaitTimeoutError;
+    expect(error.taskId).toBe("t-requested");
+    expect(error.lastTask).toBeUndefined();
+    expect(error.message).toBe("task t-requested not finished after 1000 ms (no answer yet)");
+  });
+
+  it("timeoutMs: Infinity waits without a deadline; beyond 2^31-1 ms is refused", async () => {
+    const { kling } = setup([running, running, done]);
+    const result = capture(kling.waitForImage2VideoTask("t1", { timeoutMs: Number.POSITIVE_INFINITY, pollIntervalMs: 1000 }));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(result.value).toEqual(done);
+    await expect(kling.waitForImage2VideoTask("t1", { timeoutMs: 30 * 86_400_000 })).rejects.toThrow(/from 0 to 2147483647/);
+  });
+
   it("defaults to a 15 minute budget", async () => {
     const { kling } = setup([running]);
     const result = capture(kling.waitForImage2VideoTask("t1"));

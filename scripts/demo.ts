@@ -1,0 +1,49 @@
+// npm run demo: the CLI waiting for a task, fully offline. A fake relay (xiexus-kling/testing) on
+// loopback plays a task that goes queued -> in_progress -> completed in about 3 s, and the real
+// CLI polls it once a second, so a newcomer sees the live progress and the final URL.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import {
+  COMPLETED_TASK,
+  createFakeRelay,
+  DEMO_TASK_ID,
+  IN_PROGRESS_TASK,
+  QUEUED_TASK,
+} from "../src/testing/index.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const CLI = path.join(ROOT, "src", "cli.ts");
+
+// One poll per second: queued at 0 s, in_progress at 1 s and 2 s, completed at 3 s.
+const relay = await createFakeRelay({
+  tasks: { [DEMO_TASK_ID]: [QUEUED_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, COMPLETED_TASK] },
+});
+
+process.stdout.write(
+  [
+    "xiexus-kling demo (offline: nothing leaves this machine)",
+    `  fake relay:  ${relay.url}  (xiexus-kling/testing; scripted queued -> in_progress -> completed in ~3 s)`,
+    `  running:     XIEXUS_API_KEY=${relay.apiKey} XIEXUS_BASE_URL=${relay.url} \\`,
+    `                 xiexus-kling wait ${DEMO_TASK_ID} --interval 1`,
+    "",
+    "",
+  ].join("\n"),
+);
+
+const child = spawn(process.execPath, ["--import", "tsx", CLI, "wait", DEMO_TASK_ID, "--interval", "1"], {
+  cwd: ROOT,
+  stdio: "inherit",
+  env: { ...process.env, XIEXUS_API_KEY: relay.apiKey, XIEXUS_BASE_URL: relay.url },
+});
+// Ctrl-C reaches the CLI too (same process group); the demo waits for it to report and exit.
+process.on("SIGINT", () => {});
+
+const code = await new Promise<number>((resolve) => {
+  child.on("error", (error) => {
+    process.stderr.write(`demo: could not start the CLI: ${error.message}\n`);
+    resolve(1);
+  });
+  child.on("exit", (exitCode, signal) => resolve(exitCode ?? (signal === "SIGINT" ? 130 : 1)));
+});
+await relay.close();
+process.exit(code);

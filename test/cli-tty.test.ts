@@ -1,0 +1,93 @@
+// The CLI on a real terminal: `wait` runs under a pseudo-terminal made by util-linux `script`,
+// so stderr.isTTY is true and the live progress line (spinner, \r + clear-line, hidden cursor) is
+// drawn. What the terminal received (stdout and stderr together) is checked byte for byte.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../src/cli.js";
+import {
+  COMPLETED_TASK,
+  createFakeRelay,
+  IN_PROGRESS_TASK,
+  QUEUED_TASK,
+  type FakeRelay,
+} from "../src/testing/index.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const SCRIPT = "/usr/bin/script";
+const KEY = "sk-SECRET-canary-123";
+const HIDE_CURSOR = "\u001b[?25l";
+const SHOW_CURSOR = "\u001b[?25h";
+const CLEAR_LINE = "\r\u001b[2K";
+const SPINNER = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
+const COLOR = /\u001b\[\d+m/;
+
+let relay: FakeRelay;
+beforeAll(async () => {
+  relay = await createFakeRelay({ apiKey: KEY });
+  // Polled every 0.2 s: about a second of progress, enough for several spinner frames.
+  const steps = [QUEUED_TASK, QUEUED_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, COMPLETED_TASK];
+  relay.setTask("tty-1", steps);
+  relay.setTask("tty-2", steps);
+  relay.setTask("tty-never", [{ ...QUEUED_TASK, task_id: "tty-never" }]);
+});
+afterAll(async () => {
+  await relay.close();
+});
+
+const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+
+/** Runs the CLI on a pseudo-terminal; resolves with everything the terminal received. */
+function onTerminal(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; screen: string }> {
+  // Fail, not skip: without `script` this file would prove nothing about terminals.
+  if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} (util-linux) is needed to run the CLI on a pseudo-terminal`);
+  const command = [process.execPath, "--import", "tsx", "src/cli.ts", ...args].map(quote).join(" ");
+  const childEnv: Record<string, string> = { TERM: "xterm-256color" };
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "NO_COLOR" && k !== "FORCE_COLOR") childEnv[k] = v;
+  Object.assign(childEnv, { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, TERM: "xterm-256color" }, env);
+  // -q quiet, -f flush at once, -e the command's exit code, -c the command; the typescript goes to /dev/null.
+  const child = spawn(SCRIPT, ["-qfec", command, "/dev/null"], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let screen = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (screen += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (screen += chunk));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, screen }));
+  });
+}
+
+describe.concurrent("wait on a terminal", () => {
+  it("draws a live spinner line in place, restores the cursor, and ends with the URL", async () => {
+    const { code, screen } = await onTerminal(["wait", "tty-1", "--interval", "0.2"]);
+    expect(code).toBe(EXIT_CODES.ok);
+    expect(screen.startsWith(HIDE_CURSOR)).toBe(true);
+    const frames = screen.split(CLEAR_LINE).slice(1);
+    expect(frames.length).toBeGreaterThan(5);
+    expect(frames.filter((f) => SPINNER.test(f)).length).toBeGreaterThan(5);
+    expect(frames.some((f) => /queued\u001b\[0m \d+s$/.test(f))).toBe(true);
+    expect(frames.some((f) => /in_progress\u001b\[0m \d+s$/.test(f))).toBe(true);
+    // Colour on a terminal: the status words are painted.
+    expect(screen).toContain("\u001b[33mqueued");
+    expect(screen).toContain("\u001b[36min_progress");
+    expect(screen.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(screen.lastIndexOf(HIDE_CURSOR));
+    expect(screen).toMatch(/completed in \d+s\r?\n/);
+    expect(screen.trimEnd().endsWith(COMPLETED_TASK.url!)).toBe(true);
+    expect(screen).not.toContain(KEY);
+  });
+
+  it("respects NO_COLOR: the same live line, without colours", async () => {
+    const { code, screen } = await onTerminal(["wait", "tty-2", "--interval", "0.2"], { NO_COLOR: "1" });
+    expect(code).toBe(EXIT_CODES.ok);
+    expect(screen).toContain(CLEAR_LINE);
+    expect(screen).toMatch(/\r\u001b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] queued \d+s/);
+    expect(screen).not.toMatch(COLOR);
+    expect(screen.trimEnd().endsWith(COMPLETED_TASK.url!)).toBe(true);
+  });
+
+  it("clears the line and shows the cursor again before reporting an error", async () => {
+    const { code, screen } = await onTerminal(["wait", "tty-never", "--interval", "0.2", "--timeout", "0.6"]);
+    expect(code).toBe(EXIT_CODES.timeout);
+    expect(screen).toMatch(/\r\u001b\[2K\u001b\[\?25h\u001b\[31mxiexus-kling:\u001b\[0m task tty-never not finished after 600 ms/);
+  });
+});

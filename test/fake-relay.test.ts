@@ -1,0 +1,244 @@
+// The fake relay (xiexus-kling/testing) from a consumer's side: the real client against it over
+// loopback HTTP. Imports go through the two entry points (by relative path, since this test runs
+// without a build; test/consumer-view.test.ts imports them by package name).
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  APIConnectionTimeoutError,
+  AuthenticationError,
+  createKlingClient,
+  InternalServerError,
+  TaskFailedError,
+  TaskNotFoundError,
+  type Image2VideoTaskStatus,
+} from "../src/index.js";
+import {
+  COMPLETED_TASK,
+  createFakeRelay,
+  DEFAULT_TASKS,
+  DEMO_TASK_ID,
+  FAILED_TASK,
+  FAILED_TASK_ID,
+  FAKE_RELAY_API_KEY,
+  IN_PROGRESS_TASK,
+  isScriptedResponse,
+  QUEUED_TASK,
+  taskNotFoundBody,
+  type FakeRelay,
+} from "../src/testing/index.js";
+// Not public: the spec's own validators, to prove what the relay serves conforms.
+import { responseValidators } from "../src/_spec.js";
+import { taskIssues } from "../src/validate.js";
+
+const FIXTURES = path.resolve(import.meta.dirname, "fixtures");
+const fixtureBody = (file: string): unknown =>
+  (JSON.parse(readFileSync(path.join(FIXTURES, file), "utf8")) as { body: unknown }).body;
+const validate404 = responseValidators["/kling/v1/videos/image2video/{task_id}"]!.get!["404"]!;
+const taskPath = (id: string): string => `/kling/v1/videos/image2video/${encodeURIComponent(id)}`;
+
+let relay: FakeRelay;
+beforeEach(async () => {
+  relay = await createFakeRelay();
+});
+afterEach(async () => {
+  await relay.close();
+});
+
+const client = (apiKey = FAKE_RELAY_API_KEY) => createKlingClient({ apiKey, baseUrl: relay.url });
+
+describe("default script", () => {
+  it("goes queued -> in_progress -> completed through waitForImage2VideoTask", async () => {
+    const seen: Array<Image2VideoTaskStatus | undefined> = [];
+    const task = await client().waitForImage2VideoTask(DEMO_TASK_ID, {
+      pollIntervalMs: 5,
+      onUpdate: (t) => seen.push(t.status),
+    });
+    expect(seen).toEqual(["queued", "in_progress", "completed"]);
+    expect(task).toEqual(COMPLETED_TASK);
+    expect(relay.requests.map((r) => [r.method, r.path, r.taskId, r.authorized, r.status])).toEqual(
+      Array(3).fill(["GET", taskPath(DEMO_TASK_ID), DEMO_TASK_ID, true, 200]),
+    );
+    // The last step repeats.
+    expect(await client().getImage2VideoTask(DEMO_TASK_ID)).toEqual(COMPLETED_TASK);
+  });
+
+  it("has a failed task", async () => {
+    const error = await client().waitForImage2VideoTask(FAILED_TASK_ID, { pollIntervalMs: 5 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect((error as TaskFailedError).code).toBe(1301);
+    expect((error as TaskFailedError).task).toEqual(FAILED_TASK);
+  });
+
+  it("answers the spec's 404 for an unknown task id, exactly like the recorded fixture", async () => {
+    const error = await client().getImage2VideoTask("kling-task-missing").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskNotFoundError);
+    expect((error as TaskNotFoundError).body).toEqual(fixtureBody("task-not-found.json"));
+  });
+});
+
+describe("scripted answers", () => {
+  it("serves a scripted 404 as TaskNotFoundError", async () => {
+    relay.setTask("gone", [{ status: 404, body: taskNotFoundBody("gone") }]);
+    await expect(client().getImage2VideoTask("gone")).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+
+  it("serves a 429 with Retry-After, which the client waits out, then the task", async () => {
+    relay.setTask("busy", [
+      { status: 429, body: { error: { message: "slow down", type: "rate_limit", param: null, code: null } }, headers: { "retry-after": "1" } },
+      COMPLETED_TASK,
+    ]);
+    await expect(client().getImage2VideoTask("busy")).resolves.toEqual(COMPLETED_TASK);
+    expect(relay.requests.map((r) => r.status)).toEqual([429, 200]);
+    expect(relay.requests[1]!.time - relay.requests[0]!.time).toBeGreaterThanOrEqual(900);
+  });
+
+  it("serves a 500 with an HTML body: InternalServerError, retried as often as asked", async () => {
+    const html = "<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>";
+    relay.setTask("down", [{ status: 500, body: html, headers: { "retry-after": "0" } }]);
+    const error = await client().getImage2VideoTask("down", { maxRetries: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect((error as InternalServerError).body).toBe(html);
+    expect((error as InternalServerError).headers.get("content-type")).toMatch(/^text\/html/);
+    expect(relay.requests).toHaveLength(1);
+
+    await expect(client().getImage2VideoTask("down", { maxRetries: 2 })).rejects.toBeInstanceOf(InternalServerError);
+    expect(relay.requests).toHaveLength(1 + 3);
+  });
+
+  it("delays an answer by delayMs (here past the client's timeout)", async () => {
+    relay.setTask("slow", [{ status: 200, body: QUEUED_TASK, delayMs: 2_000 }]);
+    const started = Date.now();
+    await expect(client().getImage2VideoTask("slow", { timeoutMs: 100, maxRetries: 0 })).rejects.toBeInstanceOf(
+      APIConnectionTimeoutError,
+    );
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it("setTask replaces a script and restarts it; deleteTask makes it 404; reset() restores the start", async () => {
+    await client().getImage2VideoTask(DEMO_TASK_ID);
+    relay.setTask(DEMO_TASK_ID, [IN_PROGRESS_TASK, COMPLETED_TASK]);
+    expect((await client().getImage2VideoTask(DEMO_TASK_ID)).status).toBe("in_progress");
+    relay.deleteTask(FAILED_TASK_ID);
+    await expect(client().getImage2VideoTask(FAILED_TASK_ID)).rejects.toBeInstanceOf(TaskNotFoundError);
+
+    relay.reset();
+    expect(relay.requests).toHaveLength(0);
+    expect((await client().getImage2VideoTask(DEMO_TASK_ID)).status).toBe("queued");
+    expect((await client().getImage2VideoTask(FAILED_TASK_ID)).status).toBe("failed");
+  });
+
+  it("refuses malformed scripts and non-loopback hosts", async () => {
+    expect(() => relay.setTask("x", [])).toThrow(/non-empty array/);
+    expect(() => relay.setTask("x", [{ status: 42 }])).toThrow(/100 to 599/);
+    await expect(createFakeRelay({ host: "0.0.0.0" })).rejects.toThrow(/loopback/);
+    await expect(createFakeRelay({ apiKey: "" })).rejects.toThrow(/apiKey/);
+  });
+});
+
+describe("authentication", () => {
+  it("answers 401 to a wrong key and records it without the key", async () => {
+    const wrong = "sk-wrong-key-0123456789";
+    const error = await client(wrong).getImage2VideoTask(DEMO_TASK_ID).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(((error as AuthenticationError).body as { error: { type: string } }).error.type).toBe("authentication_error");
+    expect(relay.requests).toEqual([expect.objectContaining({ authorized: false, hadAuthorization: true, status: 401 })]);
+    const recorded = JSON.stringify(relay.requests);
+    expect(recorded).not.toContain(wrong);
+    expect(recorded).not.toContain(FAKE_RELAY_API_KEY);
+    expect(recorded).not.toMatch(/bearer/i);
+  });
+
+  it("answers 401 without an Authorization header, and a refused request does not advance the script", async () => {
+    const response = await fetch(relay.url + taskPath(DEMO_TASK_ID));
+    expect(response.status).toBe(401);
+    expect(validate404(await response.json())).toBe(true);
+    expect(relay.requests[0]).toMatchObject({ authorized: false, hadAuthorization: false });
+    expect((await client().getImage2VideoTask(DEMO_TASK_ID)).status).toBe("queued");
+  });
+
+  it("accepts a custom key", async () => {
+    await relay.close();
+    relay = await createFakeRelay({ apiKey: "sk-custom-1" });
+    expect(relay.apiKey).toBe("sk-custom-1");
+    await expect(client("sk-custom-1").getImage2VideoTask(DEMO_TASK_ID)).resolves.toEqual(QUEUED_TASK);
+  });
+});
+
+describe("other routes", () => {
+  it("answers 404 with the error shape to other paths and 405 to other methods", async () => {
+    const auth = { authorization: `Bearer ${FAKE_RELAY_API_KEY}` };
+    const other = await fetch(`${relay.url}/v1/models`, { headers: auth });
+    expect(other.status).toBe(404);
+    expect(validate404(await other.json())).toBe(true);
+
+    const post = await fetch(relay.url + taskPath(DEMO_TASK_ID), { method: "POST", headers: auth });
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET");
+    expect(validate404(await post.json())).toBe(true);
+    expect(relay.requests.map((r) => [r.method, r.status, r.taskId])).toEqual([
+      ["GET", 404, undefined],
+      ["POST", 405, DEMO_TASK_ID],
+    ]);
+  });
+});
+
+describe("conformance", () => {
+  it("embeds exactly the recorded fixture bodies", () => {
+    expect(QUEUED_TASK).toEqual(fixtureBody("task-queued.json"));
+    expect(IN_PROGRESS_TASK).toEqual(fixtureBody("task-in-progress.json"));
+    expect(COMPLETED_TASK).toEqual(fixtureBody("task-completed.json"));
+    expect(FAILED_TASK).toEqual(fixtureBody("task-failed.json"));
+    expect(taskNotFoundBody("kling-task-missing")).toEqual(fixtureBody("task-not-found.json"));
+    expect(DEFAULT_TASKS).toEqual({
+      [DEMO_TASK_ID]: [QUEUED_TASK, IN_PROGRESS_TASK, COMPLETED_TASK],
+      [FAILED_TASK_ID]: [FAILED_TASK],
+    });
+  });
+
+  it("serves only bodies that validate against the spec by default", async () => {
+    const headers = { authorization: `Bearer ${FAKE_RELAY_API_KEY}` };
+    let checked = 0;
+    for (const [id, steps] of Object.entries(DEFAULT_TASKS)) {
+      for (let i = 0; i < steps.length + 1; i++) {
+        const response = await fetch(relay.url + taskPath(id), { headers });
+        expect(response.status).toBe(200);
+        expect(taskIssues(await response.json())).toEqual([]);
+        checked++;
+      }
+      expect(steps.some(isScriptedResponse)).toBe(false);
+    }
+    for (const id of ["kling-task-missing", "x y/ü"]) {
+      const response = await fetch(relay.url + taskPath(id), { headers });
+      expect(response.status).toBe(404);
+      const body = await response.json();
+      expect(validate404(body), JSON.stringify(validate404.errors)).toBe(true);
+      expect(body).toEqual(taskNotFoundBody(id));
+      checked++;
+    }
+    expect(checked).toBe(3 + 1 + 1 + 1 + 2);
+  });
+});
+
+describe("close()", () => {
+  it("stops listening at once, keep-alive connections included, and refuses new requests", async () => {
+    // A request first, so fetch holds a keep-alive socket to the server.
+    await client().getImage2VideoTask(DEMO_TASK_ID);
+    const started = Date.now();
+    await relay.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(relay.listening).toBe(false);
+    await expect(fetch(relay.url + taskPath(DEMO_TASK_ID))).rejects.toThrow();
+    await expect(relay.close()).resolves.toBeUndefined();
+  });
+
+  it("cuts a delayed answer short instead of waiting for it", async () => {
+    relay.setTask("slow", [{ status: 200, body: QUEUED_TASK, delayMs: 10_000 }]);
+    const pending = client().getImage2VideoTask("slow", { maxRetries: 0 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await relay.close();
+    expect(await pending).toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
