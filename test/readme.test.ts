@@ -12,7 +12,7 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 let previous: ts.Program | undefined; // reused, so the lib files are parsed once
 
-/** Type-checks `source` as a module importing "xiexus-kling" (mapped to src/); returns the diagnostics. */
+/** Type-checks `source` as a module importing "xiexus-kling" and "xiexus-kling/testing" (mapped to src/); returns the diagnostics. */
 function compile(source: string, name: string): string[] {
   const dir = path.join(ROOT, ".cache", "readme");
   mkdirSync(dir, { recursive: true });
@@ -28,7 +28,10 @@ function compile(source: string, name: string): string[] {
     lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
     types: ["node"],
     typeRoots: [path.join(ROOT, "node_modules", "@types")],
-    paths: { "xiexus-kling": [path.join(ROOT, "src", "index.ts")] },
+    paths: {
+      "xiexus-kling": [path.join(ROOT, "src", "index.ts")],
+      "xiexus-kling/testing": [path.join(ROOT, "src", "testing", "index.ts")],
+    },
   } });
   previous = program;
   return ts.getPreEmitDiagnostics(program).map((d) => {
