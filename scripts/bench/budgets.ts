@@ -1,0 +1,67 @@
+// The targets the bench reports against and the budgets test/budgets.test.ts asserts, in one place,
+// with the pure helpers that decide "met" or "missed".
+import { pollDelayMs } from "../../src/wait.js";
+
+/** Targets and budgets; each figure is explained where it is checked. */
+export const BUDGETS = {
+  /** Per-request time of xiexus-kling at most this many times raw fetch's (bench only: timing is noisy). */
+  requestOverheadRatio: 1.1,
+  /** Browser bundle of the main entry, openapi-fetch included, min+gzip, bytes (6 kB, 1 kB = 1,000 B). */
+  bundleGzipBytes: 6_000,
+  /** Type-check instantiations of the xiexus-kling consumer at most this many times the bare openapi-fetch one. */
+  typecheckInstantiationRatio: 1.1,
+  /**
+   * Absolute ceiling on the xiexus-kling consumer's instantiations: measured 171,662 with TypeScript
+   * 5.9.3 on 2026-11-23 (bare openapi-fetch: 171,066), plus ~10% headroom.
+   */
+  typecheckInstantiationsMax: 189_000,
+  /** A waited task is seen completed within this many poll intervals of finishing. */
+  detectionIntervals: 1,
+  /** Peak RSS of 1,000 concurrent waits, MB. */
+  waitsRssMb: 150,
+  /** Finish time of the task in the default-schedule request budget, ms. */
+  defaultScheduleFinishMs: 60_000,
+} as const;
+
+/** True when `value` is at most `maxRatio` times `base`. */
+export function withinRatio(value: number, base: number, maxRatio: number): boolean {
+  return Number.isFinite(value) && Number.isFinite(base) && base > 0 && value <= base * maxRatio;
+}
+
+/** True when `value` is a finite number at most `limit`. */
+export function atMost(value: number, limit: number): boolean {
+  return Number.isFinite(value) && value <= limit;
+}
+
+/** Throws a message naming the budget when `ok` is false. */
+export function assertBudget(ok: boolean, name: string, detail: string): void {
+  if (!ok) throw new Error(`budget exceeded: ${name} (${detail})`);
+}
+
+/** "met" or "missed", for the table. */
+export function verdict(ok: boolean): "met" | "missed" {
+  return ok ? "met" : "missed";
+}
+
+/**
+ * Requests a wait makes for a task that completes `finishMs` after the first poll, when each pause
+ * is `delay(poll)` and requests take no time: poll at t = 0, then after each pause, until t >= finishMs.
+ */
+export function requestsUntilFinished(finishMs: number, delay: (poll: number) => number): number {
+  let t = 0;
+  for (let poll = 0; ; poll++) {
+    if (t >= finishMs) return poll + 1;
+    t += delay(poll);
+  }
+}
+
+/**
+ * The fewest and most requests the default schedule can make for a task finishing at `finishMs`:
+ * the slowest schedule (every jitter at +20%) makes the fewest, the fastest (-20%) the most.
+ */
+export function defaultScheduleRequestBounds(finishMs: number): { min: number; max: number } {
+  return {
+    min: requestsUntilFinished(finishMs, (poll) => pollDelayMs(poll, () => 1)),
+    max: requestsUntilFinished(finishMs, (poll) => pollDelayMs(poll, () => 0)),
+  };
+}

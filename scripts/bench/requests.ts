@@ -1,0 +1,47 @@
+// Section 1: per-request overhead against the loopback server (its own process), clients in
+// another process; µs per request and the ratio to raw fetch, medians over rounds.
+import { BUDGETS, verdict, withinRatio } from "./budgets.js";
+import { lastJson, runNode, startServer } from "./child.js";
+import { bundlePath } from "./prepare.js";
+import { fmt, fmtRatio, median } from "./stats.js";
+import type { Row, SectionResult, Settings } from "./table.js";
+
+/** Runs the section: starts the server, runs the worker, turns rounds into rows. */
+export async function benchRequests(settings: Settings): Promise<SectionResult> {
+  const { rounds, perRound, warmup } = settings.requests;
+  const server = await startServer();
+  let clients: string[];
+  let table: number[][];
+  try {
+    const args = ["--expose-gc", bundlePath("requests-worker"), server.url, String(rounds), String(perRound), String(warmup)];
+    ({ clients, rounds: table } = lastJson<{ clients: string[]; rounds: number[][] }>(await runNode(args)));
+  } finally {
+    await server.stop();
+  }
+  const base = clients.indexOf("fetch");
+  const micros = clients.map((_, i) => median(table.map((round) => round[i]!)));
+  // Ratios are paired within a round (same moment, same machine load), then the median is taken.
+  const ratios = clients.map((_, i) => median(table.map((round) => round[i]! / round[base]!)));
+  const rows = clients.map((name, i): Row => {
+    const isKling = name.startsWith("kling.");
+    return {
+      section: "1. Per request",
+      subject: name === "fetch" ? "raw fetch (baseline)" : name,
+      value: `${fmt(micros[i]!, 1)} µs`,
+      ratio: fmtRatio(ratios[i]!),
+      target: isKling ? `<= ${BUDGETS.requestOverheadRatio.toFixed(2)}x fetch` : "",
+      status: isKling ? verdict(withinRatio(ratios[i]!, 1, BUDGETS.requestOverheadRatio)) : "",
+    };
+  });
+  const added = (name: string): string => fmt(micros[clients.indexOf(name)]! - micros[base]!, 0);
+  return {
+    rows,
+    notes: [
+      `Per request: ${rounds} rounds of ${perRound} sequential keep-alive requests per client after ${warmup} warm-up requests each; ` +
+        "client order rotates per round, GC runs before each batch; the ratio is the median of per-round ratios. " +
+        "Server and clients are separate processes. Every client sends the Bearer header and parses the JSON body. " +
+        `Over raw fetch, openapi-fetch adds ${added("openapi-fetch")} µs, kling.GET ${added("kling.GET")} µs ` +
+        `and getImage2VideoTask ${added("kling.getImage2VideoTask")} µs per request.`,
+    ],
+  };
+}
