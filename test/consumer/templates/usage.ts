@@ -1,0 +1,66 @@
+// The README's examples as a consumer writes them; every cell of the consumer matrix
+// (test/consumer.test.ts) must compile this with strict and skipLibCheck off.
+import {
+  createKlingClient,
+  KlingError,
+  TaskFailedError,
+  TaskNotFoundError,
+  WaitTimeoutError,
+  type CompletedImage2VideoTask,
+  type Image2VideoTask,
+  type Image2VideoTaskStatus,
+  type KlingClient,
+  type KlingClientOptions,
+} from "xiexus-kling";
+
+const options: KlingClientOptions = { apiKey: "sk-example", timeoutMs: 30_000, maxRetries: 1, validation: "strict" };
+export const kling: KlingClient = createKlingClient(options);
+
+/** Describes a task the way an app would, narrowing on `status`. */
+export function describe(task: Image2VideoTask): string {
+  switch (task.status) {
+    case "completed":
+      return `done: ${task.url ?? "(no url)"}`;
+    case "failed":
+      return `failed: ${task.error?.code ?? "?"} ${task.error?.message ?? ""}`;
+    case "queued":
+    case "in_progress":
+      return `running (${task.status})`;
+    case undefined:
+      return "no status";
+  }
+}
+
+export async function main(taskId: string): Promise<string> {
+  const task = await kling.getImage2VideoTask(taskId);
+  const status: Image2VideoTaskStatus | undefined = task.status;
+  console.log(status, describe(task), task.metadata?.duration);
+
+  try {
+    const controller = new AbortController();
+    const done: CompletedImage2VideoTask = await kling.waitForImage2VideoTask(taskId, {
+      onUpdate: (update) => console.log(update.task_id, update.status),
+      pollIntervalMs: 2_000,
+      timeoutMs: 600_000,
+      signal: controller.signal,
+    });
+    // A completed task's url is a string: no narrowing needed.
+    const url: string = done.url;
+    return url;
+  } catch (error) {
+    if (error instanceof TaskFailedError) return `failed: ${error.code ?? ""} ${error.errorMessage ?? ""} ${describe(error.task)}`;
+    if (error instanceof TaskNotFoundError) return `missing: ${error.status} ${error.requestId ?? ""}`;
+    if (error instanceof WaitTimeoutError) return `still ${error.lastTask?.status ?? "unknown"} after ${error.timeoutMs} ms`;
+    if (error instanceof KlingError) return error.message;
+    throw error;
+  }
+}
+
+/** The raw openapi-fetch call, typed by the spec's paths. */
+export async function raw(task_id: string): Promise<Image2VideoTask | undefined> {
+  const { data, error, response } = await kling.GET("/kling/v1/videos/image2video/{task_id}", {
+    params: { path: { task_id } },
+  });
+  if (error) console.log(response.status, error.error?.message);
+  return data;
+}
