@@ -9,27 +9,18 @@ import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The files package.json points at; each must exist after a build. */
+/** The files package.json points at (main, types, exports, bin); each must exist after a build. */
 export const ENTRY_FILES = [
   "dist/esm/src/index.js",
   "dist/esm/src/index.d.ts",
   "dist/cjs/src/index.js",
   "dist/cjs/src/index.d.ts",
+  "dist/esm/src/testing/index.js",
+  "dist/esm/src/testing/index.d.ts",
+  "dist/cjs/src/testing/index.js",
+  "dist/cjs/src/testing/index.d.ts",
+  "dist/esm/src/cli.js",
 ] as const;
-
-/** Optional entries (written by other work in progress): checked when their source exists. */
-const OPTIONAL_ENTRIES: ReadonlyArray<{ source: string; files: readonly string[] }> = [
-  {
-    source: "src/testing/index.ts",
-    files: [
-      "dist/esm/src/testing/index.js",
-      "dist/esm/src/testing/index.d.ts",
-      "dist/cjs/src/testing/index.js",
-      "dist/cjs/src/testing/index.d.ts",
-    ],
-  },
-  { source: "src/cli.ts", files: ["dist/esm/src/cli.js"] },
-];
 
 const host: ts.FormatDiagnosticsHost = {
   getCanonicalFileName: (f) => f,
@@ -64,19 +55,14 @@ export function build(root: string = ROOT): void {
   mkdirSync(join(root, "dist/cjs"), { recursive: true });
   writeFileSync(join(root, "dist/cjs/package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`);
 
-  const expected: string[] = [...ENTRY_FILES];
-  for (const optional of OPTIONAL_ENTRIES) {
-    if (existsSync(join(root, optional.source))) expected.push(...optional.files);
-  }
-  const missing = expected.filter((file) => !existsSync(join(root, file)));
+  const missing = ENTRY_FILES.filter((file) => !existsSync(join(root, file)));
   if (missing.length) throw new Error(`build finished but these entry files are missing: ${missing.join(", ")}`);
 
   const cjsIndex = readFileSync(join(root, "dist/cjs/src/index.js"), "utf8");
   if (/^\s*(import|export)\s/m.test(cjsIndex)) throw new Error("dist/cjs/src/index.js is not CommonJS");
 
-  const cli = join(root, "dist/esm/src/cli.js");
   // npm sets the mode on install; this makes the bin runnable from a checkout too.
-  if (existsSync(cli)) chmodSync(cli, 0o755);
+  chmodSync(join(root, "dist/esm/src/cli.js"), 0o755);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -1,9 +1,10 @@
 // Consumers' type-check matrix: the packed tarball installed into throw-away projects, compiled
 // by TypeScript 5.4, 5.9 and 7 under every module setting a consumer may use (test/consumer/matrix.ts).
-// usage.ts must compile; mistakes.ts must fail exactly on its @ts-expect-error lines.
+// usage.ts and the README's own examples must compile; mistakes.ts must fail exactly on its
+// @ts-expect-error lines.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "./consumer/exec.js";
-import { CELLS, checkCell, consumerProject, pool, TS_VERSIONS, unsupported, type Cell } from "./consumer/matrix.js";
+import { CELLS, checkCell, consumerProject, pool, readmeExamples, TS_VERSIONS, unsupported, type Cell } from "./consumer/matrix.js";
 import { packedPackage, type PackedPackage } from "./consumer/pack.js";
 
 const INSTALL_TIMEOUT = 300_000;
@@ -17,7 +18,11 @@ beforeAll(async () => {
 }, INSTALL_TIMEOUT);
 
 // The ./testing entry is checked once per kind of resolution, as soon as the package ships it.
-const filesOf = (cell: Cell): string[] => [...cell.files, ...(cell.testing && shipsTesting ? ["testing-entry.ts"] : [])];
+const filesOf = (cell: Cell): string[] => [
+  ...cell.files,
+  ...(cell.testing && shipsTesting ? ["testing-entry.ts"] : []),
+  ...readmeExamples(cell).map((example) => example.name),
+];
 
 describe.each(TS_VERSIONS)("TypeScript %s", (version) => {
   let project: string;

@@ -1,7 +1,7 @@
 // The consumer type-check matrix: TypeScript versions x module settings. Each cell is a small
 // project inside an npm project that installed the packed tarball; `tsc --noEmit` must pass with
 // strict on and skipLibCheck off, so our declarations and openapi-fetch's are checked as well.
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ROOT, run, type RunResult } from "./exec.js";
 import { npmProject } from "./install.js";
@@ -51,6 +51,17 @@ export function unsupported(version: string, cell: Cell): string | undefined {
 
 const TEMPLATES = resolve(ROOT, "test/consumer/templates");
 
+/** The README's TypeScript examples, compiled as they are by every ESM cell (they use top-level await). */
+const README_EXAMPLES = [...readFileSync(resolve(ROOT, "README.md"), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map(
+  (match, i) => ({ name: `readme-${i}.ts`, source: match[1]! }),
+);
+
+/** The README examples a cell compiles: all of them in ESM cells, the `./testing` one where that entry is checked. */
+export function readmeExamples(cell: Cell): Array<{ name: string; source: string }> {
+  if (cell.packageType !== "module") return [];
+  return README_EXAMPLES.filter((example) => cell.testing || !example.source.includes("xiexus-kling/testing"));
+}
+
 /** Installs the tarball, TypeScript `version` and @types/node into a cached consumer project. */
 export function consumerProject(version: string, tarball: string, tarballSha256: string): Promise<string> {
   return npmProject("consumer", `ts${version}`, tarballSha256.slice(0, 12), [tarball, `typescript@${version}`, "@types/node@20"]);
@@ -61,6 +72,7 @@ export function writeCell(project: string, cell: Cell, files: readonly string[] 
   const dir = join(project, "cells", cell.name);
   mkdirSync(dir, { recursive: true });
   for (const file of readdirSync(TEMPLATES)) cpSync(join(TEMPLATES, file), join(dir, file));
+  for (const example of README_EXAMPLES) writeFileSync(join(dir, example.name), example.source);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, type: cell.packageType }));
   const compilerOptions = {
     strict: true,
