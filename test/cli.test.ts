@@ -220,6 +220,18 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(run.stderr).not.toContain("sk-base-canary");
   });
 
+  it("refuses a bad --base-url (exit 2), naming the flag, without quoting the value", async () => {
+    const [garbled, plainHttp] = await Promise.all([
+      cli(["status", "done", "--base-url", "//user:hunter2@relay.example"]),
+      cli(["status", "done", "--base-url", "http://relay.example"]),
+    ]);
+    expect(garbled.code).toBe(EXIT_CODES.usage);
+    expect(garbled.stderr).toMatch(/absolute http\(s\) URL.*\(from --base-url\)/);
+    expect(garbled.stderr).not.toContain("hunter2");
+    expect(plainHttp.code).toBe(EXIT_CODES.usage);
+    expect(plainHttp.stderr).toContain("plain http is only allowed to loopback");
+  });
+
   it("--help prints the usage with every exit code; no arguments print it too, with exit 2", async () => {
     const [help, none] = await Promise.all([cli(["--help"]), cli([])]);
     expect(help.code).toBe(0);
