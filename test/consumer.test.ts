@@ -1,7 +1,7 @@
 // Consumers' type-check matrix: the packed tarball installed into throw-away projects, compiled
 // by TypeScript 5.4, 5.9 and 7 under every module setting a consumer may use (test/consumer/matrix.ts).
-// usage.ts and the README's own examples must compile; mistakes.ts must fail exactly on its
-// @ts-expect-error lines.
+// usage.ts and the README's own examples must compile; mistakes.ts must fail exactly on the lines
+// it marks as expected errors.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "./consumer/exec.js";
 import { CELLS, checkCell, consumerProject, pool, readmeExamples, TS_VERSIONS, unsupported, type Cell } from "./consumer/matrix.js";
