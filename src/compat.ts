@@ -1,5 +1,6 @@
 // Relay variants (shared research: relay-variants.md) rewritten into the spec's shape.
 // One table per decision; the README's compat table mirrors these.
+import { isTaskNotExist } from "./errors.js";
 import type { Image2VideoTask, Image2VideoTaskStatus } from "./types.js";
 
 /** Status words real relays send, mapped to the spec's enum (matched case-insensitively). */
@@ -64,7 +65,7 @@ export function normalizeTask(body: unknown): Normalized {
   let task: Json = body;
   if (isEnvelope(body)) {
     if (isObject(body.data)) task = body.data;
-    else if (body.code === "task_not_exist" || body.message === "task_not_exist") return { kind: "not-found" };
+    else if (isTaskNotExist(body)) return { kind: "not-found" };
     else return { kind: "unknown" };
   }
   const status = typeof task.status === "string" ? STATUS_ALIASES[task.status.trim().toLowerCase()] : undefined;

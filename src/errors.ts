@@ -123,6 +123,8 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
   const value = headers.get("retry-after")?.trim();
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its day and month; anything else ("-5", "1e3") is not one, whatever Date.parse thinks.
+  if (!/[a-z]/i.test(value)) return undefined;
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

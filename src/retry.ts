@@ -36,10 +36,10 @@ export function backoffMs(retry: number, random: () => number = Math.random): nu
  * How long to wait before retry number `retry` (0-based) after an answer with these headers;
  * `undefined` means: do not retry, the server asked for a longer pause than we will sit through.
  */
-export function retryDelayMs(retry: number, headers: Headers | undefined, random?: () => number): number | undefined {
-  const hint = headers ? retryAfterMs(headers) : undefined;
+export function retryDelayMs(retry: number, headers: Headers): number | undefined {
+  const hint = retryAfterMs(headers);
   // A server hint wins over our own schedule...
   if (hint !== undefined) return hint <= MAX_RETRY_AFTER_MS ? hint : undefined;
   // ...else the exponential schedule.
-  return backoffMs(retry, random);
+  return backoffMs(retry);
 }

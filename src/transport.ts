@@ -5,7 +5,7 @@
 // getImage2VideoTask maps them with APIError.generate.
 import { APIConnectionError, APIConnectionTimeoutError } from "./errors.js";
 import type { FetchLike } from "./options.js";
-import { isIdempotent, isRetryableStatus, retryDelayMs } from "./retry.js";
+import { backoffMs, isIdempotent, isRetryableStatus, retryDelayMs } from "./retry.js";
 import { sleep } from "./_sleep.js";
 
 /** The part of the options a single request obeys. */
@@ -22,8 +22,6 @@ export interface TransportDeps {
   fetch: FetchLike | undefined;
   /** Scrubs the API key out of anything that becomes part of an error. */
   redact: <T>(value: T) => T;
-  /** Called once per attempt, before it is sent (tests and the bench count requests with it). */
-  onAttempt?: (request: Request, attempt: number) => void;
 }
 
 const TIMED_OUT = Symbol("timed out");
@@ -87,13 +85,12 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps): (re
     const retries = isIdempotent(request.method) ? policy.maxRetries : 0;
     for (let n = 0; ; n++) {
       if (request.signal.aborted) throw request.signal.reason;
-      deps.onAttempt?.(request, n);
       let response: Response;
       try {
         response = await attempt(request, policy, deps);
       } catch (error) {
         if (!(error instanceof APIConnectionError) || n >= retries) throw error;
-        await sleep(retryDelayMs(n, undefined) ?? 0, request.signal);
+        await sleep(backoffMs(n), request.signal);
         continue;
       }
       if (n >= retries || !isRetryableStatus(response.status)) return response;
