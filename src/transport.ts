@@ -66,14 +66,15 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
   }
 }
 
-/** The most specific words in an error chain: `fetch failed` says little, its cause's code says more. */
+/** The words of an error chain: `fetch failed` says little, its cause's message and code say more. */
 function describeCause(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current && depth < 4; depth++) {
     const e = current as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof e.code === "string") parts.push(e.code);
-    else if (typeof e.message === "string" && e.message) parts.push(e.message);
+    const message = typeof e.message === "string" ? e.message : "";
+    if (message) parts.push(message);
+    if (typeof e.code === "string" && !message.includes(e.code)) parts.push(e.code);
     current = e.cause;
   }
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";

@@ -4,6 +4,7 @@
 import nock from "nock";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import {
+  APIConnectionError,
   createKlingClient,
   ResponseValidationError,
   TaskNotFoundError,
@@ -88,6 +89,17 @@ describe.each(fixtures)("$file", (fixture) => {
 });
 
 describe("the suite has teeth", () => {
+  it("a request to the real relay, with no recorded answer, never leaves the machine", async () => {
+    const kling = createKlingClient({ apiKey: "sk-contract", maxRetries: 0 });
+    const error = await kling.getImage2VideoTask("not-recorded").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIConnectionError);
+    // nock refused it (its error says ENETUNREACH as its code, so look at the cause itself).
+    const cause = (error as { cause?: Error }).cause;
+    expect(cause?.name).toBe("NetConnectNotAllowedError");
+    expect(cause?.message).toMatch(/Disallowed net connect for "api\.xiexus\.cn:443/);
+    await expect(fetch("https://example.com/")).rejects.toThrow(/Disallowed net connect/);
+  });
+
   const taskFixture = fixtures.find((f) => f.file === "task-completed.json")!;
   const validate200 = responseSchemaValidator(spec, ROUTE, "get", "200");
 
