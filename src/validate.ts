@@ -51,7 +51,13 @@ export function parseTaskBody(
   } catch {
     throw new ResponseValidationError("the relay's answer is not JSON", { body: text, status });
   }
-  if (mode === "off") return body as Image2VideoTaskResult;
+  if (mode === "off") {
+    // No schema check, but a task is still an object: `null` or `42` would break every caller.
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new ResponseValidationError("the relay's answer is not a JSON object", { body, status });
+    }
+    return body as Image2VideoTaskResult;
+  }
 
   const issues = taskIssues(body);
   if (issues.length === 0) return body as Image2VideoTaskResult;

@@ -100,6 +100,22 @@ describe("responses", () => {
     },
   );
 
+  it('off: resolve with an object or reject with a KlingError, so a wait never crashes', async () => {
+    await fc.assert(
+      fc.asyncProperty(statuses, bodies, async (status, body) => {
+        const fetch: FetchLike = async () => new Response([204, 205, 304].includes(status) ? null : body, { status });
+        const kling = createKlingClient({ apiKey: "sk-prop", fetch, maxRetries: 0, validation: "off" });
+        const outcome = await kling.waitForImage2VideoTask("t", { timeoutMs: 50, pollIntervalMs: 10 }).then(
+          (task) => ({ task }),
+          (error: unknown) => ({ error }),
+        );
+        if ("task" in outcome) expect(outcome.task.status).toBe("completed");
+        else expect(outcome.error).toBeInstanceOf(KlingError);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("an abort mid-request rejects with exactly the abort reason", async () => {
     await fc.assert(
       fc.asyncProperty(fc.anything(), async (reason) => {
