@@ -19,6 +19,7 @@ import {
   WaitTimeoutError,
   type Image2VideoTask,
 } from "./index.js";
+import { MAX_TIMER_MS } from "./options.js";
 
 /** The exit codes of the command line, by meaning (also listed by `--help`). */
 export const EXIT_CODES = Object.freeze({
@@ -96,8 +97,8 @@ const ESC = "\u001b[";
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const STATUS_COLORS: Record<string, number> = { queued: 33, in_progress: 36, completed: 32, failed: 31 };
-/** setTimeout fires at once past 2^31-1 ms, so longer budgets are refused up front. */
-const MAX_SECONDS = Math.floor(2 ** 31 / 1000) - 1;
+/** The longest --timeout / --interval: the library's timer limit in whole seconds, less one (2147482). */
+const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000) - 1;
 
 /** The two output streams plus what the CLI reads from the environment. */
 interface Io {

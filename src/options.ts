@@ -51,7 +51,12 @@ export const MAX_TASK_ID_LENGTH = 256;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/;
+
+/** Whether a host name is this machine: `localhost`, 127.x.x.x or ::1 (bracketed or not). */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host);
+}
 
 /** An environment variable; unset and empty are the same (`FOO= cmd` must not override a default). */
 function env(name: string): string | undefined {
@@ -121,7 +126,7 @@ export function checkBaseUrl(value: string): string {
   if (url.search || url.hash) {
     throw new InvalidArgumentError("baseUrl", "baseUrl must not have a query or a fragment");
   }
-  if (url.protocol === "http:" && !LOOPBACK_HOST.test(url.hostname)) {
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
     throw new InvalidArgumentError(
       "baseUrl",
       `plain http is only allowed to loopback (it would send the API key in clear text); use https://${url.host}`,

@@ -4,6 +4,7 @@
 // Kept out of src/index.ts so node:http never reaches a browser bundle.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { isLoopbackHost } from "../options.js";
 import type { Image2VideoTask } from "../types.js";
 import {
   COMPLETED_TASK,
@@ -105,7 +106,6 @@ export interface FakeRelay {
 }
 
 const TASK_ROUTE = /^\/kling\/v1\/videos\/image2video\/([^/]+)$/;
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/;
 
 /** True when a step is a ScriptedResponse rather than a task body (a task's status is a word). */
 export function isScriptedResponse(step: Step): step is ScriptedResponse {
@@ -147,7 +147,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
   }
   const host = options.host ?? "127.0.0.1";
   // Loopback only: the relay accepts a key and serves whatever it is scripted to, to anyone who can reach it.
-  if (!LOOPBACK_HOST.test(host)) throw new RangeError(`fake relay: host must be a loopback address, got ${host}`);
+  if (!isLoopbackHost(host)) throw new RangeError(`fake relay: host must be a loopback address, got ${host}`);
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`fake relay: port must be an integer from 0 to 65535, got ${port}`);
