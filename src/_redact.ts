@@ -2,8 +2,10 @@
 // Authorization header back (in a body, a header or a low-level error message) gets it scrubbed.
 const REDACTED = "[redacted]";
 
-/** Returns a function that replaces every occurrence of `secret` in strings, deep in plain data. */
-export function createRedactor(secret: string): <T>(value: T) => T {
+/** Returns a function that replaces every occurrence of `secret` in strings, deep in plain data (none when there is no secret). */
+export function createRedactor(key: string | null): <T>(value: T) => T {
+  if (!key) return <T>(value: T): T => value;
+  const secret = key;
   function scrub(value: unknown, seen: WeakSet<object>): unknown {
     if (typeof value === "string") return value.includes(secret) ? value.split(secret).join(REDACTED) : value;
     if (value === null || typeof value !== "object" || seen.has(value)) return value;

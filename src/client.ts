@@ -1,5 +1,6 @@
 // createKlingClient: openapi-fetch's client over the generated `paths`, with the base URL, a Bearer
-// middleware and the transport (timeouts, retries), plus the two task helpers.
+// middleware, response checks for every operation and the transport (timeouts, retries, byte
+// cap), plus the task helpers.
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { paths } from "./_spec.js";
 import { APIError, TaskNotFoundError } from "./errors.js";
@@ -11,10 +12,11 @@ import {
   type KlingClientOptions,
   type ValidationMode,
 } from "./options.js";
-import { createTransport, type RequestPolicy } from "./transport.js";
+import { BODY_MODE, createTransport, readBody, type BodyMode, type RequestPolicy } from "./transport.js";
 import { IMAGE2VIDEO_TASK_PATH, type CompletedImage2VideoTask, type Image2VideoTaskResult } from "./types.js";
-import { NOT_FOUND, parseTaskBody } from "./validate.js";
+import { checkAnswer, NOT_FOUND, parseTaskBody } from "./validate.js";
 import { waitForTask, type WaitOptions } from "./wait.js";
+import { waitForMany, type WaitManyOptions, type WaitOutcome } from "./wait-many.js";
 import { createRedactor } from "./_redact.js";
 
 /** Per-call options of `getImage2VideoTask`; each overrides the client's setting for this call. */
@@ -29,15 +31,19 @@ export interface GetTaskOptions {
   validation?: ValidationMode;
 }
 
-/** The client: openapi-fetch's typed surface (`GET`, `use`, `eject`, ...) plus the task helpers. */
+/** The client: openapi-fetch's typed surface (`GET`, `POST`, `use`, ...) plus the task helpers. */
 export interface KlingClient extends Client<paths> {
   /** Fetches a task once; resolves with it or rejects with a KlingError subclass. */
   getImage2VideoTask(taskId: string, options?: GetTaskOptions): Promise<Image2VideoTaskResult>;
   /** Polls a task until it completes (resolves) or fails, times out or is aborted (rejects). */
   waitForImage2VideoTask(taskId: string, options?: WaitOptions): Promise<CompletedImage2VideoTask>;
+  /** Polls many tasks, at most `concurrency` requests at once; yields each outcome as its task settles. */
+  waitForImage2VideoTasks(taskIds: Iterable<string>, options?: WaitManyOptions): AsyncIterable<WaitOutcome>;
   /** A new client with some options changed; middlewares added with `use` carry over. */
   withOptions(options: KlingClientOptions): KlingClient;
 }
+
+const METHODS = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"] as const;
 
 /** Creates a client; reads XIEXUS_API_KEY / XIEXUS_BASE_URL when the options do not say. Throws InvalidArgumentError on bad options. */
 export function createKlingClient(options: KlingClientOptions = {}): KlingClient {
@@ -48,33 +54,62 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   const resolved = resolveOptions(options);
   const redact = createRedactor(resolved.apiKey);
   const deps = { fetch: resolved.fetch, redact };
-  const clientPolicy: RequestPolicy = { timeoutMs: resolved.timeoutMs, maxRetries: resolved.maxRetries };
+  const clientPolicy: RequestPolicy = {
+    timeoutMs: resolved.timeoutMs,
+    maxRetries: resolved.maxRetries,
+    maxResponseBytes: resolved.maxResponseBytes,
+  };
   const transport = createTransport(clientPolicy, deps);
-  const authorization = `Bearer ${resolved.apiKey}`;
+  // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
+  const batchTransport = createTransport({ ...clientPolicy, retryRateLimit: false }, deps);
+  const authorization = resolved.apiKey === null ? null : `Bearer ${resolved.apiKey}`;
 
   const client = createClient<paths>({ baseUrl: resolved.baseUrl, fetch: transport, headers: resolved.headers });
   client.use({
     onRequest({ request }) {
-      request.headers.set("Authorization", authorization);
+      if (authorization !== null) request.headers.set("Authorization", authorization);
+    },
+    // Runs after every middleware added with `use` (openapi-fetch runs onResponse last-added first).
+    async onResponse({ request, response, schemaPath }) {
+      const mode = (request as unknown as Record<string, BodyMode | undefined>)[BODY_MODE];
+      if (!response.ok || mode !== undefined || resolved.validation === "off") return undefined;
+      const text = redact(await response.clone().text());
+      checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
+      return undefined;
     },
   });
   const added = [...middlewares];
   if (added.length) client.use(...added);
 
-  async function getImage2VideoTask(taskId: string, call: GetTaskOptions = {}): Promise<Image2VideoTaskResult> {
-    const id = checkTaskId(taskId);
+  // openapi-fetch keeps parseAs to itself; the transport must know when to leave the body unread.
+  type Call = (url: never, init?: { parseAs?: string }) => Promise<unknown>;
+  const raw = client as unknown as Record<(typeof METHODS)[number], Call>;
+  const methods = Object.fromEntries(
+    METHODS.map((method) => [
+      method,
+      (url: never, init?: { parseAs?: string }) =>
+        raw[method](url, init?.parseAs === "stream" ? ({ ...init, [BODY_MODE]: "stream" } as typeof init) : init),
+    ]),
+  ) as unknown as Pick<Client<paths>, (typeof METHODS)[number]>;
+
+  async function getTask(id: string, call: GetTaskOptions, fetch = transport): Promise<Image2VideoTaskResult> {
     const policy: RequestPolicy = {
+      ...clientPolicy,
       timeoutMs: call.timeoutMs === undefined ? clientPolicy.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
       maxRetries: call.maxRetries === undefined ? clientPolicy.maxRetries : checkRetries(call.maxRetries),
     };
     const sameAsClient = policy.timeoutMs === clientPolicy.timeoutMs && policy.maxRetries === clientPolicy.maxRetries;
+    // Without a user onResponse middleware nobody else reads the Response: the transport hands the
+    // bytes over directly instead of rebuilding a Response around them.
+    const side = !added.some((m) => m.onResponse);
     let result;
     try {
       result = await client.GET(IMAGE2VIDEO_TASK_PATH, {
         params: { path: { task_id: id } },
-        parseAs: "text",
+        parseAs: side ? "stream" : "text",
         signal: call.signal,
-        fetch: sameAsClient ? transport : createTransport(policy, deps),
+        fetch: sameAsClient ? fetch : createTransport(policy, deps),
+        ...{ [BODY_MODE]: side ? "side" : "task" },
       });
     } catch (error) {
       // openapi-fetch rethrows only truthy errors, so an abort with a falsy reason (0, "", false)
@@ -88,12 +123,13 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       status: response.status,
       headers: redact(response.headers),
       method: "GET",
-      path: response.url ? new URL(response.url).pathname : IMAGE2VIDEO_TASK_PATH,
+      path: new URL(response.url || `${resolved.baseUrl}${IMAGE2VIDEO_TASK_PATH}`).pathname,
       body: redact(body),
     });
     if (!response.ok) throw APIError.generate(errorInit(error ?? ""));
+    const bytes = side ? readBody(response) : undefined;
     // Scrubbed before parsing, so no error built from the body can carry the key back out.
-    const text = redact(data);
+    const text = redact(bytes ? new TextDecoder().decode(bytes) : (data as string | undefined));
     const task = parseTaskBody(text, response.status, call.validation ?? resolved.validation);
     if (task === NOT_FOUND) throw new TaskNotFoundError(errorInit(JSON.parse(text!)));
     return task;
@@ -101,6 +137,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
 
   return {
     ...client,
+    ...methods,
     use(...more: Middleware[]) {
       added.push(...more);
       client.use(...more);
@@ -112,10 +149,15 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       }
       client.eject(...less);
     },
-    getImage2VideoTask,
+    async getImage2VideoTask(taskId: string, call: GetTaskOptions = {}) {
+      return getTask(checkTaskId(taskId), call);
+    },
     async waitForImage2VideoTask(taskId: string, wait: WaitOptions = {}) {
       const id = checkTaskId(taskId);
-      return waitForTask(id, (signal) => getImage2VideoTask(id, { signal }), wait);
+      return waitForTask(id, (signal) => getTask(id, { signal }), wait);
+    },
+    waitForImage2VideoTasks(taskIds: Iterable<string>, wait: WaitManyOptions = {}) {
+      return waitForMany(taskIds, (id, signal) => getTask(id, { signal }, batchTransport), wait);
     },
     withOptions(overrides: KlingClientOptions) {
       return build({ ...options, ...overrides }, added);

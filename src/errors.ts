@@ -159,6 +159,23 @@ export class APIConnectionTimeoutError extends APIConnectionError {
   override name = "APIConnectionTimeoutError";
 }
 
+/**
+ * A body was larger than `maxResponseBytes` (counted after decompression): the read stopped at
+ * the limit and the connection was dropped. Not retried: the same server would send it again.
+ */
+export class ResponseTooLargeError extends KlingError {
+  override name = "ResponseTooLargeError";
+  /** The limit that was passed, in bytes. */
+  readonly limit: number;
+  /** HTTP status of the answer. */
+  readonly status: number;
+  constructor(limit: number, status: number) {
+    super(`the answer (HTTP ${status}) is larger than maxResponseBytes (${limit} bytes); the read was stopped`);
+    this.limit = limit;
+    this.status = status;
+  }
+}
+
 /** The relay answered 2xx with a body that does not match the spec (or cannot be made to, in compat mode). */
 export class ResponseValidationError extends KlingError {
   override name = "ResponseValidationError";

@@ -16,6 +16,7 @@ export {
   APIConnectionError,
   APIConnectionTimeoutError,
   ResponseValidationError,
+  ResponseTooLargeError,
   TaskFailedError,
   WaitTimeoutError,
 } from "./errors.js";

@@ -11,8 +11,11 @@ export type FetchLike = (input: Request, init?: RequestInit) => Promise<Response
 
 /** Options of `createKlingClient`; every one is optional. */
 export interface KlingClientOptions {
-  /** API key sent as `Authorization: Bearer <key>`. Default: `process.env.XIEXUS_API_KEY`. */
-  apiKey?: string;
+  /**
+   * API key sent as `Authorization: Bearer <key>`. Default: `process.env.XIEXUS_API_KEY`.
+   * `null` says "no key here": no Authorization header is sent (a proxy at `baseUrl` adds it).
+   */
+  apiKey?: string | null;
   /** Absolute http(s) URL of the relay. Default: `process.env.XIEXUS_BASE_URL`, else the spec's `servers[0].url`. */
   baseUrl?: string;
   /** The `fetch` to use. Default: `globalThis.fetch`, looked up at each call (so mocks installed later work). */
@@ -25,17 +28,21 @@ export interface KlingClientOptions {
   maxRetries?: number;
   /** How 2xx bodies are checked against the spec. Default: `"compat"`. */
   validation?: ValidationMode;
+  /** Most bytes of one answer read into memory, counted after decompression. Default: 4194304 (4 MiB). */
+  maxResponseBytes?: number;
 }
 
 /** Options after defaults, environment and checks. */
 export interface ResolvedOptions {
-  apiKey: string;
+  /** The key, or null when a proxy adds it. */
+  apiKey: string | null;
   baseUrl: string;
   fetch: FetchLike | undefined;
   headers: Record<string, string>;
   timeoutMs: number;
   maxRetries: number;
   validation: ValidationMode;
+  maxResponseBytes: number;
 }
 
 /** The defaults of every option that has one. */
@@ -43,6 +50,7 @@ export const DEFAULTS = {
   timeoutMs: 60_000,
   maxRetries: 2,
   validation: "compat",
+  maxResponseBytes: 4 * 1024 * 1024,
 } as const satisfies Partial<ResolvedOptions>;
 
 /** Longest task id accepted; real ids are a few dozen characters. */
@@ -62,7 +70,12 @@ export function isLoopbackHost(host: string): boolean {
 function env(name: string): string | undefined {
   // `process` is absent in browsers; reading it through globalThis keeps the bundle free of Node.
   const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return proc?.env?.[name] || undefined;
+  try {
+    return proc?.env?.[name] || undefined;
+  } catch {
+    // Deno without --allow-env throws on the read: an environment we may not see is an unset one.
+    return undefined;
+  }
 }
 
 /** The longest delay a timer can hold (setTimeout fires at once beyond it): about 24.8 days. */
@@ -83,19 +96,25 @@ export function checkDuration(name: string, value: unknown, allowInfinity = fals
   return value;
 }
 
-/** Checks a retry count: a whole number from 0 to 10. */
-export function checkRetries(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 10) {
-    throw new InvalidArgumentError("maxRetries", `maxRetries must be a whole number from 0 to 10, got ${String(value)}`);
+/** Checks a whole-number option: from `min` to `max`. */
+export function checkCount(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(name, `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
 }
 
-function checkApiKey(key: string | undefined): string {
+/** Checks a retry count: a whole number from 0 to 10. */
+export function checkRetries(value: unknown): number {
+  return checkCount("maxRetries", value, 0, 10);
+}
+
+function checkApiKey(key: string | null | undefined): string | null {
+  if (key === null) return null;
   if (key === undefined || key === "") {
     throw new InvalidArgumentError(
       "apiKey",
-      "no API key: set the XIEXUS_API_KEY environment variable or pass options.apiKey",
+      "no API key: set the XIEXUS_API_KEY environment variable or pass options.apiKey (null when a proxy adds it)",
     );
   }
   // The key itself never appears in a message: say what is wrong with it, not what it is.
@@ -178,12 +197,13 @@ export function resolveOptions(options: KlingClientOptions = {}): ResolvedOption
     headers[name] = value;
   }
   return {
-    apiKey: checkApiKey(options.apiKey ?? env("XIEXUS_API_KEY")),
+    apiKey: checkApiKey(options.apiKey === undefined ? env("XIEXUS_API_KEY") : options.apiKey),
     baseUrl: checkBaseUrl(options.baseUrl ?? env("XIEXUS_BASE_URL") ?? defaultBaseUrl),
     fetch: options.fetch,
     headers,
     timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs, true),
     maxRetries: checkRetries(options.maxRetries ?? DEFAULTS.maxRetries),
     validation,
+    maxResponseBytes: checkCount("maxResponseBytes", options.maxResponseBytes ?? DEFAULTS.maxResponseBytes, 1, 2 ** 31),
   };
 }

@@ -1,9 +1,8 @@
 // The `fetch` handed to openapi-fetch. It looks up the real fetch at call time, gives each attempt
-// its own timeout (covering the body, which it reads in full), retries what is worth retrying,
-// and turns transport failures into APIConnectionError / APIConnectionTimeoutError. HTTP error
-// answers pass through as Responses: openapi-fetch returns them as `{ error }`, and
-// getImage2VideoTask maps them with APIError.generate.
-import { APIConnectionError, APIConnectionTimeoutError } from "./errors.js";
+// its own timeout (covering the body, which it reads under a byte cap), retries what is worth
+// retrying, and turns transport failures into APIConnectionError / APIConnectionTimeoutError.
+// HTTP error answers pass through as Responses: openapi-fetch returns them as `{ error }`.
+import { APIConnectionError, APIConnectionTimeoutError, ResponseTooLargeError } from "./errors.js";
 import type { FetchLike } from "./options.js";
 import { backoffMs, isIdempotent, isRetryableStatus, retryDelayMs } from "./retry.js";
 import { sleep } from "./_sleep.js";
@@ -14,6 +13,10 @@ export interface RequestPolicy {
   timeoutMs: number;
   /** Retries after the first attempt. */
   maxRetries: number;
+  /** Most bytes of a body read into memory (decoded, so a gzip bomb counts at its inflated size). */
+  maxResponseBytes: number;
+  /** Whether a 429 is retried here; a batch handles it itself, pausing every poll. Default true. */
+  retryRateLimit?: boolean;
 }
 
 /** What the transport needs besides the policy. */
@@ -24,45 +27,101 @@ export interface TransportDeps {
   redact: <T>(value: T) => T;
 }
 
-const TIMED_OUT = Symbol("timed out");
+/**
+ * How the caller wants the body, carried on the Request as an expando (openapi-fetch copies
+ * unknown init keys onto it): "stream" passes the body through unread (the caller asked for
+ * `parseAs: "stream"`); "side" reads it and leaves the bytes in `readBody` instead of a rebuilt
+ * Response; "task" marks the task helper's own reads, rebuilt as usual. Absent: read, rebuilt.
+ */
+export const BODY_MODE = "xiexusKlingBody";
+/** The values of the BODY_MODE expando. */
+export type BodyMode = "stream" | "side" | "task";
 
-function pathOf(request: Request): string {
-  return new URL(request.url).pathname;
+const sideBodies = new WeakMap<Response, Uint8Array>();
+
+/** The bytes the transport read for a "side" request, by the Response it returned. */
+export function readBody(response: Response): Uint8Array | undefined {
+  return sideBodies.get(response);
 }
 
-/** Runs one attempt: fetch plus the whole body, under the attempt's own timeout and the caller's signal. */
-async function attempt(request: Request, policy: RequestPolicy, deps: TransportDeps): Promise<Response> {
+const TIMED_OUT = Symbol("timed out");
+const EMPTY = new Uint8Array(0);
+
+/** Reads a body to its end, failing with ResponseTooLargeError past `limit` decoded bytes. */
+async function readCapped(response: Response, limit: number, cancel: () => void): Promise<Uint8Array> {
+  const body = response.body;
+  if (!body) return EMPTY;
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      // Stop at once and drop the connection: the rest is never downloaded, let alone kept.
+      cancel();
+      reader.cancel().catch(() => {});
+      throw new ResponseTooLargeError(limit, response.status);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Runs one attempt: fetch plus the body, under the attempt's own timeout and the caller's signal. */
+async function attempt(request: Request, policy: RequestPolicy, deps: TransportDeps, last: boolean): Promise<Response> {
   const userSignal = request.signal;
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(userSignal.reason);
-  userSignal.addEventListener("abort", onAbort, { once: true });
-  const timer = Number.isFinite(policy.timeoutMs) ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
+  userSignal.addEventListener("abort", onAbort);
+  const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
+  let streaming = false;
   try {
-    const fetchImpl = deps.fetch ?? globalThis.fetch;
-    const response = await fetchImpl(new Request(request, { signal: controller.signal }));
+    // A body can be sent once: every attempt but the last gets a copy.
+    const input = request.body && !last ? request.clone() : request;
+    const response = await (deps.fetch ?? fetch)(input, { signal: controller.signal });
+    const mode = (request as unknown as Record<string, BodyMode | undefined>)[BODY_MODE];
+    if (mode === "stream" && response.ok) {
+      // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
+      streaming = true;
+      return response;
+    }
     // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-    const body = await response.arrayBuffer();
-    const empty = body.byteLength === 0 || response.status === 204 || response.status === 205 || response.status === 304;
-    const buffered = new Response(empty ? null : body, {
+    const bytes = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
+    if (mode === "side" && response.ok) {
+      sideBodies.set(response, bytes);
+      return response;
+    }
+    const empty = bytes.byteLength === 0 || response.status === 204 || response.status === 205 || response.status === 304;
+    const rebuilt = new Response(empty ? null : (bytes as Uint8Array<ArrayBuffer>), {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
     });
-    // A constructed Response has no url; keep the real one for messages and for raw GET callers.
-    Object.defineProperty(buffered, "url", { value: response.url || request.url });
-    return buffered;
+    // A constructed Response has no url; keep the real one for messages and for raw callers.
+    Object.defineProperty(rebuilt, "url", { value: response.url || request.url });
+    return rebuilt;
   } catch (error) {
     if (userSignal.aborted) throw userSignal.reason;
-    const where = `${request.method} ${pathOf(request)}`;
+    if (error instanceof ResponseTooLargeError) throw error;
+    const where = `${request.method} ${new URL(request.url).pathname}`;
     if (controller.signal.reason === TIMED_OUT) {
       throw new APIConnectionTimeoutError(`${where} timed out after ${policy.timeoutMs} ms`);
     }
     const cause = deps.redact(error);
-    const detail = describeCause(cause);
-    throw new APIConnectionError(`${where} failed: ${detail}`, { cause });
+    throw new APIConnectionError(`${where} failed: ${describeCause(cause)}`, { cause });
   } finally {
     clearTimeout(timer);
-    userSignal.removeEventListener("abort", onAbort);
+    // A streamed body stays tied to the caller's signal; everything else lets go of it now.
+    if (!streaming) userSignal.removeEventListener("abort", onAbort);
   }
 }
 
@@ -88,13 +147,14 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps): (re
       if (request.signal.aborted) throw request.signal.reason;
       let response: Response;
       try {
-        response = await attempt(request, policy, deps);
+        response = await attempt(request, policy, deps, n >= retries);
       } catch (error) {
         if (!(error instanceof APIConnectionError) || n >= retries) throw error;
         await sleep(backoffMs(n), request.signal);
         continue;
       }
       if (n >= retries || !isRetryableStatus(response.status)) return response;
+      if (response.status === 429 && policy.retryRateLimit === false) return response;
       const delay = retryDelayMs(n, response.headers);
       if (delay === undefined) return response;
       await sleep(delay, request.signal);

@@ -1,6 +1,6 @@
 // Turns a 2xx body into a task according to the validation mode, with the spec's own validator
 // (generated from the same JSON Schema by scripts/generate.ts).
-import { responseValidators, type ValidationIssue } from "./_spec.js";
+import { responseIssues, responseValidators, type ValidationIssue } from "./_spec.js";
 import { normalizeTask } from "./compat.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
@@ -72,4 +72,25 @@ export function parseTaskBody(
     body,
     status,
   });
+}
+
+/**
+ * Checks a 2xx answer of any operation (raw `GET`, `POST`, ... calls) against its JSON schema;
+ * throws ResponseValidationError when the mode rejects it. Answers without a JSON schema in the
+ * spec (binary, text) pass untouched. In compat mode the task route also accepts the relay
+ * variants `getImage2VideoTask` knows how to rewrite; raw calls receive them as sent.
+ */
+export function checkAnswer(path: string, method: string, status: number, text: string, mode: ValidationMode): void {
+  if (mode === "off") return;
+  let body: unknown;
+  try {
+    body = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const issues = responseIssues(path, method.toLowerCase(), String(status), body);
+  if (issues === undefined || issues.length === 0) return;
+  if (mode === "compat" && path === IMAGE2VIDEO_TASK_PATH && normalizeTask(body).kind !== "unknown") return;
+  const what = body === undefined ? (text === "" ? "an empty body" : "a body that is not JSON") : "a body that does not match the spec";
+  throw new ResponseValidationError(`${method} ${path} answered ${status} with ${what}`, { issues, body: body ?? text, status });
 }

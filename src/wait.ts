@@ -3,6 +3,7 @@
 import { RateLimitError, ResponseValidationError, TaskFailedError, WaitTimeoutError } from "./errors.js";
 import { checkDuration } from "./options.js";
 import type { CompletedImage2VideoTask, Image2VideoTask, Image2VideoTaskResult } from "./types.js";
+import { statusKind } from "./status.js";
 import { sleep } from "./_sleep.js";
 
 /** Options of `waitForImage2VideoTask`. */
@@ -54,14 +55,18 @@ export async function waitForTask(taskId: string, get: GetTask, options: WaitOpt
         const changed = task.status !== last?.status || last === undefined;
         last = task;
         if (changed) options.onUpdate?.(task);
-        if (task.status === "completed") {
+        const kind = statusKind(task.status);
+        if (kind === "completed") {
           if (typeof task.url !== "string" || task.url === "") {
             throw new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 });
           }
           return task as CompletedImage2VideoTask;
         }
-        if (task.status === "failed") throw new TaskFailedError(task);
-        // Anything else (queued, in_progress; or an unknown word with validation "off") means: not yet.
+        if (kind === "failed") throw new TaskFailedError(task);
+        // A status the spec does not name (validation "off") is not polled until the budget ends.
+        if (kind === undefined) {
+          throw new ResponseValidationError(`the task has a status this client does not know: ${String(task.status)}`, { body: task, status: 200 });
+        }
       } catch (error) {
         // A 429 that outlived the request's retries: the server told us how long to pause.
         if (!(error instanceof RateLimitError) || controller.signal.aborted) throw error;
