@@ -127,9 +127,8 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       body: redact(body),
     });
     if (!response.ok) throw APIError.generate(errorInit(error ?? ""));
-    const bytes = side ? readBody(response) : undefined;
     // Scrubbed before parsing, so no error built from the body can carry the key back out.
-    const text = redact(bytes ? new TextDecoder().decode(bytes) : (data as string | undefined));
+    const text = redact(side ? readBody(response) : (data as string | undefined));
     const task = parseTaskBody(text, response.status, call.validation ?? resolved.validation);
     if (task === NOT_FOUND) throw new TaskNotFoundError(errorInit(JSON.parse(text!)));
     return task;

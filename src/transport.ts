@@ -37,43 +37,45 @@ export const BODY_MODE = "xiexusKlingBody";
 /** The values of the BODY_MODE expando. */
 export type BodyMode = "stream" | "side" | "task";
 
-const sideBodies = new WeakMap<Response, Uint8Array>();
+const sideBodies = new WeakMap<Response, string>();
 
-/** The bytes the transport read for a "side" request, by the Response it returned. */
-export function readBody(response: Response): Uint8Array | undefined {
+/** The body the transport read for a "side" request, by the Response it returned. */
+export function readBody(response: Response): string | undefined {
   return sideBodies.get(response);
 }
 
 const TIMED_OUT = Symbol("timed out");
-const EMPTY = new Uint8Array(0);
 
-/** Reads a body to its end, failing with ResponseTooLargeError past `limit` decoded bytes. */
-async function readCapped(response: Response, limit: number, cancel: () => void): Promise<Uint8Array> {
-  const body = response.body;
-  if (!body) return EMPTY;
-  const reader = body.getReader();
+/**
+ * Reads a body to its end, as text (UTF-8) or as bytes, failing with ResponseTooLargeError past
+ * `limit` decoded bytes.
+ */
+async function readCapped(response: Response, limit: number, asText: boolean, cancel: () => void): Promise<string | Uint8Array> {
+  const length = response.headers.get("content-length");
+  // An unencoded body cannot outgrow its declared length (fetch enforces it): read it whole.
+  if (length !== null && +length <= limit && !response.headers.has("content-encoding")) {
+    return asText ? response.text() : new Uint8Array(await response.arrayBuffer());
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      // Stop at once and drop the connection: the rest is never downloaded, let alone kept.
-      cancel();
-      reader.cancel().catch(() => {});
-      throw new ResponseTooLargeError(limit, response.status);
+  if (response.body) {
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        // Stop at once and drop the connection: the rest is never downloaded, let alone kept.
+        cancel();
+        reader.cancel().catch(() => {});
+        throw new ResponseTooLargeError(limit, response.status);
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  const bytes = new Uint8Array(size);
+  for (let i = 0, offset = 0; i < chunks.length; offset += chunks[i]!.byteLength, i++) bytes.set(chunks[i]!, offset);
+  return asText ? new TextDecoder().decode(bytes) : bytes;
 }
 
 /** Runs one attempt: fetch plus the body, under the attempt's own timeout and the caller's signal. */
@@ -95,13 +97,14 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
       return response;
     }
     // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-    const bytes = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
-    if (mode === "side" && response.ok) {
-      sideBodies.set(response, bytes);
+    const side = mode === "side" && response.ok;
+    const body = await readCapped(response, policy.maxResponseBytes, side, () => controller.abort(TIMED_OUT));
+    if (side) {
+      sideBodies.set(response, body as string);
       return response;
     }
-    const empty = bytes.byteLength === 0 || response.status === 204 || response.status === 205 || response.status === 304;
-    const rebuilt = new Response(empty ? null : (bytes as Uint8Array<ArrayBuffer>), {
+    const empty = body.length === 0 || response.status === 204 || response.status === 205 || response.status === 304;
+    const rebuilt = new Response(empty ? null : (body as Uint8Array<ArrayBuffer>), {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,

@@ -211,3 +211,60 @@ describe("options", () => {
     expect(seen).toEqual([["abc", "1"], ["abc", "1"]]);
   });
 });
+
+describe("no key here: a proxy adds it (apiKey: null)", () => {
+  it("sends no Authorization header at all", async () => {
+    const seen: Array<string | null> = [];
+    const fetch: FetchLike = async (request) => {
+      seen.push(request.headers.get("authorization"));
+      return new Response(JSON.stringify({ task_id: "t", status: "queued" }), { headers: { "content-type": "application/json" } });
+    };
+    vi.stubEnv("XIEXUS_API_KEY", "sk-from-env-must-not-be-used");
+    const kling = createKlingClient({ apiKey: null, baseUrl: "http://127.0.0.1:9", fetch });
+    await kling.getImage2VideoTask("t");
+    await kling.GET("/kling/v1/videos/image2video/{task_id}", { params: { path: { task_id: "t" } } });
+    expect(seen).toEqual([null, null]);
+  });
+
+  it("a key that is merely missing is still an error naming XIEXUS_API_KEY", () => {
+    vi.stubEnv("XIEXUS_API_KEY", "");
+    expect(() => createKlingClient({})).toThrow(InvalidArgumentError);
+    expect(() => createKlingClient({ apiKey: undefined })).toThrow(/XIEXUS_API_KEY/);
+  });
+});
+
+describe("an environment the runtime will not let us read (Deno without --allow-env)", () => {
+  /** Runs `fn` while every read of process.env throws, as Deno's NotCapable does. */
+  function withEnvRefused<T>(fn: () => T): T {
+    const descriptor = Object.getOwnPropertyDescriptor(process, "env")!;
+    Object.defineProperty(process, "env", {
+      configurable: true,
+      get() {
+        throw new Error('NotCapable: Requires env access to "XIEXUS_BASE_URL"');
+      },
+    });
+    try {
+      return fn();
+    } finally {
+      Object.defineProperty(process, "env", descriptor);
+    }
+  }
+
+  it("works with an explicit key and the default base URL", () => {
+    const kling = withEnvRefused(() => createKlingClient({ apiKey: "sk-test" }));
+    expect(typeof kling.getImage2VideoTask).toBe("function");
+  });
+
+  it("without a key, it is our InvalidArgumentError naming XIEXUS_API_KEY, not the runtime's", () => {
+    const error = withEnvRefused(() => {
+      try {
+        createKlingClient({});
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    });
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toMatch(/XIEXUS_API_KEY/);
+  });
+});
