@@ -22,12 +22,14 @@ export {
 } from "./errors.js";
 export { DEFAULTS } from "./options.js";
 export { DEFAULT_WAIT_TIMEOUT_MS } from "./wait.js";
+export { DEFAULT_CONCURRENCY } from "./wait-many.js";
 export { IMAGE2VIDEO_TASK_PATH } from "./types.js";
 
 export type { KlingClient, GetTaskOptions } from "./client.js";
 export type { APIErrorInit } from "./errors.js";
 export type { KlingClientOptions, ValidationMode, FetchLike } from "./options.js";
 export type { WaitOptions } from "./wait.js";
+export type { WaitManyOptions, WaitOutcome, WaitSuccess, WaitFailure } from "./wait-many.js";
 export type {
   Image2VideoTask,
   Image2VideoTaskStatus,

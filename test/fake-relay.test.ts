@@ -1,6 +1,7 @@
 // The fake relay (xiexus-kling/testing) from a consumer's side: the real client against it over
 // loopback HTTP. Imports go through the two entry points (by relative path, since this test runs
 // without a build; test/consumer-view.test.ts imports them by package name).
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,6 +18,11 @@ import {
   COMPLETED_TASK,
   createFakeRelay,
   DEFAULT_TASKS,
+  DEFAULT_VIDEO_SIZE,
+  FAKE_VIDEO_PATH,
+  FAKE_VIDEO_QUERY,
+  fakeVideoBytes,
+  fakeVideoSha256,
   DEMO_TASK_ID,
   FAILED_TASK,
   FAILED_TASK_ID,
@@ -26,15 +32,18 @@ import {
   QUEUED_TASK,
   taskNotFoundBody,
   type FakeRelay,
+  type FakeVideoHost,
+  type VideoFault,
 } from "../src/testing/index.js";
 // Not public: the spec's own validators, to prove what the relay serves conforms.
-import { responseValidators } from "../src/_spec.js";
+import { responseIssues } from "../src/_spec.js";
 import { taskIssues } from "../src/validate.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "fixtures");
 const fixtureBody = (file: string): unknown =>
   (JSON.parse(readFileSync(path.join(FIXTURES, file), "utf8")) as { body: unknown }).body;
-const validate404 = responseValidators["/kling/v1/videos/image2video/{task_id}"]!.get!["404"]!;
+const issues404 = (body: unknown) => responseIssues("/kling/v1/videos/image2video/{task_id}", "get", 404, body);
+const validate404 = (body: unknown): boolean => issues404(body)?.length === 0;
 const taskPath = (id: string): string => `/kling/v1/videos/image2video/${encodeURIComponent(id)}`;
 
 let relay: FakeRelay;
@@ -212,7 +221,7 @@ describe("conformance", () => {
       const response = await fetch(relay.url + taskPath(id), { headers });
       expect(response.status).toBe(404);
       const body = await response.json();
-      expect(validate404(body), JSON.stringify(validate404.errors)).toBe(true);
+      expect(validate404(body), JSON.stringify(issues404(body))).toBe(true);
       expect(body).toEqual(taskNotFoundBody(id));
       checked++;
     }
@@ -240,5 +249,123 @@ describe("close()", () => {
     await relay.close();
     expect(await pending).toBeInstanceOf(Error);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe("video host (the video option): a second origin serving the demo video", () => {
+  let withVideo: FakeRelay;
+  let host: FakeVideoHost;
+  beforeEach(async () => {
+    withVideo = await createFakeRelay({ video: true });
+    host = withVideo.video!;
+  });
+  afterEach(async () => {
+    await withVideo.close();
+  });
+  const get = (headers: Record<string, string> = {}, url = host.url): Promise<Response> => fetch(url, { headers });
+  const sha = (bytes: ArrayBuffer): string => createHash("sha256").update(new Uint8Array(bytes)).digest("hex");
+
+  it("is another origin, and the completed task's url points at it", async () => {
+    const kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: withVideo.url });
+    const task = await kling.waitForImage2VideoTask(DEMO_TASK_ID, { pollIntervalMs: 5 });
+    expect(task).toEqual({ ...COMPLETED_TASK, url: host.url });
+    expect(host.url).toBe(`${host.origin}${FAKE_VIDEO_PATH}${FAKE_VIDEO_QUERY}`);
+    expect(new URL(host.origin).port).not.toBe(String(withVideo.port));
+    // Scripts with another url are served as written.
+    withVideo.setTask("own", [{ ...COMPLETED_TASK, url: "https://example.com/v.mp4" }]);
+    expect((await kling.getImage2VideoTask("own")).url).toBe("https://example.com/v.mp4");
+  });
+
+  it("serves deterministic bytes with Content-Length, ETag, Last-Modified and Accept-Ranges", async () => {
+    const response = await get();
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-length")).toBe(String(DEFAULT_VIDEO_SIZE));
+    expect(response.headers.get("etag")).toBe(`"kling-video-${DEFAULT_VIDEO_SIZE}-v1"`);
+    expect(response.headers.get("last-modified")).toMatch(/ GMT$/);
+    expect(response.headers.get("accept-ranges")).toBe("bytes");
+    const body = await response.arrayBuffer();
+    expect(sha(body)).toBe(host.sha256);
+    expect(sha(body)).toBe(fakeVideoSha256(DEFAULT_VIDEO_SIZE));
+    expect(Buffer.from(body).equals(fakeVideoBytes(0, DEFAULT_VIDEO_SIZE))).toBe(true);
+    // Not a short period: no 64 KiB window repeats the first one.
+    expect(fakeVideoBytes(0, 100).equals(fakeVideoBytes(65_536, 65_636))).toBe(false);
+    host.update({ version: 2 });
+    expect(host.sha256).not.toBe(fakeVideoSha256(DEFAULT_VIDEO_SIZE));
+  });
+
+  it("answers Range with 206, honours If-Range, refuses a range past the end with 416", async () => {
+    const part = await get({ range: "bytes=1000-" });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 1000-${DEFAULT_VIDEO_SIZE - 1}/${DEFAULT_VIDEO_SIZE}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(host.bytes(1000))).toBe(true);
+
+    const etag = part.headers.get("etag")!;
+    expect((await get({ range: "bytes=10-19", "if-range": etag })).status).toBe(206);
+    expect((await get({ range: "bytes=10-19", "if-range": '"stale"' })).status).toBe(200);
+    expect((await get({ range: `bytes=${DEFAULT_VIDEO_SIZE}-` })).status).toBe(416);
+
+    host.update({ ranges: false, etag: false, lastModified: false });
+    const whole = await get({ range: "bytes=1000-" });
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("etag")).toBeNull();
+    expect(whole.headers.get("last-modified")).toBeNull();
+    await whole.arrayBuffer();
+  });
+
+  it("plays scripted faults in order, then serves normally, recording each request", async () => {
+    host.update({
+      faults: [
+        { kind: "status", status: 503, headers: { "retry-after": "1" } },
+        { kind: "redirect", location: host.url },
+        { kind: "short", afterBytes: 1000 },
+        { kind: "drop", afterBytes: 1000 },
+      ],
+    });
+    const unavailable = await get();
+    expect([unavailable.status, unavailable.headers.get("retry-after")]).toEqual([503, "1"]);
+    await unavailable.text();
+    const redirected = await fetch(host.url, { redirect: "manual" });
+    expect([redirected.status, redirected.headers.get("location")]).toEqual([302, host.url]);
+    for (let i = 0; i < 2; i++) {
+      const cut = await get();
+      expect(cut.headers.get("content-length")).toBe(String(DEFAULT_VIDEO_SIZE));
+      await expect(cut.arrayBuffer()).rejects.toThrow();
+    }
+    expect(sha(await (await get()).arrayBuffer())).toBe(host.sha256);
+    expect(host.requests.map((r) => [r.status, r.bytesSent])).toEqual([
+      [503, "fault 503".length],
+      [302, 0],
+      [200, 1000],
+      [200, 1000],
+      [200, DEFAULT_VIDEO_SIZE],
+    ]);
+  });
+
+  it("records the headers each host received, credential values redacted", async () => {
+    await get({ authorization: "Bearer sk-leaked-1", cookie: "session=sk-leaked-2", "x-probe": "1" });
+    expect(host.requests[0]!.headers).toMatchObject({
+      authorization: "[redacted]",
+      cookie: "[redacted]",
+      "x-probe": "1",
+    });
+    await fetch(withVideo.url + taskPath(DEMO_TASK_ID), { headers: { authorization: `Bearer ${FAKE_RELAY_API_KEY}` } });
+    expect(withVideo.requests[0]!.headers.authorization).toBe("[redacted]");
+    const recorded = JSON.stringify([host.requests, withVideo.requests]);
+    expect(recorded).not.toContain("sk-leaked");
+    expect(recorded).not.toContain(FAKE_RELAY_API_KEY);
+  });
+
+  it("refuses bad video options", async () => {
+    await expect(createFakeRelay({ video: { size: -1 } })).rejects.toThrow(/size/);
+    expect(() => host.update({ faults: [{ kind: "drop", afterBytes: -1 }] })).toThrow(/afterBytes/);
+    expect(() => host.update({ faults: [{ kind: "status", status: 42 }] })).toThrow(/200 to 599/);
+    expect(() => host.update({ faults: [{ kind: "explode" } as unknown as VideoFault] })).toThrow(/kind/);
+    expect(() => host.update({ version: 1.5 })).toThrow(/version/);
+  });
+
+  it("close() stops both servers", async () => {
+    await withVideo.close();
+    await expect(get()).rejects.toThrow();
+    expect(withVideo.listening).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { isLoopbackHost } from "../options.js";
 import type { Image2VideoTask } from "../types.js";
+import { startVideoHost, type FakeVideoHost, type FakeVideoOptions } from "./video-host.js";
 import {
   COMPLETED_TASK,
   DEMO_TASK_ID,
@@ -25,6 +26,14 @@ export {
   QUEUED_TASK,
   taskNotFoundBody,
 } from "./fixtures.js";
+export {
+  DEFAULT_VIDEO_SIZE,
+  FAKE_VIDEO_PATH,
+  FAKE_VIDEO_QUERY,
+  fakeVideoBytes,
+  fakeVideoSha256,
+} from "./video-host.js";
+export type { FakeVideoHost, FakeVideoOptions, RecordedVideoRequest, VideoFault } from "./video-host.js";
 
 /** The API key the fake relay accepts unless `options.apiKey` says otherwise. Not a secret. */
 export const FAKE_RELAY_API_KEY = "sk-fake-relay";
@@ -63,6 +72,12 @@ export interface FakeRelayOptions {
   port?: number;
   /** Loopback address to listen on: `127.0.0.1` (default), another `127.x.x.x`, `::1` or `localhost`. */
   host?: string;
+  /**
+   * Also serve the demo video from a second loopback origin (`relay.video`), and point the `url`
+   * of served completed tasks that carry COMPLETED_TASK's url at it. `true` for the defaults
+   * (256 KiB, ranges, ETag, Last-Modified, no faults). Default: off (no second server; tasks as recorded).
+   */
+  video?: boolean | FakeVideoOptions;
 }
 
 /** What the relay recorded of one request. Never the key nor the Authorization header's value. */
@@ -81,6 +96,8 @@ export interface RecordedRequest {
   status: number;
   /** When the request arrived, ms since the epoch. */
   time: number;
+  /** Request headers, lower-case names; `authorization`, `proxy-authorization` and `cookie` values are `[redacted]`. */
+  headers: Record<string, string>;
 }
 
 /** A running fake relay. */
@@ -95,6 +112,8 @@ export interface FakeRelay {
   readonly requests: readonly RecordedRequest[];
   /** Whether the server is still listening (false once `close()` resolved). */
   readonly listening: boolean;
+  /** The video host (another origin, like a CDN), when started with the `video` option; else undefined. */
+  readonly video: FakeVideoHost | undefined;
   /** Adds or replaces the script of one task; it starts again from its first step. */
   setTask(taskId: string, steps: readonly Step[]): void;
   /** Removes a task: it then answers the spec's 404. */
@@ -152,6 +171,10 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`fake relay: port must be an integer from 0 to 65535, got ${port}`);
   }
+  const videoOptions = options.video === true ? {} : options.video === false ? undefined : options.video;
+  if (videoOptions !== undefined && (videoOptions === null || typeof videoOptions !== "object")) {
+    throw new TypeError("fake relay: video must be a boolean or an options object");
+  }
   const initial = Object.entries(options.tasks ?? DEFAULT_TASKS).map(([id, steps]) => [id, checkSteps(id, steps)] as const);
 
   const scripts = new Map<string, Step[]>();
@@ -189,6 +212,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     res.end(payload);
   }
 
+  let video: FakeVideoHost | undefined = undefined;
   const server = http.createServer((req, res) => {
     req.resume();
     const method = req.method ?? "GET";
@@ -203,8 +227,13 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     } catch {
       taskId = undefined;
     }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      headers[name] = /^(authorization|proxy-authorization|cookie)$/.test(name) ? "[redacted]" : String(value);
+    }
     const record = (status: number): void => {
-      requests.push({ method, path, taskId, authorized, hadAuthorization: header !== undefined, status, time: Date.now() });
+      requests.push({ method, path, taskId, authorized, hadAuthorization: header !== undefined, status, time: Date.now(), headers });
     };
 
     // The order of a real gateway: route, then method, then the key, then the task.
@@ -238,7 +267,9 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     const step = steps[Math.min(count, steps.length - 1)]!;
     if (!isScriptedResponse(step)) {
       record(200);
-      send(res, 200, step);
+      // The recorded video URL is not reachable offline: with a video host, the task points at it.
+      const served = video && step.status === "completed" && step.url === COMPLETED_TASK.url ? { ...step, url: video.url } : step;
+      send(res, 200, served);
       return;
     }
     record(step.status);
@@ -265,6 +296,14 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
       resolve();
     });
   });
+  let videoHost: Awaited<ReturnType<typeof startVideoHost>> | undefined;
+  try {
+    videoHost = videoOptions === undefined ? undefined : await startVideoHost(host, videoOptions);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  video = videoHost?.host;
   const address = server.address() as AddressInfo;
   const urlHost = listenHost === "::1" ? "[::1]" : host;
   const url = `http://${urlHost}:${address.port}`;
@@ -278,6 +317,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     get listening() {
       return server.listening;
     },
+    video,
     setTask(taskId, steps) {
       scripts.set(taskId, checkSteps(taskId, steps));
       served.delete(taskId);
@@ -288,13 +328,18 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     },
     reset,
     close() {
-      closing ??= new Promise<void>((resolve, reject) => {
         for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Keep-alive sockets would otherwise hold the process open for keepAliveTimeout.
-        server.closeAllConnections();
-      });
+      timers.clear();
+      const stop = (target: http.Server): Promise<void> =>
+        new Promise<void>((resolve, reject) => {
+          target.close((error) => (error ? reject(error) : resolve()));
+          // Keep-alive sockets would otherwise hold the process open for keepAliveTimeout.
+          target.closeAllConnections();
+        });
+      closing ??= Promise.all([
+        stop(server),
+        ...(videoHost ? [stop(videoHost.server)] : []),
+      ]).then(() => undefined);
       return closing;
     },
   };
