@@ -1,36 +1,68 @@
 /**
- * Turns every OpenAPI spec in `openapi/` into TypeScript under `generated/`.
+ * Turns every OpenAPI 3.0/3.1 spec in `openapi/` (JSON, or YAML) into TypeScript under `generated/`.
  *
- * For each `openapi/<name>.json` it writes
- * - `generated/<name>.ts`: the `paths` / `operations` / `components` types (openapi-typescript);
- * - `generated/<name>.runtime.ts`: what the runtime derives from the same spec: the default base
- *   URL (`servers[0].url`), the list of operations, and a standalone validator (Ajv, compiled
- *   here, so the published runtime carries no validator library) for every JSON response schema.
+ * - `generated/<name>.ts` per spec: its `paths` / `operations` / `components` types (openapi-typescript);
+ * - `generated/index.ts`: the whole spec set, the one module src/_spec.ts imports:
+ *   - `paths`: every operation of every spec, per path AND method, from the spec that defines it;
+ *     when several specs define the same operation they must mean the same (scripts/spec-normalize.ts
+ *     `operationMeaning`), else generation fails naming both files; the first file (by name) is used;
+ *   - `operations`, `components`: per operationId / component name, the first file (by name) that has it;
+ *   - `defaultBaseUrl`: `servers[0].url` of the first file (by name) that has one, else
+ *     `https://api.xiexus.cn` (a warning names a spec whose server differs);
+ *   - `schemas` + `responses`: every JSON response schema (`application/json`, `*+json`) as JSON
+ *     Schema 2020-12 data (3.0 read as 2020-12, annotations dropped, `$ref`s as indexes into
+ *     `schemas`), keyed path -> method -> status; -1 marks a documented answer with no JSON schema.
+ *     src/_schema.ts interprets them (no validator library ships).
+ *
+ * Defects that do not stop generation are warnings naming their location (file#pointer): duplicate
+ * operationIds (the later ones are dropped from the copy openapi-typescript sees, so those operations
+ * are typed inline in `paths` and not listed in `operations`), missing operationIds, unknown formats,
+ * empty `servers`, and Redocly's own warnings. What cannot be generated (an unresolvable or external
+ * `$ref`, Redocly errors, two specs disagreeing on an operation) fails naming its location.
  *
  * Usage: `tsx scripts/generate.ts [--check] [--spec-dir DIR] [--out-dir DIR]`
  * `--check` writes nothing and exits 1 naming each stale file when `generated/` is out of date.
  */
 import { createHash } from "node:crypto";
-import { readdir, readFile, writeFile, mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import standalone from "ajv/dist/standalone/index.js";
+import { BaseResolver, createConfig, lintDocument, makeDocumentFromString, type Config } from "@redocly/openapi-core";
 import openapiTS, { astToString } from "openapi-typescript";
+import { parse as parseYaml } from "yaml";
+import {
+  deref,
+  firstDifference,
+  normalizeSchema,
+  operationMeaning,
+  pointerToken,
+  resolvePointer,
+  stableStringify,
+  type JsonObject,
+  type NormalizeContext,
+} from "./spec-normalize.js";
 
 /** The methods OpenAPI defines on a path item, in the order they are listed. */
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 
-/**
- * Words Ajv must accept as annotations: OpenAPI keywords that may stand inside a schema object,
- * and the top-level fields of the document, which Ajv sees because the whole document is added
- * as one schema resource (so `$ref: "#/components/..."` resolves as it does in the spec).
- */
-const OPENAPI_KEYWORDS = [
-  "discriminator", "xml", "externalDocs",
-  "openapi", "info", "jsonSchemaDialect", "servers", "paths", "webhooks", "components", "security", "tags",
-];
+/** The base URL when no spec names a server. */
+export const FALLBACK_BASE_URL = "https://api.xiexus.cn";
+
+/** File extensions read as specs. */
+export const SPEC_EXTENSIONS = [".json", ".yaml", ".yml"];
+
+/** The merged module's name; a spec may not be called `index`. */
+const INDEX = "index.ts";
+
+/** Formats of OpenAPI and JSON Schema; any other is reported (formats are annotations either way). */
+const KNOWN_FORMATS = new Set([
+  "int32", "int64", "float", "double", "byte", "binary", "password", "date", "date-time", "time", "duration",
+  "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference",
+  "uri-template", "uuid", "json-pointer", "relative-json-pointer", "regex",
+]);
+
+const COMPONENT_SECTIONS = ["schemas", "responses", "parameters", "requestBodies", "headers", "pathItems"] as const;
 
 /** A generated file: where it goes (relative to the output dir) and what it holds. */
 export interface GeneratedFile {
@@ -38,208 +70,417 @@ export interface GeneratedFile {
   content: string;
 }
 
-interface SpecDocument {
-  openapi?: unknown;
+/** One spec to generate from: its path as named in headers (e.g. `openapi/relay.json`) and its text. */
+export interface SpecInput {
+  file: string;
+  text: string;
+}
+
+/** Receives each warning, one line naming its location. */
+export type Warn = (message: string) => void;
+
+/** A parsed OpenAPI document (what the generator reads). */
+export interface SpecDocument extends JsonObject {
+  openapi: string;
+  paths: Record<string, JsonObject>;
   servers?: Array<{ url?: unknown }>;
-  paths?: Record<string, Record<string, unknown>>;
 }
 
-interface OperationObject {
-  operationId?: string;
-  responses?: Record<string, { content?: Record<string, { schema?: unknown }> } | undefined>;
+function isObject(value: unknown): value is JsonObject {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** Reads, parses and sanity-checks one spec file; throws a message naming the file. */
+/** Parses one spec, JSON or YAML, and sanity-checks it; throws a message naming the file. */
 export function parseSpec(fileName: string, text: string): SpecDocument {
   let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${fileName} is not JSON: ${(error as Error).message}`);
+  // JSON when it looks like JSON or the name says nothing else; YAML (a superset) otherwise.
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      doc = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`${fileName} is not JSON: ${(error as Error).message}`);
+    }
+  } else {
+    try {
+      doc = parseYaml(text, { maxAliasCount: 1000 });
+    } catch (error) {
+      throw new Error(`${fileName} is neither JSON nor YAML: ${(error as Error).message.split("\n")[0]}`);
+    }
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+  if (!isObject(doc)) {
     throw new Error(`${fileName} is not an OpenAPI document: the top level is not an object`);
   }
-  const spec = doc as SpecDocument;
-  if (typeof spec.openapi !== "string" || !/^3\.[01]\.\d+$/.test(spec.openapi)) {
-    throw new Error(`${fileName} is not an OpenAPI 3.0/3.1 document: "openapi" is ${JSON.stringify(spec.openapi)}`);
+  if (typeof doc.openapi !== "string" || !/^3\.[01]\.\d+$/.test(doc.openapi)) {
+    throw new Error(`${fileName} is not an OpenAPI 3.0/3.1 document: "openapi" is ${JSON.stringify(doc.openapi)}`);
   }
-  if (spec.paths === null || typeof spec.paths !== "object" || Array.isArray(spec.paths)) {
+  if (!isObject(doc.paths)) {
     throw new Error(`${fileName} is not an OpenAPI document: it has no "paths" object`);
   }
-  return spec;
+  return doc as SpecDocument;
 }
 
-function header(specFile: string, hash: string, role: string): string {
-  return [
-    `// Generated by scripts/generate.ts from ${specFile} (sha256 ${hash}). Do not edit:`,
-    `// change the spec and run \`npm run generate\`. ${role}`,
-    "",
-  ].join("\n");
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
-/** JSON-pointer-escapes one reference token. */
-function pointerToken(token: string): string {
-  return token.replace(/~/g, "~0").replace(/\//g, "~1");
+function header(sources: readonly SpecInput[], role: string): string {
+  const named = sources.map((s) => `${s.file} (sha256 ${sha256(s.text)})`).join(", ");
+  return [`// Generated by scripts/generate.ts from ${named}. Do not edit:`, `// change the spec and run \`npm run generate\`. ${role}`, ""].join("\n");
 }
 
-/** Keywords that only annotate: dropped before compiling, so the runtime carries no prose. */
-const ANNOTATIONS = new Set(["title", "description", "summary", "examples", "example", "$comment", "deprecated"]);
+let redoclyConfig: Promise<Config> | undefined;
 
-/** Maps whose keys are names chosen by the spec's author, not keywords. */
-const NAME_MAPS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "schemas", "paths", "responses", "content"]);
-
-/**
- * A copy of the document without annotations and `x-…` extensions: they do not change what
- * validates, and leaving them out keeps the generated validators (and the bundle) small.
- */
-function withoutAnnotations(value: unknown, isNameMap = false): unknown {
-  if (Array.isArray(value)) return value.map((item) => withoutAnnotations(item));
-  if (value === null || typeof value !== "object") return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) {
-    if (!isNameMap && (ANNOTATIONS.has(key) || key.startsWith("x-"))) continue;
-    out[key] = key === "enum" || key === "const" ? child : withoutAnnotations(child, !isNameMap && NAME_MAPS.has(key));
-  }
-  return out;
-}
-
-/** Ajv's standalone output may import small runtime helpers; inline the ones we know, refuse the rest. */
-function inlineAjvRuntime(code: string, specFile: string): string {
-  const inlined = code.replace(
-    /require\("ajv\/dist\/runtime\/ucs2length"\)\.default/g,
-    "((s) => { let n = 0; for (const _ of s) n++; return n; })",
+/** openapi-typescript's own Redocly setup, except that a duplicate operationId warns (we fix it in the copy). */
+function redocly(): Promise<Config> {
+  redoclyConfig ??= createConfig(
+    { rules: { "operation-operationId-unique": { severity: "warn" } } } as Parameters<typeof createConfig>[0],
+    { extends: ["minimal"] } as Parameters<typeof createConfig>[1],
   );
-  const leftover = inlined.match(/require\("[^"]+"\)/g);
-  if (leftover) {
-    throw new Error(
-      `${specFile}: the response validators need Ajv runtime modules (${[...new Set(leftover)].join(", ")}); ` +
-        "teach inlineAjvRuntime in scripts/generate.ts to inline them",
-    );
-  }
-  return inlined;
+  return redoclyConfig;
 }
 
-interface ResponseEntry {
-  path: string;
+/** One operation of one spec. */
+interface OperationEntry {
+  spec: number;
+  route: string;
   method: string;
-  status: string;
-  exportName: string;
-  ref: string;
+  /** Its operationId in the copy openapi-typescript saw (null: typed inline in `paths`). */
+  operationId: string | null;
 }
 
-/** Generates the files for one spec; pure: the same input gives the same bytes. */
-export async function generateSpec(specFile: string, text: string): Promise<GeneratedFile[]> {
-  const spec = parseSpec(specFile, text);
-  const hash = createHash("sha256").update(text).digest("hex");
-  const base = path.basename(specFile, ".json");
+/** A spec after linting: the copy openapi-typescript sees, its operations, its types. */
+interface PreparedSpec {
+  input: SpecInput;
+  base: string;
+  doc: SpecDocument;
+  operations: OperationEntry[];
+  types: GeneratedFile;
+}
 
-  // 1. Types, straight from openapi-typescript.
-  const ast = await openapiTS(structuredClone(spec) as Parameters<typeof openapiTS>[0], { silent: true });
-  const types = header(specFile, hash, "Types of every path, operation and component.") + "\n" + astToString(ast);
-
-  // 2. Runtime facts: base URL, operations, response validators.
-  const serverUrl = spec.servers?.[0]?.url;
-  const defaultBaseUrl = typeof serverUrl === "string" ? serverUrl : "";
-  const operations: Array<{ path: string; method: string; operationId: string | null }> = [];
-  const responses: ResponseEntry[] = [];
-  const specId = `spec:${base}`;
-  for (const [route, item] of Object.entries(spec.paths ?? {})) {
+/** Own checks, with the copy openapi-typescript gets: later duplicate operationIds removed. */
+function lintOwn(input: SpecInput, doc: SpecDocument, index: number, warn: Warn): { copy: SpecDocument; operations: OperationEntry[] } {
+  const copy = structuredClone(doc);
+  const operations: OperationEntry[] = [];
+  const firstUse = new Map<string, string>();
+  if (Array.isArray(doc.servers) && doc.servers.length === 0) {
+    warn(`${input.file}#/servers: "servers" is empty; the base URL comes from another spec or the default`);
+  }
+  for (const [route, rawItem] of Object.entries(copy.paths)) {
+    const item = deref(copy, rawItem, `${input.file}#/paths/${pointerToken(route)}`);
+    if (!isObject(item)) continue;
     for (const method of METHODS) {
-      const op = item[method] as OperationObject | undefined;
-      if (!op) continue;
-      operations.push({ path: route, method, operationId: op.operationId ?? null });
-      for (const [status, response] of Object.entries(op.responses ?? {})) {
-        const schema = response?.content?.["application/json"]?.schema;
-        if (schema === undefined) continue;
-        const ref =
-          `${specId}#/paths/${pointerToken(route)}/${method}/responses/${pointerToken(status)}` +
-          "/content/application~1json/schema";
-        responses.push({ path: route, method, status, exportName: `v${responses.length}`, ref });
+      const op = item[method];
+      if (!isObject(op)) continue;
+      const at = `${input.file}#/paths/${pointerToken(route)}/${method}`;
+      let operationId: string | null = typeof op.operationId === "string" && op.operationId !== "" ? op.operationId : null;
+      if (operationId === null) {
+        warn(`${at}: no operationId; the operation is typed inline in paths`);
+      } else if (firstUse.has(operationId)) {
+        warn(`${at}: operationId ${JSON.stringify(operationId)} is already used by ${firstUse.get(operationId)}; this one is typed inline in paths`);
+        delete op.operationId;
+        operationId = null;
+      } else {
+        firstUse.set(operationId, `${method.toUpperCase()} ${route}`);
+      }
+      operations.push({ spec: index, route, method, operationId });
+    }
+  }
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) node.forEach((child, i) => walk(child, `${at}/${i}`));
+    else if (isObject(node)) {
+      if (typeof node.format === "string" && "type" in node && !KNOWN_FORMATS.has(node.format)) {
+        warn(`${input.file}#${at}/format: unknown format ${JSON.stringify(node.format)} (an annotation: not checked)`);
+      }
+      for (const [key, child] of Object.entries(node)) {
+        if (typeof child === "string" && key === "$ref") resolvePointer(doc, child, `${input.file}#${at}/$ref`);
+        if (!key.startsWith("x-") && key !== "example" && key !== "examples") walk(child, `${at}/${pointerToken(key)}`);
+      }
+    }
+  };
+  walk(doc, "");
+  return { copy, operations };
+}
+
+/** Lints with Redocly and generates one spec's types. */
+async function prepareSpec(input: SpecInput, index: number, warn: Warn): Promise<PreparedSpec> {
+  const doc = parseSpec(input.file, input.text);
+  const base = path.basename(input.file).replace(/\.(json|ya?ml)$/i, "");
+  if (`${base}.ts` === INDEX) throw new Error(`${input.file}: a spec may not be called "index" (generated/index.ts is the merged module)`);
+  const { copy, operations } = lintOwn(input, doc, index, warn);
+
+  const config = await redocly();
+  const document = makeDocumentFromString(JSON.stringify(copy), path.resolve(input.file));
+  const problems = await lintDocument({ document, config: config.styleguide, externalRefResolver: new BaseResolver(config.resolve) });
+  const errors: string[] = [];
+  for (const problem of problems) {
+    if (problem.ruleId === "operation-operationId-unique") continue; // reported above, fixed in the copy
+    const where = `${input.file}#${problem.location[0]?.pointer?.replace(/^#/, "") ?? ""}`;
+    if (problem.severity === "error") errors.push(`${where}: ${problem.message}`);
+    else warn(`${where}: ${problem.message}`);
+  }
+  if (errors.length) throw new Error(`${input.file} cannot be generated:\n  ${errors.join("\n  ")}`);
+
+  let ast;
+  try {
+    // defaultNonNullable off: a `default` says what the server assumes when a property is absent,
+    // so a request need not send it (and an answer may omit it).
+    ast = await openapiTS(copy as unknown as Parameters<typeof openapiTS>[0], { silent: true, redocly: config, defaultNonNullable: false });
+  } catch (error) {
+    throw new Error(`${input.file}: openapi-typescript failed: ${(error as Error).message}`);
+  }
+  const types = header([input], "Types of every path, operation and component.") + "\n" + astToString(ast);
+  return { input, base, doc, operations, types: { name: `${base}.ts`, content: types } };
+}
+
+/** Whether a media type carries JSON: `application/json` or `*\/*+json`, parameters allowed. */
+export function isJsonMediaType(type: string): boolean {
+  return /^[\w.-]+\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(type.trim());
+}
+
+/** `schema` with every `{ $ref: n }` pointing at `renumber[n]`. */
+function renumberRefs(schema: unknown, renumber: readonly number[]): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => renumberRefs(item, renumber));
+  if (!isObject(schema)) return schema;
+  return Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [
+      key,
+      key === "$ref" && typeof value === "number" ? renumber[value] : key === "enum" || key === "const" ? value : renumberRefs(value, renumber),
+    ]),
+  );
+}
+
+/** Collects response schemas as shared 2020-12 data. */
+class SchemaTable {
+  readonly schemas: unknown[] = [];
+  private readonly byPointer = new Map<string, number>();
+  private readonly byText = new Map<string, number>();
+
+  constructor(private readonly warn: Warn) {}
+
+  /** Index of `schema` (found at `at` in spec `spec`), adding it and what it references. */
+  add(spec: PreparedSpec, schema: unknown, at: string): number {
+    const normalized = normalizeSchema(schema, at, this.context(spec));
+    if (isObject(normalized) && typeof normalized.$ref === "number" && Object.keys(normalized).length === 1) return normalized.$ref;
+    return this.intern(normalized);
+  }
+
+  /** Merges definitions equal in content (e.g. a component and the same schema written inline); returns old index -> new. */
+  compact(): number[] {
+    let total = this.schemas.map((_, i) => i);
+    for (;;) {
+      const first = new Map<string, number>();
+      const same = this.schemas.map((schema, i) => {
+        const text = stableStringify(schema);
+        if (!first.has(text)) first.set(text, i);
+        return first.get(text)!;
+      });
+      if (same.every((to, i) => to === i)) return total;
+      const kept = same.map((to, i) => (to === i ? i : -1)).filter((i) => i >= 0);
+      const renumber = same.map((to) => kept.indexOf(to));
+      this.schemas.splice(0, this.schemas.length, ...kept.map((i) => renumberRefs(this.schemas[i], renumber)));
+      total = total.map((i) => renumber[i]!);
+    }
+  }
+
+  private intern(schema: unknown): number {
+    const text = stableStringify(schema);
+    const known = this.byText.get(text);
+    if (known !== undefined) return known;
+    this.schemas.push(schema);
+    this.byText.set(text, this.schemas.length - 1);
+    return this.schemas.length - 1;
+  }
+
+  private context(spec: PreparedSpec): NormalizeContext {
+    const ctx: NormalizeContext = {
+      mode: "validate",
+      is30: spec.doc.openapi.startsWith("3.0"),
+      warn: (message) => this.warn(`${spec.input.file}#${message}`),
+      ref: (target, at) => {
+        const key = `${spec.input.file}${target}`;
+        let index = this.byPointer.get(key);
+        if (index === undefined) {
+          index = this.schemas.length;
+          this.schemas.push(true); // reserved first, so a recursive reference finds it
+          this.byPointer.set(key, index);
+          this.schemas[index] = normalizeSchema(resolvePointer(spec.doc, target, `${spec.input.file}#${at}`), target.slice(1), ctx);
+        }
+        return { $ref: index };
+      },
+    };
+    return ctx;
+  }
+}
+
+const lit = (text: string): string => JSON.stringify(text);
+
+/** Generates every file for a set of specs (sorted by file name); pure: the same input gives the same bytes. */
+export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = () => undefined): Promise<GeneratedFile[]> {
+  if (inputs.length === 0) throw new Error("no spec to generate from");
+  const sorted = [...inputs].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const specs: PreparedSpec[] = [];
+  for (const [i, input] of sorted.entries()) specs.push(await prepareSpec(input, i, warn));
+  const bases = new Map<string, string>();
+  for (const s of specs) {
+    const other = bases.get(s.base);
+    if (other) throw new Error(`${other} and ${s.input.file} would both generate generated/${s.base}.ts; rename one`);
+    bases.set(s.base, s.input.file);
+  }
+
+  // Operations: per path and method, the first spec that defines it; the others must mean the same.
+  const owners = new Map<string, OperationEntry>();
+  const meanings = new Map<string, unknown>();
+  const meaningOf = (entry: OperationEntry): unknown => {
+    const key = `${entry.spec} ${entry.method} ${entry.route}`;
+    if (!meanings.has(key)) {
+      const s = specs[entry.spec]!;
+      meanings.set(key, operationMeaning(s.doc, entry.route, entry.method, s.input.file));
+    }
+    return meanings.get(key);
+  };
+  for (const s of specs) {
+    for (const entry of s.operations) {
+      const key = `${entry.method} ${entry.route}`;
+      const owner = owners.get(key);
+      if (!owner) {
+        owners.set(key, entry);
+        continue;
+      }
+      const difference = firstDifference(meaningOf(owner), meaningOf(entry));
+      if (difference !== undefined) {
+        throw new Error(
+          `${entry.method.toUpperCase()} ${entry.route} is defined by ${specs[owner.spec]!.input.file} and ${s.input.file} ` +
+            `with different meanings (first difference at ${difference}); make them agree or remove it from one`,
+        );
       }
     }
   }
 
-  const ajv = new Ajv2020({
-    allErrors: true,
-    strict: true,
-    code: { source: true, esm: true, lines: true },
-    keywords: OPENAPI_KEYWORDS,
-  });
-  ajv.addSchema(withoutAnnotations(spec) as object, specId);
-  const mapping = Object.fromEntries(responses.map((r) => [r.exportName, r.ref]));
-  const validatorCode = responses.length
-    ? inlineAjvRuntime(standalone.default(ajv, mapping), specFile)
-        // Keep Ajv's functions private: the typed table below is the only export.
-        .replace(/^export const (v\d+) = /gm, "const $1 = ")
-        .replace(/^"use strict";\n?/m, "")
-    : "";
-
-  const table: Record<string, Record<string, Record<string, string>>> = {};
-  for (const r of responses) {
-    ((table[r.path] ??= {})[r.method] ??= {})[r.status] = r.exportName;
+  // Base URL: the first spec (by file name) with a server.
+  let defaultBaseUrl: string | undefined;
+  let baseFrom = "";
+  for (const s of specs) {
+    const url = Array.isArray(s.doc.servers) ? s.doc.servers[0]?.url : undefined;
+    if (typeof url !== "string") continue;
+    if (!/^https?:\/\//.test(url)) {
+      warn(`${s.input.file}#/servers/0/url: ${lit(url)} is not an absolute http(s) URL; not used as the base URL`);
+    } else if (defaultBaseUrl === undefined) {
+      defaultBaseUrl = url;
+      baseFrom = s.input.file;
+    } else if (url !== defaultBaseUrl) {
+      warn(`${s.input.file}#/servers/0/url: ${lit(url)} differs from ${baseFrom}'s ${lit(defaultBaseUrl)}, which is the default base URL`);
+    }
   }
-  const tableSource = JSON.stringify(table, null, 2).replace(/"(v\d+)"/g, "$1");
 
-  const runtime = [
-    header(specFile, hash, "Runtime facts and response validators."),
-    "// @ts-nocheck -- the validator bodies below are Ajv's plain-JavaScript standalone output;",
-    "// every export carries an explicit type, so the declaration files stay exact.",
+  // Response schemas of every operation, from the spec that owns it.
+  const table = new SchemaTable(warn);
+  const responses: Record<string, Record<string, Record<string, number>>> = {};
+  for (const entry of owners.values()) {
+    const s = specs[entry.spec]!;
+    const at = `/paths/${pointerToken(entry.route)}/${entry.method}/responses`;
+    const item = deref(s.doc, s.doc.paths[entry.route], `${s.input.file}#/paths/${pointerToken(entry.route)}`) as JsonObject;
+    const op = item[entry.method] as JsonObject;
+    for (const [status, raw] of Object.entries(isObject(op.responses) ? op.responses : {})) {
+      const response = deref(s.doc, raw, `${s.input.file}#${at}/${pointerToken(status)}`) as JsonObject;
+      const content = isObject(response.content) ? response.content : {};
+      const json = Object.keys(content).find((type) => type.trim().toLowerCase().startsWith("application/json")) ?? Object.keys(content).find(isJsonMediaType);
+      const media = json === undefined ? undefined : content[json];
+      const schema = isObject(media) && media.schema !== undefined ? media.schema : json === undefined ? undefined : true;
+      ((responses[entry.route] ??= {})[entry.method] ??= {})[/^\dxx$/i.test(status) ? status.toUpperCase() : status] =
+        schema === undefined ? -1 : table.add(s, schema, `${at}/${pointerToken(status)}/content/${pointerToken(json!)}/schema`);
+    }
+  }
+
+  const renumber = table.compact();
+  for (const byMethod of Object.values(responses)) {
+    for (const byStatus of Object.values(byMethod)) {
+      for (const [status, index] of Object.entries(byStatus)) if (index >= 0) byStatus[status] = renumber[index]!;
+    }
+  }
+
+  // Types: explicit per path and method, so the type-checker does no mapping over the spec set.
+  const alias = (s: PreparedSpec): string => `S${specs.indexOf(s)}`;
+  const routes = new Map<string, Map<string, OperationEntry>>();
+  for (const entry of owners.values()) {
+    if (!routes.has(entry.route)) routes.set(entry.route, new Map());
+    routes.get(entry.route)!.set(entry.method, entry);
+  }
+  const lines: string[] = [header(sorted, "The whole spec set: merged types and response schemas.")];
+  for (const s of specs) lines.push(`import type * as ${alias(s)} from "./${s.base}.js";`);
+  lines.push("", "/** Every path of every spec; each method from the spec that defines it (the first by file name when several do). */");
+  lines.push("export interface paths {");
+  for (const [route, methods] of routes) {
+    const first = [...methods.values()][0]!;
+    const ref = (entry: OperationEntry): string => `${alias(specs[entry.spec]!)}.paths[${lit(route)}]`;
+    lines.push(`    ${lit(route)}: {`);
+    lines.push(`        parameters: ${ref(first)}["parameters"];`);
+    for (const method of METHODS) {
+      const entry = methods.get(method);
+      lines.push(entry ? `        ${method}: ${ref(entry)}[${lit(method)}];` : `        ${method}?: never;`);
+    }
+    lines.push("    };");
+  }
+  lines.push("}");
+  lines.push("", "/** Every operation with an operationId, by id; the first spec by file name wins. */", "export interface operations {");
+  const seenIds = new Set<string>();
+  for (const s of specs) {
+    for (const entry of s.operations) {
+      if (entry.operationId === null || seenIds.has(entry.operationId)) continue;
+      seenIds.add(entry.operationId);
+      lines.push(`    ${lit(entry.operationId)}: ${alias(s)}.operations[${lit(entry.operationId)}];`);
+    }
+  }
+  lines.push("}");
+  lines.push("", "/** Every component of every spec, by section and name; the first spec by file name wins. */", "export interface components {");
+  for (const section of COMPONENT_SECTIONS) {
+    const members: string[] = [];
+    const seen = new Set<string>();
+    for (const s of specs) {
+      const names = isObject(s.doc.components) && isObject(s.doc.components[section]) ? Object.keys(s.doc.components[section]) : [];
+      for (const name of names) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        members.push(`        ${lit(name)}: ${alias(s)}.components[${lit(section)}][${lit(name)}];`);
+      }
+    }
+    if (members.length) lines.push(`    ${section}: {`, ...members, "    };");
+    else lines.push(`    ${section}: never;`);
+  }
+  lines.push("}");
+  lines.push(
     "",
-    "/** One problem found by a response validator (Ajv's error object). */",
-    "export interface ValidationIssue {",
-    "  instancePath: string;",
-    "  schemaPath: string;",
-    "  keyword: string;",
-    "  params: Record<string, unknown>;",
-    "  message?: string;",
-    "}",
+    `/** The default base URL: ${baseFrom ? `servers[0].url of ${baseFrom}` : "no spec names a server"}. */`,
+    `export const defaultBaseUrl: string = ${lit(defaultBaseUrl ?? FALLBACK_BASE_URL)};`,
     "",
-    "/** A compiled JSON Schema check: returns whether `data` conforms; the problems are left on `errors`. */",
-    "export interface ResponseValidator {",
-    "  (data: unknown): boolean;",
-    "  errors?: ValidationIssue[] | null;",
-    "}",
+    "/** The JSON response schemas as JSON Schema 2020-12 data; `{ $ref: n }` points at `schemas[n]`. */",
+    "export const schemas: readonly unknown[] = [",
+    ...table.schemas.map((schema) => `    ${JSON.stringify(schema)},`),
+    "];",
     "",
-    `/** The spec file these facts were generated from. */`,
-    `export const specFile: string = ${JSON.stringify(specFile)};`,
-    "",
-    `/** sha256 of the spec file's bytes. */`,
-    `export const specHash: string = ${JSON.stringify(hash)};`,
-    "",
-    "/** The spec's \`servers[0].url\` (empty when it has none). */",
-    `export const defaultBaseUrl: string = ${JSON.stringify(defaultBaseUrl)};`,
-    "",
-    "/** Every operation in the spec: path, method and operationId. */",
-    "export const operations: ReadonlyArray<{ readonly path: string; readonly method: string; readonly operationId: string | null }> = " +
-      JSON.stringify(operations, null, 2) +
+    "/** path -> method -> status (`200`, `2XX`, `default`) -> index in `schemas`; -1: an answer without a JSON schema. */",
+    "export const responses: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, number>>>>>> = " +
+      JSON.stringify(responses, null, 4) +
       ";",
     "",
-    validatorCode.trim(),
-    "",
-    "/** Validators of the JSON response bodies, by path, method and status code. */",
-    "export const responseValidators: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, ResponseValidator>>>>>> = " +
-      tableSource +
-      ";",
-    "",
-  ].join("\n");
-
-  return [
-    { name: `${base}.ts`, content: types },
-    { name: `${base}.runtime.ts`, content: runtime },
-  ];
+  );
+  return [...specs.map((s) => s.types), { name: INDEX, content: lines.join("\n") }];
 }
 
-/** Generates the files for every `*.json` spec in `specDir`, sorted by name. */
-export async function generateAll(specDir: string): Promise<GeneratedFile[]> {
-  const specs = (await readdir(specDir)).filter((f) => f.endsWith(".json")).sort();
-  if (specs.length === 0) throw new Error(`no *.json spec in ${specDir}`);
-  const files: GeneratedFile[] = [];
-  for (const spec of specs) {
-    const text = await readFile(path.join(specDir, spec), "utf8");
-    files.push(...(await generateSpec(path.posix.join(path.basename(specDir), spec), text)));
-  }
-  return files;
+/** Generates the files for one spec on its own (its types and the index of a set of one). */
+export async function generateSpec(file: string, text: string, warn?: Warn): Promise<GeneratedFile[]> {
+  return generateSpecs([{ file, text }], warn);
+}
+
+/** Reads every spec file in `specDir` (sorted by name). */
+export async function readSpecs(specDir: string): Promise<SpecInput[]> {
+  const names = (await readdir(specDir)).filter((f) => SPEC_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext)) && !f.startsWith(".")).sort();
+  if (names.length === 0) throw new Error(`no spec (${SPEC_EXTENSIONS.join(", ")}) in ${specDir}`);
+  return Promise.all(names.map(async (name) => ({ file: path.posix.join(path.basename(specDir), name), text: await readFile(path.join(specDir, name), "utf8") })));
+}
+
+/** Generates the files for every spec in `specDir`. */
+export async function generateAll(specDir: string, warn?: Warn): Promise<GeneratedFile[]> {
+  return generateSpecs(await readSpecs(specDir), warn);
 }
 
 /** Compares generated files with what is on disk: the names that differ, are missing, or are orphans. */
@@ -257,6 +498,24 @@ export async function staleFiles(outDir: string, files: GeneratedFile[]): Promis
   return stale;
 }
 
+/** Writes the stale files (each to a temp file, then renamed) and removes orphans; returns how many changed. */
+export async function writeGenerated(outDir: string, files: GeneratedFile[]): Promise<number> {
+  const stale = await staleFiles(outDir, files);
+  await mkdir(outDir, { recursive: true });
+  const wanted = new Map(files.map((f) => [f.name, f]));
+  for (const name of stale) {
+    const file = wanted.get(name);
+    if (!file) {
+      await rm(path.join(outDir, name), { force: true });
+      continue;
+    }
+    const temporary = path.join(outDir, `.${name}.${process.pid}.tmp`);
+    await writeFile(temporary, file.content);
+    await rename(temporary, path.join(outDir, name));
+  }
+  return stale.length;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -267,9 +526,9 @@ async function main(): Promise<void> {
   });
   const specDir = values["spec-dir"];
   const outDir = values["out-dir"];
-  const files = await generateAll(specDir);
-  const stale = await staleFiles(outDir, files);
+  const files = await generateAll(specDir, (message) => console.error(`warning: ${message}`));
   if (values.check) {
+    const stale = await staleFiles(outDir, files);
     if (stale.length === 0) {
       console.log(`generated/ is up to date with ${specDir}/ (${files.length} files)`);
       return;
@@ -279,15 +538,8 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  await mkdir(outDir, { recursive: true });
-  const wanted = new Set(files.map((f) => f.name));
-  for (const name of stale) {
-    if (!wanted.has(name)) await rm(path.join(outDir, name));
-  }
-  for (const file of files) {
-    if (stale.includes(file.name)) await writeFile(path.join(outDir, file.name), file.content);
-  }
-  console.log(`wrote ${stale.length} of ${files.length} files in ${outDir}/`);
+  const changed = await writeGenerated(outDir, files);
+  console.log(`wrote ${changed} of ${files.length} files in ${outDir}/`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -1,5 +1,20 @@
-// The one seam between hand-written code and generated/: a regeneration touches only this file's
-// imports. Everything the runtime knows about the spec arrives through here.
-export type { paths, operations, components } from "../generated/kling-image2video.js";
-export type { ResponseValidator, ValidationIssue } from "../generated/kling-image2video.runtime.js";
-export { defaultBaseUrl, responseValidators } from "../generated/kling-image2video.runtime.js";
+// The one seam between hand-written code and generated/: everything the runtime knows about the
+// spec set arrives through here, from generated/index.ts (the merged output of every spec).
+import { responses, schemas } from "../generated/index.js";
+import { schemaIssues, type ValidationIssue } from "./_schema.js";
+
+export type { paths, operations, components } from "../generated/index.js";
+export type { ValidationIssue } from "./_schema.js";
+export { defaultBaseUrl } from "../generated/index.js";
+
+/**
+ * The problems of a JSON body against the spec's schema for that answer: `[]` when it conforms,
+ * undefined when the spec gives that answer no JSON schema (binary, text, undocumented). The status
+ * is looked up as the exact code, then its range (`2XX`), then `default`.
+ */
+export function responseIssues(path: string, method: string, status: number | string, body: unknown): ValidationIssue[] | undefined {
+  const byStatus = responses[path]?.[method.toLowerCase()];
+  const code = String(status);
+  const index = byStatus?.[code] ?? byStatus?.[code[0] + "XX"] ?? byStatus?.default;
+  return index === undefined || index < 0 ? undefined : schemaIssues(schemas, index, body);
+}

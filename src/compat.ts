@@ -3,19 +3,25 @@
 import { isTaskNotExist } from "./errors.js";
 import type { Image2VideoTask, Image2VideoTaskStatus } from "./types.js";
 
+// Every status of the spec maps to itself; keyed by the generated union, so a status the spec
+// adds fails the type-check here until it is listed.
+const CANONICAL = {
+  queued: "queued",
+  in_progress: "in_progress",
+  completed: "completed",
+  failed: "failed",
+} as const satisfies { [S in Image2VideoTaskStatus]: S };
+
 /** Status words real relays send, mapped to the spec's enum (matched case-insensitively). */
 export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
-  queued: "queued",
+  ...CANONICAL,
   submitted: "queued",
   not_start: "queued",
   pending: "queued",
-  in_progress: "in_progress",
   processing: "in_progress",
   running: "in_progress",
-  completed: "completed",
   succeeded: "completed",
   success: "completed",
-  failed: "failed",
   failure: "failed",
 };
 

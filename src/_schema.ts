@@ -1,0 +1,107 @@
+// A small JSON Schema 2020-12 interpreter for the response schemas scripts/generate.ts writes as
+// data (generated/index.ts): a few hundred bytes instead of a validator library or generated code.
+// The subset is what real specs use: type, enum, const, properties, patternProperties, required,
+// additionalProperties, items, prefixItems, allOf, anyOf, oneOf, not, the numeric and length limits,
+// pattern (Unicode), uniqueItems and `$ref` (an index into the shared schema list). `format` is an
+// annotation, as 2020-12 defaults to: not asserted. Lengths count code points, as Ajv does.
+
+/** One problem found in a body: where (JSON pointer), which keyword failed and why (Ajv's error shape). */
+export interface ValidationIssue {
+  instancePath: string;
+  schemaPath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+type Schema = boolean | Record<string, unknown>;
+type Obj = Record<string, unknown>;
+
+// Short local names: the minifier cannot shorten globals, and this file is counted in the bundle budget.
+const isArray = Array.isArray;
+const keysOf = Object.keys;
+const own = Object.hasOwn;
+const isObject = (d: unknown): d is Obj => typeof d == "object" && !!d && !isArray(d);
+const esc = (k: string | number): string => String(k).replace(/~/g, "~0").replace(/\//g, "~1");
+const is = (t: string, d: unknown): boolean =>
+  t == "integer" ? Number.isInteger(d) : t == "null" ? d === null : t == "array" ? isArray(d) : t == "object" ? isObject(d) : typeof d == t;
+
+/** JSON equality (what enum, const and uniqueItems compare with). */
+const equal = (a: unknown, b: unknown): boolean =>
+  a === b ||
+  (typeof a == "object" && typeof b == "object" && !!a && !!b && isArray(a) == isArray(b) &&
+    keysOf(a).length == keysOf(b).length && keysOf(a).every((k) => own(b, k) && equal((a as Obj)[k], (b as Obj)[k])));
+
+/** Size limits by keyword: the type they apply to and how the size is counted. */
+const SIZE: Record<string, [string, (d: never) => number]> = {
+  minLength: ["string", (d: string) => [...d].length],
+  minItems: ["array", (d: unknown[]) => d.length],
+  minProperties: ["object", (d: Obj) => keysOf(d).length],
+};
+
+function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
+  const fail = (keyword: string, params: Obj, message = "must satisfy " + keyword, where = at): number =>
+    out.push({ instancePath: where, schemaPath: sp + "/" + keyword, keyword, params, message });
+  if (schema === false) fail("false schema", {});
+  const sub = (path: string, s: unknown, data: unknown, where = at, into = out): void =>
+    check(defs, s as Schema, data, where, sp + "/" + path, into);
+  const passes = (path: string, s: unknown): boolean => {
+    const found: ValidationIssue[] = [];
+    sub(path, s, d, at, found);
+    return !found.length;
+  };
+  for (const k in schema as Obj) {
+    const v = (schema as Obj)[k] as never;
+    const list = v as unknown[];
+    const limit = { limit: v };
+    const size = SIZE[k.replace("max", "min")];
+    const props = keysOf(isObject(d) ? d : {});
+    const extra = () => props.filter((p) => !own((schema as Obj).properties ?? {}, p) &&
+      !keysOf((schema as Obj).patternProperties ?? {}).some((r) => new RegExp(r, "u").test(p)));
+    if (k == "$ref") check(defs, defs[v] as Schema, d, at, "#/$defs/" + v, out);
+    else if (k == "type") {
+      if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
+    } else if (k == "enum") {
+      if (!list.some((x) => equal(x, d))) fail(k, { allowedValues: v });
+    } else if (k == "const") {
+      if (!equal(v, d)) fail(k, { allowedValue: v });
+    } else if (k == "allOf") list.map((s, i) => sub(k + "/" + i, s, d));
+    else if (k == "anyOf") {
+      if (!list.some((s, i) => passes(k + "/" + i, s))) fail(k, {});
+    } else if (k == "oneOf") {
+      if (list.filter((s, i) => passes(k + "/" + i, s)).length != 1) fail(k, {});
+    } else if (k == "not") {
+      if (passes(k, v)) fail(k, {});
+    }
+    else if (size) {
+      if (is(size[0], d) && (k[1] == "i" ? size[1](d as never) < v : size[1](d as never) > v)) fail(k, limit);
+    } else if (typeof d == "number") {
+      if (k == "minimum" ? d < v : k == "maximum" ? d > v : k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : d / v !== parseInt((d / v) as never)) fail(k, limit);
+    } else if (typeof d == "string") {
+      if (k == "pattern" && !new RegExp(v, "u").test(d)) fail(k, limit);
+    } else if (isArray(d)) {
+      if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, limit);
+      else if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
+      else if (k == "items") d.map((x, i) => i < ((schema as Obj).prefixItems as [] | undefined ?? []).length || sub(k, v, x, at + "/" + i));
+    } else if (isObject(d)) {
+      if (k == "required") for (const p of list as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);
+      for (const p of props) {
+        if (k == "properties" && own(v, p)) sub(k + "/" + esc(p), (v as Obj)[p], d[p], at + "/" + esc(p));
+        if (k == "patternProperties") for (const r in v as Obj) if (new RegExp(r, "u").test(p)) sub(k + "/" + esc(r), (v as Obj)[r], d[p], at + "/" + esc(p));
+      }
+      if (k == "additionalProperties") {
+        for (const p of extra()) {
+          if (v === false) fail(k, { additionalProperty: p });
+          else sub(k, v, d[p], at + "/" + esc(p));
+        }
+      }
+    }
+  }
+}
+
+/** The problems of `data` against `defs[root]` (an empty list when it conforms). */
+export function schemaIssues(defs: readonly unknown[], root: number, data: unknown): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  check(defs, defs[root] as Schema, data, "", "#", out);
+  return out;
+}
