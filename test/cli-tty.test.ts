@@ -2,7 +2,8 @@
 // so stderr.isTTY is true and the live progress line (spinner, \r + clear-line, hidden cursor) is
 // drawn. What the terminal received (stdout and stderr together) is checked byte for byte.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../src/cli.js";
@@ -24,7 +25,13 @@ const SPINNER = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
 const COLOR = /\u001b\[\d+m/;
 
 let relay: FakeRelay;
+let videos: FakeRelay;
+const scratch = mkdtempSync(path.join(tmpdir(), "xiexus-tty-"));
 beforeAll(async () => {
+  videos = await createFakeRelay({ apiKey: KEY, video: true });
+  videos.setTask("many-1", [QUEUED_TASK, QUEUED_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, COMPLETED_TASK]);
+  videos.setTask("many-2", [QUEUED_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, COMPLETED_TASK]);
+  videos.setTask("dl", [COMPLETED_TASK]);
   relay = await createFakeRelay({ apiKey: KEY });
   // Polled every 0.2 s: about a second of progress, enough for several spinner frames.
   const steps = [QUEUED_TASK, QUEUED_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, COMPLETED_TASK];
@@ -34,6 +41,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await relay.close();
+  await videos.close();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -45,7 +54,7 @@ function onTerminal(args: string[], env: Record<string, string> = {}): Promise<{
   const command = [process.execPath, "--import", "tsx", "src/cli.ts", ...args].map(quote).join(" ");
   const childEnv: Record<string, string> = { TERM: "xterm-256color" };
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "NO_COLOR" && k !== "FORCE_COLOR") childEnv[k] = v;
-  Object.assign(childEnv, { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, TERM: "xterm-256color" }, env);
+  Object.assign(childEnv, { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, TERM: "xterm-256color", LINES: "30", COLUMNS: "100" }, env);
   // -q quiet, -f flush at once, -e the command's exit code, -c the command; the typescript goes to /dev/null.
   const child = spawn(SCRIPT, ["-qfec", command, "/dev/null"], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   let screen = "";
@@ -89,5 +98,37 @@ describe.concurrent("wait on a terminal", () => {
     const { code, screen } = await onTerminal(["wait", "tty-never", "--interval", "0.2", "--timeout", "0.6"]);
     expect(code).toBe(EXIT_CODES.timeout);
     expect(screen).toMatch(/\r\u001b\[2K\u001b\[\?25h\u001b\[31mxiexus-kling:\u001b\[0m task tty-never not finished after 600 ms/);
+  });
+
+  it("several ids: one live line per task redrawn in place, result lines above, then a summary", async () => {
+    const { code, screen } = await onTerminal(["wait", "many-1", "many-2", "--interval", "0.2"], { XIEXUS_BASE_URL: videos.url });
+    expect(code).toBe(EXIT_CODES.ok);
+    expect(screen.startsWith(HIDE_CURSOR)).toBe(true);
+    // Both tasks drawn on one frame, each on its own line, then the block moved back up (CSI n F) and cleared.
+    expect(screen).toMatch(
+      /\u001b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\u001b\[0m many-1 \u001b\[33mqueued\u001b\[0m \d+s\r?\n\u001b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\u001b\[0m many-2 /,
+    );
+    expect(screen).toContain("\u001b[2F\u001b[0J");
+    expect(screen).toContain("\u001b[36min_progress");
+    // many-1 settles first; its result line is printed once, green.
+    const first = screen.indexOf("many-1\t\u001b[32mcompleted");
+    const second = screen.indexOf("many-2\t\u001b[32mcompleted");
+    expect(first).toBeGreaterThan(0);
+    expect(second).toBeGreaterThan(first);
+    expect(screen).toMatch(/✔\u001b\[0m 2 of 2 completed in \d+s\r?\n/);
+    expect(screen.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(screen.lastIndexOf(HIDE_CURSOR));
+    expect(screen).not.toContain(KEY);
+  });
+
+  it("a download shows bytes, percent and rate on a live line, then the saved file", async () => {
+    const file = path.join(scratch, "dl.mp4");
+    const { code, screen } = await onTerminal(["download", "dl", "--output", file], { XIEXUS_BASE_URL: videos.url, NO_COLOR: "1" });
+    expect(code).toBe(EXIT_CODES.ok);
+    expect(statSync(file).size).toBe(videos.video!.size);
+    expect(readFileSync(file).equals(videos.video!.bytes())).toBe(true);
+    expect(screen).toMatch(/\r\u001b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] downloading [\d.]+ (B|kB) \/ 262\.\d+ kB \d{1,3}% [\d.]+ (B|kB|MB|GB)\/s/);
+    expect(screen).toMatch(/downloading 262\.\d+ kB \/ 262\.\d+ kB 100% /);
+    expect(screen).toMatch(/✔ saved .*dl\.mp4 \(262\.\d+ kB\)\r?\n/);
+    expect(screen.trimEnd().endsWith(file)).toBe(true);
   });
 });

@@ -2,11 +2,12 @@
 // started in this test process, with pipes for stdout and stderr (the terminal case is in
 // cli-tty.test.ts). Every run also checks that the API key never shows up in any output.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_CODES, USAGE } from "../src/cli.js";
+import { EXIT_CODES, EXIT_PRECEDENCE, isEntryPoint, USAGE, videoFileName } from "../src/cli.js";
 import {
   COMPLETED_TASK,
   createFakeRelay,
@@ -40,10 +41,37 @@ beforeAll(async () => {
     { status: 500, body: "<html><body><h1>500 Internal Server Error</h1></body></html>", headers: { "retry-after": "0" } },
   ]);
   relay.setTask("garbled", [{ status: 200, body: "<html>not a task</html>" }]);
+  videos = await createFakeRelay({ apiKey: KEY, video: true });
+  videos.setTask("done", [COMPLETED_TASK]);
+  videos.setTask("progressing", [QUEUED_TASK, IN_PROGRESS_TASK, COMPLETED_TASK]);
+  videos.setTask("../up/sneaky?id", [QUEUED_TASK, COMPLETED_TASK]);
+  videos.setTask("b-1", [QUEUED_TASK, IN_PROGRESS_TASK, COMPLETED_TASK]);
+  videos.setTask("b-2", [COMPLETED_TASK]);
+  videos.setTask("b-never", [{ ...QUEUED_TASK, task_id: "b-never" }]);
+  videos.setTask("running", [IN_PROGRESS_TASK]);
+  videos.setTask("refuse-me", [COMPLETED_TASK]);
+  videos.setTask("b-never-2", [{ ...QUEUED_TASK, task_id: "b-never-2" }]);
+  stalled = await createFakeRelay({ apiKey: KEY, video: { faults: [{ kind: "stall", afterBytes: 64 * 1024 }] } });
+  stalled.setTask("done", [COMPLETED_TASK]);
 });
 afterAll(async () => {
   await relay.close();
+  await stalled.close();
+  await videos.close();
+  rmSync(scratch, { recursive: true, force: true });
 });
+
+let stalled: FakeRelay;
+let videos: FakeRelay;
+const scratch = mkdtempSync(path.join(tmpdir(), "xiexus-cli-"));
+let dirs = 0;
+/** A new empty directory under the scratch directory. */
+function freshDir(): string {
+  const dir = path.join(scratch, `d${++dirs}`);
+  mkdirSync(dir);
+  return dir;
+}
+const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
 
 // Each run starts node + tsx (~0.4 s of CPU); more at once than there are cores only thrashes.
 const MAX_RUNNING = availableParallelism() + 1;
@@ -259,5 +287,234 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(run.code).toBe(EXIT_CODES.interrupted);
     expect(Date.now() - sentAt).toBeLessThan(2_000);
     expect(run.stderr).toBe("queued\ninterrupted\n");
+  });
+
+  // --- downloads and batches (the relay with a video host: completed tasks point at it) ---
+
+  it("wait --output downloads the video after completion and prints the file's path", async () => {
+    const file = path.join(freshDir(), "video.mp4");
+    const run = await cli(["wait", "progressing", "--interval", "0.1", "--output", file], { XIEXUS_BASE_URL: videos.url });
+    expect(run.code).toBe(EXIT_CODES.ok);
+    expect(run.stdout).toBe(`${file}\n`);
+    expect(sha256(file)).toBe(videos.video!.sha256);
+    expect(run.stderr).toContain(`downloading to ${file}\n`);
+    expect(run.stderr).toMatch(/saved .*video\.mp4 \(262\.\d+ kB\)\n$/);
+    // The video host never saw the key.
+    expect(videos.video!.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it("download refuses an existing file without --force (exit 2, before any request) and replaces it with --force", async () => {
+    const dir = freshDir();
+    const file = path.join(dir, "existing.mp4");
+    writeFileSync(file, "old bytes");
+    const refused = await cli(["download", "refuse-me", "--output", file], { XIEXUS_BASE_URL: videos.url });
+    expect(refused.code).toBe(EXIT_CODES.usage);
+    expect(refused.stderr).toBe(`xiexus-kling: ${file} already exists; add --force to replace it\n`);
+    expect(videos.requests.filter((r) => r.taskId === "refuse-me")).toEqual([]);
+    expect(readFileSync(file, "utf8")).toBe("old bytes");
+    const forced = await cli(["download", "refuse-me", "--output", file, "--force", "--json"], { XIEXUS_BASE_URL: videos.url });
+    expect(forced.code).toBe(EXIT_CODES.ok);
+    expect(sha256(file)).toBe(videos.video!.sha256);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ taskId: "refuse-me", task: { status: "completed" }, file: { path: file, bytes: videos.video!.size } });
+  });
+
+  it("download of a task not completed yet exits 8, of a failed one 1, and needs --output (2)", async () => {
+    const dir = freshDir();
+    const [running, failed, noOutput] = await Promise.all([
+      cli(["download", "running", "-o", path.join(dir, "a.mp4")], { XIEXUS_BASE_URL: videos.url }),
+      cli(["download", FAILED_TASK_ID, "-o", path.join(dir, "b.mp4")], { XIEXUS_BASE_URL: videos.url }),
+      cli(["download", "done"], { XIEXUS_BASE_URL: videos.url }),
+    ]);
+    expect(running.code).toBe(EXIT_CODES.notReady);
+    expect(running.stderr).toContain("is in_progress, not completed yet");
+    expect(failed.code).toBe(EXIT_CODES.taskFailed);
+    expect(noOutput.code).toBe(EXIT_CODES.usage);
+    expect(noOutput.stderr).toContain("download needs --output");
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("a missing output directory is refused before any request (2); a file that cannot be written exits 9", async () => {
+    const missing = path.join(freshDir(), "missing", "dir", "v.mp4");
+    const [refused, unwritable] = await Promise.all([
+      cli(["wait", "refuse-me", "--output", missing], { XIEXUS_BASE_URL: videos.url }),
+      // procfs takes no new files, even from root (for whom permissions would not stop a write).
+      cli(["download", "done", "--output", "/proc/self/v.mp4"], { XIEXUS_BASE_URL: videos.url }),
+    ]);
+    expect(refused.code).toBe(EXIT_CODES.usage);
+    expect(refused.stderr).toBe(`xiexus-kling: the directory of ${missing} does not exist\n`);
+    expect(videos.requests.filter((r) => r.taskId === "refuse-me")).toEqual([]);
+    expect(unwritable.code).toBe(EXIT_CODES.fileError);
+    expect(unwritable.stderr).toMatch(/^downloading to .*\nxiexus-kling: cannot write the video: E[A-Z]+/);
+  });
+
+  it("wait with several ids prints one tab-separated line per task as it settles; 0 when all completed", async () => {
+    const run = await cli(["wait", "b-1", "b-2", "b-1", "--interval", "0.1"], { XIEXUS_BASE_URL: videos.url });
+    expect(run.code).toBe(EXIT_CODES.ok);
+    expect(run.stdout.split("\n")).toEqual([`b-2\tcompleted\t${videos.video!.url}`, `b-1\tcompleted\t${videos.video!.url}`, ""]);
+    expect(run.stderr).toMatch(/^b-1 queued\n/m);
+    expect(run.stderr).toMatch(/^✔ 2 of 2 completed in \d+s\n$/m);
+    expect(run.stdout + run.stderr).not.toContain(ESC);
+  });
+
+  it("several ids: the exit code is the worst outcome's by the documented precedence", async () => {
+    const run = await cli(["wait", "b-2", FAILED_TASK_ID, "no-such-task", "b-never", "--interval", "0.1", "--timeout", "1"], {
+      XIEXUS_BASE_URL: videos.url,
+    });
+    const lines = run.stdout.trim().split("\n").map((l) => l.split("\t").slice(0, 2).join(" "));
+    expect(lines.sort()).toEqual(["b-2 completed", "b-never timed_out", `${FAILED_TASK_ID} failed`, "no-such-task not_found"].sort());
+    // timed_out (5) outranks not_found (3), which outranks failed (1).
+    expect(EXIT_PRECEDENCE.indexOf(EXIT_CODES.timeout)).toBeLessThan(EXIT_PRECEDENCE.indexOf(EXIT_CODES.notFound));
+    expect(run.code).toBe(EXIT_CODES.timeout);
+    expect(run.stderr).toMatch(/✖ 1 of 4 completed, 1 timed_out, 1 not_found, 1 failed in \d+s/);
+  });
+
+  it("several ids with --json print JSON Lines, one object per settled task", async () => {
+    const run = await cli(["wait", "b-2", FAILED_TASK_ID, "--json", "--concurrency", "1"], { XIEXUS_BASE_URL: videos.url });
+    expect(run.code).toBe(EXIT_CODES.taskFailed);
+    const objects = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(objects).toHaveLength(2);
+    expect(objects).toContainEqual({ taskId: "b-2", task: expect.objectContaining({ status: "completed" }) });
+    expect(objects).toContainEqual({
+      taskId: FAILED_TASK_ID,
+      error: expect.objectContaining({ name: "TaskFailedError", exitCode: EXIT_CODES.taskFailed }),
+    });
+  });
+
+  it("--output-dir writes <dir>/<task id>.mp4 per completed task, with unsafe ids made safe file names", async () => {
+    const dir = freshDir();
+    const sneaky = "../up/sneaky?id";
+    const run = await cli(["wait", "b-2", sneaky, "--output-dir", dir, "--interval", "0.1"], { XIEXUS_BASE_URL: videos.url });
+    expect(run.code).toBe(EXIT_CODES.ok);
+    expect(readdirSync(dir).sort()).toEqual(["b-2.mp4", videoFileName(sneaky)].sort());
+    expect(videoFileName(sneaky)).toMatch(/^_+up_sneaky_id-[0-9a-f]{10}\.mp4$/);
+    for (const name of readdirSync(dir)) expect(sha256(path.join(dir, name))).toBe(videos.video!.sha256);
+    expect(existsSync(path.join(dir, "..", "up"))).toBe(false);
+    expect(run.stdout).toContain(`b-2\tcompleted\t${path.join(dir, "b-2.mp4")}\n`);
+    // A second run refuses (exit 2, no request), unless --force.
+    const again = await cli(["wait", "b-2", sneaky, "--output-dir", dir], { XIEXUS_BASE_URL: videos.url });
+    expect(again.code).toBe(EXIT_CODES.usage);
+    expect(again.stderr).toContain("already exists; add --force");
+  });
+
+  it("safe file names: distinct ids never share a file", () => {
+    expect(videoFileName("kling-abc_1.2")).toBe("kling-abc_1.2.mp4");
+    const names = ["a/b", "a_b", "a?b", "CON", "..x", "A", "a"].map((id) => videoFileName(id, id.toLowerCase() === "a"));
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]*\.mp4$/);
+    expect(videoFileName("CON")).not.toMatch(/^CON\./i);
+  });
+
+  it("refuses bad batch flags with exit 2", async () => {
+    const runs = await Promise.all([
+      cli(["wait", "a", "b", "--concurrency", "0"]),
+      cli(["wait", "a", "b", "--concurrency", "257"]),
+      cli(["wait", "a", "b", "--output", "x.mp4"]),
+      cli(["status", "a", "--output", "x.mp4"]),
+      cli(["wait", "a", "--force"]),
+      cli(["status", "a", "b"]),
+    ]);
+    for (const run of runs) {
+      expect(run.code).toBe(EXIT_CODES.usage);
+      expect(run.stderr).toMatch(/Run xiexus-kling --help for usage\.\n$/);
+    }
+    expect(runs[0]!.stderr).toContain("--concurrency must be a whole number from 1 to 256");
+    expect(runs[2]!.stderr).toContain("use --output-dir");
+    expect(runs[5]!.stderr).toContain("takes one task id, got 2 arguments");
+    expect(relay.requests.filter((r) => r.taskId === "a" || r.taskId === "b")).toEqual([]);
+  });
+
+  it("Ctrl-C during a download exits 130 and leaves no temporary file", async () => {
+    const dir = freshDir();
+    const file = path.join(dir, "v.mp4");
+    let sent = false;
+    let poll: NodeJS.Timeout | undefined;
+    const run = await cli(["wait", "done", "--output", file], { XIEXUS_BASE_URL: stalled.url }, (stderr, kill) => {
+      if (poll !== undefined || !stderr.includes("downloading")) return;
+      // The host sends 64 KiB, then stalls: once bytes went out, the temp file surely exists.
+      poll = setInterval(() => {
+        if (sent || !stalled.video!.requests.some((r) => r.bytesSent > 0)) return;
+        sent = true;
+        clearInterval(poll);
+        kill("SIGINT");
+      }, 20);
+    });
+    clearInterval(poll);
+    expect(sent).toBe(true);
+    expect(run.code).toBe(EXIT_CODES.interrupted);
+    expect(run.stderr).toMatch(/interrupted\n$/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("the entry-point check decides, or fails loudly; never silently does nothing", () => {
+    const dir = freshDir();
+    const self = path.join(ROOT, "src", "cli.ts");
+    const denied = (): string => {
+      throw Object.assign(new Error("Requires read access to <CWD>, run again with the --allow-read flag"), { name: "NotCapable" });
+    };
+    expect(isEntryPoint("/any", self, true, denied)).toBe(true);
+    expect(isEntryPoint(self, "/other", false, denied)).toBe(false);
+    expect(isEntryPoint(undefined, self, undefined, denied)).toBe(false);
+    expect(isEntryPoint(self, self, undefined, denied)).toBe(true);
+    expect(() => isEntryPoint("/usr/local/bin/xiexus-kling", self, undefined, denied)).toThrow(/cannot tell whether .* --allow-read/);
+    // With a working realpath, a symlink to the CLI is the CLI.
+    const link = path.join(scratch, `link-${dirs}.ts`);
+    symlinkSync(self, link);
+    expect(isEntryPoint(link, self, undefined)).toBe(true);
+    expect(isEntryPoint(path.join(dir, "nope.js"), self, undefined)).toBe(false);
+  });
+
+  it("when the real path cannot be read (Deno without --allow-read), a linked CLI says so and exits 70, not 0", async () => {
+    const dir = freshDir();
+    // Makes realpathSync fail for calls from cli.ts only, as Deno's permission check would.
+    const preload = path.join(dir, "deny-realpath.mjs");
+    writeFileSync(
+      preload,
+      [
+        'import fs from "node:fs";',
+        'import { syncBuiltinESMExports } from "node:module";',
+        "const real = fs.realpathSync;",
+        "fs.realpathSync = function (...args) {",
+        '  if (/[\\\\/]src[\\\\/]cli\\.ts/.test(new Error().stack?.split("\\n")[2] ?? "")) throw new Error("Requires read access");',
+        "  return real.apply(this, args);",
+        "};",
+        "syncBuiltinESMExports();",
+      ].join("\n"),
+    );
+    const link = path.join(dir, "xiexus-kling.ts");
+    symlinkSync(path.join(ROOT, "src", "cli.ts"), link);
+    const run = (entry: string) =>
+      slot(
+        () =>
+          new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+            const child = spawn(process.execPath, ["--import", "tsx", "--import", preload, entry, "--version"], { cwd: ROOT });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+            child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ code, stdout, stderr }));
+          }),
+      );
+    const [linked, direct] = await Promise.all([run(link), run(path.join(ROOT, "src", "cli.ts"))]);
+    expect(linked.code).toBe(EXIT_CODES.internal);
+    expect(linked.stdout).toBe("");
+    expect(linked.stderr).toMatch(/^xiexus-kling: cannot tell whether .*xiexus-kling\.ts is this program.*Requires read access/);
+    // The plain path still decides without realpath.
+    expect(direct.code).toBe(0);
+    expect(direct.stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("Ctrl-C during a batch wait exits 130 at once, with no summary", async () => {
+    let sentAt = 0;
+    const run = await cli(["wait", "b-never-2", "b-2", "--interval", "0.2"], { XIEXUS_BASE_URL: videos.url }, (stderr, kill) => {
+      if (sentAt === 0 && stderr.includes("b-never-2 queued\n")) {
+        sentAt = Date.now();
+        kill("SIGINT");
+      }
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(run.code).toBe(EXIT_CODES.interrupted);
+    expect(run.stderr).toMatch(/\ninterrupted\n$/);
+    expect(run.stderr).not.toContain("completed in");
   });
 });

@@ -1,0 +1,106 @@
+// Batch section, client side (run as .cache/bench/batch-worker.mjs):
+// `node batch-worker.mjs batch|waits <baseUrl> <tasks> <spreadMs> <pollIntervalMs|default> <concurrency>`.
+// `batch` waits for every task with one waitForImage2VideoTasks; `waits` runs one
+// waitForImage2VideoTask per task (the old way), for comparison. Task i finishes at a fixed instant
+// spread evenly over <spreadMs> (the server flips it then; the instant is in its id). Counts the
+// requests in flight at every moment, samples RSS, prints one JSON line, and returns without
+// process.exit: the parent times how long the process takes to exit by itself.
+// BATCH_GC=1 (with --expose-gc) forces a GC every 100 settled tasks and reports heap use after it:
+// what the requests leave behind, as opposed to what is merely not collected yet.
+import { createKlingClient, type FetchLike } from "../../src/index.js";
+
+const [mode, baseUrl, tasksArg, spreadArg, pollArg, concurrencyArg] = process.argv.slice(2);
+if ((mode !== "batch" && mode !== "waits") || !baseUrl || !tasksArg || !spreadArg || !pollArg || !concurrencyArg) {
+  throw new Error("usage: batch-worker batch|waits <url> <tasks> <spreadMs> <pollMs|default> <concurrency>");
+}
+const tasks = Number(tasksArg);
+const spreadMs = Number(spreadArg);
+const pollIntervalMs = pollArg === "default" ? undefined : Number(pollArg);
+const concurrency = Number(concurrencyArg);
+const gc = process.env.BATCH_GC ? (globalThis as { gc?: () => void }).gc : undefined;
+
+let inFlight = 0;
+let maxInFlight = 0;
+let requests = 0;
+const countingFetch: FetchLike = async (input, init) => {
+  requests++;
+  inFlight++;
+  maxInFlight = Math.max(maxInFlight, inFlight);
+  try {
+    return await fetch(input, init);
+  } finally {
+    inFlight--;
+  }
+};
+const kling = createKlingClient({ apiKey: "sk-bench", baseUrl, fetch: countingFetch });
+
+let maxSampledRssMb = 0;
+const sampler = setInterval(() => {
+  maxSampledRssMb = Math.max(maxSampledRssMb, process.memoryUsage().rss / 1e6);
+}, 50);
+
+const rssBeforeMb = process.memoryUsage().rss / 1e6;
+// The first task finishes a little after the start, so every task is seen in_progress at least once.
+const start = Date.now() + 250;
+const finishAt = new Map<string, number>();
+for (let i = 0; i < tasks; i++) finishAt.set(`t-${i}-${start + Math.round((spreadMs * (i + 0.5)) / tasks)}`, 0);
+for (const id of finishAt.keys()) finishAt.set(id, Number(id.split("-")[2]));
+const delays: number[] = [];
+const heapAfterGcMb: number[] = [];
+let failures = 0;
+let firstError = "";
+let settled = 0;
+
+const record = (id: string, error?: unknown): void => {
+  if (error === undefined) delays.push(Date.now() - finishAt.get(id)!);
+  else {
+    failures++;
+    firstError ||= error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  if (gc && ++settled % 100 === 0) {
+    gc();
+    heapAfterGcMb.push(process.memoryUsage().heapUsed / 1e6);
+  }
+};
+const timeoutMs = spreadMs + 120_000;
+
+if (mode === "batch") {
+  const options = { concurrency, timeoutMs, ...(pollIntervalMs !== undefined && { pollIntervalMs }) };
+  for await (const outcome of kling.waitForImage2VideoTasks(finishAt.keys(), options)) record(outcome.taskId, outcome.error);
+} else {
+  const options = { timeoutMs, ...(pollIntervalMs !== undefined && { pollIntervalMs }) };
+  await Promise.all(
+    [...finishAt.keys()].map((id) =>
+      kling.waitForImage2VideoTask(id, options).then(
+        () => record(id),
+        (error: unknown) => record(id, error ?? new Error("rejected")),
+      ),
+    ),
+  );
+}
+const wallMs = Date.now() - start;
+clearInterval(sampler);
+
+// Let the last responses' sockets go back to the pool before looking at what is still open.
+await new Promise((resolve) => setImmediate(resolve));
+const openHandles = process.getActiveResourcesInfo().filter((kind) => /TCP|Timeout|Timer/.test(kind));
+
+process.stdout.write(
+  `${JSON.stringify({
+    mode,
+    tasks,
+    concurrency: mode === "batch" ? concurrency : tasks,
+    pollIntervalMs: pollIntervalMs ?? "default",
+    failures,
+    firstError,
+    delays,
+    requests,
+    maxInFlight,
+    wallMs,
+    rssBeforeMb,
+    maxRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
+    maxSampledRssMb,
+    heapAfterGcMb,
+    openHandles,
+  })}\n`,
+);

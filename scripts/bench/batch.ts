@@ -1,0 +1,189 @@
+// Batch section: 1,000 tasks waited for with one waitForImage2VideoTasks (concurrency 8) in a
+// child process against the loopback server (another child process), tasks finishing at staggered
+// instants; the same scenario with 1,000 independent waitForImage2VideoTask calls is the baseline.
+// Measured: peak RSS, requests in flight at most, requests per task, how late each completion is
+// seen against the poll interval, and what is left open at the end.
+// Run on its own: `tsx scripts/bench/batch.ts [--quick] [--gc]` (--gc: also a run with --expose-gc
+// that forces a GC every 100 tasks and reports the heap after it); `benchBatch` is the section.
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { build } from "esbuild";
+import { atMost, verdict } from "./budgets.js";
+import { lastJson, runNode, startServer } from "./child.js";
+import { CACHE, ROOT } from "./paths.js";
+import { prepare } from "./prepare.js";
+import { fmt, fmtRatio, max, median, quantile } from "./stats.js";
+import { renderTable, type Row, type SectionResult } from "./table.js";
+
+/** The issue's targets for a batch of 1,000 tasks. */
+export const BATCH_TARGETS = {
+  /** Peak RSS of the whole child process, MB. */
+  rssMb: 120,
+  /** Requests in flight at once. */
+  concurrency: 8,
+  /** A completion is seen within one poll interval plus this, ms. */
+  lagSlackMs: 100,
+} as const;
+
+/** Sizes of a run. */
+export interface BatchSettings {
+  tasks: number;
+  spreadMs: number;
+  pollIntervalMs: number;
+}
+
+interface BatchReport {
+  mode: "batch" | "waits";
+  tasks: number;
+  concurrency: number;
+  failures: number;
+  firstError: string;
+  delays: number[];
+  requests: number;
+  maxInFlight: number;
+  wallMs: number;
+  rssBeforeMb: number;
+  maxRssMb: number;
+  maxSampledRssMb: number;
+  heapAfterGcMb: number[];
+  openHandles: string[];
+  /** Measured by the parent: from the child's last stdout line to its exit. */
+  exitMs: number;
+}
+
+const WORKER = join(CACHE, "batch-worker.mjs");
+
+/** Bundles the worker (single-file ESM, bare imports external), like prepare.ts does for the others. */
+async function bundleWorker(): Promise<void> {
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: [join(ROOT, "scripts/bench/batch-worker.ts")],
+    outfile: WORKER,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+  });
+}
+
+async function runBatch(mode: "batch" | "waits", settings: BatchSettings, gc = false): Promise<BatchReport> {
+  const server = await startServer();
+  try {
+    const args = [
+      ...(gc ? ["--expose-gc"] : []),
+      WORKER,
+      mode,
+      server.url,
+      String(settings.tasks),
+      String(settings.spreadMs),
+      String(settings.pollIntervalMs),
+      String(BATCH_TARGETS.concurrency),
+    ];
+    if (gc) process.env.BATCH_GC = "1";
+    const run = await runNode(args).finally(() => delete process.env.BATCH_GC);
+    return { ...lastJson<Omit<BatchReport, "exitMs">>(run), exitMs: run.exitAt - run.lastLineAt };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Runs the section (bundles its worker; expects prepare() to have built the server). */
+export async function benchBatch(settings: BatchSettings, options: { gc?: boolean } = {}): Promise<SectionResult> {
+  await bundleWorker();
+  const batch = await runBatch("batch", settings);
+  const waits = await runBatch("waits", settings);
+  const gcRun = options.gc ? await runBatch("batch", settings, true) : undefined;
+  const section = `7. batch of ${fmt(settings.tasks)}`;
+  const lagLimit = settings.pollIntervalMs + BATCH_TARGETS.lagSlackMs;
+  const vs = (b: string, w: string): string => `${b} (${fmt(settings.tasks)} waits: ${w})`;
+  const ok = (r: BatchReport): number => r.tasks - r.failures;
+  const rows: Row[] = [
+    {
+      section,
+      subject: `tasks completed (finishing over ${fmt(settings.spreadMs / 1000)} s, pollIntervalMs ${settings.pollIntervalMs}); wall time`,
+      value: vs(`${fmt(ok(batch))}, ${fmt(batch.wallMs / 1000, 1)} s`, `${fmt(ok(waits))}, ${fmt(waits.wallMs / 1000, 1)} s`),
+      ratio: fmtRatio(batch.wallMs / waits.wallMs),
+      target: `all ${fmt(settings.tasks)}`,
+      status: verdict(batch.failures === 0),
+    },
+    {
+      section,
+      subject: "peak RSS (maxRSS)",
+      value: vs(`${fmt(batch.maxRssMb, 1)} MB`, `${fmt(waits.maxRssMb, 1)} MB`),
+      ratio: fmtRatio(batch.maxRssMb / waits.maxRssMb),
+      target: `< ${BATCH_TARGETS.rssMb} MB`,
+      status: verdict(batch.maxRssMb < BATCH_TARGETS.rssMb),
+    },
+    {
+      section,
+      subject: "requests in flight at most",
+      value: vs(fmt(batch.maxInFlight), fmt(waits.maxInFlight)),
+      ratio: "",
+      target: `<= ${BATCH_TARGETS.concurrency} (concurrency)`,
+      status: verdict(batch.maxInFlight <= BATCH_TARGETS.concurrency),
+    },
+    {
+      section,
+      subject: "requests per task",
+      value: vs(fmt(batch.requests / batch.tasks, 2), fmt(waits.requests / waits.tasks, 2)),
+      ratio: fmtRatio(batch.requests / waits.requests),
+      target: "",
+      status: "",
+    },
+    {
+      section,
+      subject: "completion seen after it happened: median / p99 / max",
+      value: vs(
+        `${fmt(median(batch.delays))} / ${fmt(quantile(batch.delays, 0.99))} / ${fmt(max(batch.delays))} ms`,
+        `${fmt(median(waits.delays))} / ${fmt(quantile(waits.delays, 0.99))} / ${fmt(max(waits.delays))} ms`,
+      ),
+      ratio: `${fmtRatio(max(batch.delays) / max(waits.delays))} (max)`,
+      target: `max <= ${fmt(lagLimit)} ms (interval + ${BATCH_TARGETS.lagSlackMs})`,
+      status: verdict(batch.delays.length > 0 && atMost(max(batch.delays), lagLimit)),
+    },
+    {
+      section,
+      subject: "sockets/timers open after the batch; exit after the last line",
+      value: `${batch.openHandles.length ? batch.openHandles.join(", ") : "none"}, ${fmt(batch.exitMs)} ms`,
+      ratio: "",
+      target: "none; < 1,000 ms",
+      status: verdict(batch.openHandles.length === 0 && batch.exitMs < 1_000),
+    },
+  ];
+  if (gcRun) {
+    rows.push({
+      section,
+      subject: "with --expose-gc, GC every 100 tasks: peak RSS; heap after GC first / last",
+      value: `${fmt(gcRun.maxRssMb, 1)} MB; ${fmt(gcRun.heapAfterGcMb[0] ?? Number.NaN, 1)} / ${fmt(gcRun.heapAfterGcMb.at(-1) ?? Number.NaN, 1)} MB`,
+      ratio: "",
+      target: "heap flat",
+      status: "",
+    });
+  }
+  for (const [name, r] of [["batch", batch], ["waits", waits]] as const) {
+    if (r.firstError) rows.push({ section, subject: `first error (${name})`, value: r.firstError, ratio: "", target: "", status: "" });
+  }
+  return {
+    rows,
+    notes: [
+      `Batch: ${fmt(settings.tasks)} tasks in one waitForImage2VideoTasks (concurrency ${BATCH_TARGETS.concurrency}, pollIntervalMs ` +
+        `${settings.pollIntervalMs}) in one child process; task i is in_progress until an instant spread evenly over ` +
+        `${fmt(settings.spreadMs / 1000)} s; the lag is from that instant to its outcome. In flight is counted in the client's fetch. ` +
+        `The baseline is ${fmt(settings.tasks)} independent waitForImage2VideoTask calls in the same scenario.`,
+    ],
+  };
+}
+
+// Run on its own.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, gc: { type: "boolean", default: false } } });
+  const settings: BatchSettings = values.quick
+    ? { tasks: 200, spreadMs: 3_000, pollIntervalMs: 500 }
+    : { tasks: 1_000, spreadMs: 10_000, pollIntervalMs: 500 };
+  await prepare();
+  const result = await benchBatch(settings, { gc: values.gc });
+  console.log(`${renderTable(result.rows)}\n\n${result.notes.map((n) => `- ${n}`).join("\n")}`);
+}

@@ -1,0 +1,404 @@
+// Waiting for many tasks at once: one scheduler for the whole batch instead of one loop per task.
+// Each task is a small record in a min-heap ordered by its next poll time; ONE timer wakes the
+// batch; at most `concurrency` requests are in flight; a 429 pauses every poll of the batch; the
+// outcomes come out as an async iterable, in the order the tasks settle. Memory and sockets stay
+// flat whatever the number of tasks: only `concurrency` requests (and their AbortControllers) exist
+// at a time, and nothing is ever attached to a long-lived signal per request.
+import { InvalidArgumentError, KlingError, RateLimitError, ResponseValidationError, TaskFailedError, WaitTimeoutError } from "./errors.js";
+import { checkDuration, checkTaskId, MAX_TIMER_MS } from "./options.js";
+import { backoffMs } from "./retry.js";
+import { statusKind } from "./status.js";
+import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
+import { DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs } from "./wait.js";
+
+/** Default number of requests in flight at once in a batch wait. */
+export const DEFAULT_CONCURRENCY = 8;
+/** The largest `concurrency` accepted. */
+export const MAX_CONCURRENCY = 256;
+
+/** Options of a batch wait (`waitForImage2VideoTasks` / `waitForMany`). */
+export interface WaitManyOptions {
+  /** Requests in flight at once, 1-256. Default: 8. */
+  concurrency?: number;
+  /** Aborts every wait at once (in-flight requests too); the iterable then throws `signal.reason`. */
+  signal?: AbortSignal;
+  /**
+   * Budget of each task, ms, counted from the first `next()` (`Infinity`: none); a task not settled
+   * by then ends with its own WaitTimeoutError outcome. Default: 900000 (15 min).
+   */
+  timeoutMs?: number;
+  /** Fixed pause between two polls of one task, ms. Default: per task, 2 s growing by 1.5x to 15 s, ±20% jitter. */
+  pollIntervalMs?: number;
+  /** Called with the task and its id each time that task's status changes (the first answer included). */
+  onUpdate?: (task: Image2VideoTaskResult, taskId: string) => void;
+}
+
+/** A task that completed: `task.url` is the video. */
+export interface WaitSuccess {
+  /** The task id, as given. */
+  readonly taskId: string;
+  /** The completed task. */
+  readonly task: CompletedImage2VideoTask;
+  /** Always undefined here, so `outcome.error` narrows the union. */
+  readonly error?: undefined;
+}
+
+/** A task that ended without a video: failed, not found, timed out, invalid answer, ... */
+export interface WaitFailure {
+  /** The task id, as given. */
+  readonly taskId: string;
+  /** Why: TaskFailedError, TaskNotFoundError, WaitTimeoutError, ResponseValidationError, APIError, ... */
+  readonly error: KlingError;
+  /** Always undefined here. */
+  readonly task?: undefined;
+}
+
+/** How one task of a batch settled. */
+export type WaitOutcome = WaitSuccess | WaitFailure;
+
+/** Fetches one task once, honouring `signal`; a 429 should reject with RateLimitError at once (the batch pauses itself). */
+export type GetTaskById = (taskId: string, signal: AbortSignal) => Promise<Image2VideoTaskResult>;
+
+/** Checks a concurrency option: a whole number from 1 to MAX_CONCURRENCY. */
+export function checkConcurrency(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
+    throw new InvalidArgumentError("concurrency", `concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** One task of the batch. */
+interface Entry {
+  readonly id: string;
+  /** Earliest time of the next poll (ms since the epoch). */
+  due: number;
+  /** Tie-breaker for equal `due`: first queued, first polled. */
+  seq: number;
+  /** Polls answered with a running status, for the default schedule. */
+  polls: number;
+  last: Image2VideoTaskResult | undefined;
+  /** Set while a request for this task is in flight. */
+  controller: AbortController | undefined;
+  settled: boolean;
+}
+
+/** A binary min-heap of entries by (due, seq). */
+class DueHeap {
+  private readonly items: Entry[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): Entry | undefined {
+    return this.items[0];
+  }
+  private less(a: Entry, b: Entry): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+  push(entry: Entry): void {
+    const items = this.items;
+    items.push(entry);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+  pop(): Entry | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < items.length && this.less(items[l]!, items[min]!)) min = l;
+      if (r < items.length && this.less(items[r]!, items[min]!)) min = r;
+      if (min === i) break;
+      [items[i], items[min]] = [items[min]!, items[i]!];
+      i = min;
+    }
+    return top;
+  }
+  clear(): void {
+    this.items.length = 0;
+  }
+}
+
+/** The abort reason of requests cut short by the batch itself (timeout or `return()`). */
+const BATCH_ENDED = Symbol("batch ended");
+
+/**
+ * Waits for many tasks with one scheduler; yields one outcome per distinct task id, in the order
+ * they settle. Ids and options are checked synchronously: a bad one throws InvalidArgumentError
+ * from this call, before any request. Polling starts at the first `next()`. Breaking out of the
+ * loop (`return()`) stops the polling and aborts in-flight requests. An error that is not a
+ * KlingError (a bug, or an `onUpdate` that throws) ends the batch: the iterable throws it.
+ */
+export function waitForMany(
+  taskIds: Iterable<string>,
+  get: GetTaskById,
+  options: WaitManyOptions = {},
+): AsyncIterableIterator<WaitOutcome> {
+  const concurrency = checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY);
+  const timeoutMs = checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true);
+  const fixedInterval = options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs);
+  const { signal, onUpdate } = options;
+  if (typeof get !== "function") throw new InvalidArgumentError("get", "get must be a function");
+  if (onUpdate !== undefined && typeof onUpdate !== "function") throw new InvalidArgumentError("onUpdate", "onUpdate must be a function");
+  if (taskIds === null || typeof (taskIds as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {
+    throw new InvalidArgumentError("taskIds", "taskIds must be an iterable of task ids (an array, a Set, ...)");
+  }
+
+  // Duplicates are waited for once: the Map keeps the first occurrence's order.
+  const entries = new Map<string, Entry>();
+  for (const taskId of taskIds) {
+    const id = checkTaskId(taskId);
+    if (!entries.has(id)) {
+      entries.set(id, { id, due: 0, seq: entries.size, polls: 0, last: undefined, controller: undefined, settled: false });
+    }
+  }
+
+  const heap = new DueHeap();
+  const inFlight = new Set<Entry>();
+  // Settled outcomes not yet taken by next(); read from `head` so taking one is O(1).
+  let queue: WaitOutcome[] = [];
+  let head = 0;
+  const waiters: Array<{ resolve: (r: IteratorResult<WaitOutcome>) => void; reject: (e: unknown) => void }> = [];
+  let remaining = entries.size;
+  let seq = entries.size;
+  let started = false;
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let deadline = Number.POSITIVE_INFINITY;
+  let pausedUntil = 0;
+  let rateLimited = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Number.NaN;
+
+  const onAbort = (): void => fail(signal?.reason, true);
+
+  function cleanup(): void {
+    ended = true;
+    clearTimeout(timer);
+    timer = undefined;
+    timerAt = Number.NaN;
+    heap.clear();
+    signal?.removeEventListener("abort", onAbort);
+    for (const entry of inFlight) entry.controller?.abort(BATCH_ENDED);
+    inFlight.clear();
+  }
+
+  /** Ends the batch with an error: pending and later next() calls reject with it (once). */
+  function fail(error: unknown, abortInFlight: boolean): void {
+    if (ended) return;
+    if (abortInFlight) for (const entry of inFlight) entry.controller?.abort(error);
+    cleanup();
+    queue = [];
+    head = 0;
+    const waiter = waiters.shift();
+    if (waiter) waiter.reject(error);
+    else failure = { error };
+    for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+  }
+
+  function settle(entry: Entry, outcome: WaitOutcome): void {
+    entry.settled = true;
+    remaining--;
+    const waiter = waiters.shift();
+    if (waiter) waiter.resolve({ value: outcome, done: false });
+    else queue.push(outcome);
+    if (remaining === 0) {
+      cleanup();
+      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  function schedule(entry: Entry, due: number): void {
+    entry.due = due;
+    entry.seq = seq++;
+    heap.push(entry);
+  }
+
+  /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
+  function pump(): void {
+    if (ended) return;
+    const now = Date.now();
+    if (now >= deadline) {
+      expire();
+      return;
+    }
+    if (now >= pausedUntil) {
+      while (inFlight.size < concurrency && heap.size > 0 && heap.peek()!.due <= now) request(heap.pop()!);
+      if (ended) return;
+    }
+    let wake = deadline;
+    const next = heap.peek();
+    // A full pool needs no timer: the next answer pumps again.
+    if (next !== undefined && inFlight.size < concurrency) wake = Math.min(wake, Math.max(next.due, pausedUntil));
+    if (wake === timerAt) return;
+    clearTimeout(timer);
+    timer = undefined;
+    timerAt = wake;
+    if (Number.isFinite(wake)) timer = setTimeout(onTimer, Math.min(Math.max(0, wake - now), MAX_TIMER_MS));
+  }
+
+  function onTimer(): void {
+    // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
+    timer = undefined;
+    timerAt = Number.NaN;
+    pump();
+  }
+
+  /** The budget ran out: every unsettled task ends with its own WaitTimeoutError. */
+  function expire(): void {
+    for (const entry of inFlight) entry.controller?.abort(BATCH_ENDED);
+    inFlight.clear();
+    heap.clear();
+    for (const entry of entries.values()) {
+      if (!entry.settled) settle(entry, { taskId: entry.id, error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
+    }
+  }
+
+  function request(entry: Entry): void {
+    const controller = new AbortController();
+    entry.controller = controller;
+    inFlight.add(entry);
+    let answer: Promise<Image2VideoTaskResult>;
+    try {
+      answer = get(entry.id, controller.signal);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    answer.then(
+      (task) => {
+        if (!done(entry, controller)) return;
+        try {
+          onAnswer(entry, task);
+        } catch (error) {
+          fail(error, true);
+          return;
+        }
+        pump();
+      },
+      (error: unknown) => {
+        if (!done(entry, controller)) return;
+        onError(entry, error);
+        pump();
+      },
+    );
+  }
+
+  /** Marks the request over; false when the batch (or this task) no longer cares about its result. */
+  function done(entry: Entry, controller: AbortController): boolean {
+    if (entry.controller === controller) entry.controller = undefined;
+    inFlight.delete(entry);
+    return !ended && !entry.settled && !controller.signal.aborted;
+  }
+
+  function onAnswer(entry: Entry, task: Image2VideoTaskResult): void {
+    rateLimited = 0;
+    const changed = entry.last === undefined || entry.last.status !== task.status;
+    entry.last = task;
+    if (changed) onUpdate?.(task, entry.id);
+    // onUpdate may have ended the batch (a `return()` from inside it).
+    if (ended) return;
+    switch (statusKind(task.status)) {
+      case "completed":
+        if (typeof task.url !== "string" || task.url === "") {
+          settle(entry, {
+            taskId: entry.id,
+            error: new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 }),
+          });
+        } else {
+          settle(entry, { taskId: entry.id, task: task as CompletedImage2VideoTask });
+        }
+        return;
+      case "failed":
+        settle(entry, { taskId: entry.id, error: new TaskFailedError(task) });
+        return;
+      case "running":
+        schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));
+        return;
+      case undefined:
+        // Polling a status nobody can interpret until the budget ends would only hide the problem.
+        settle(entry, {
+          taskId: entry.id,
+          error: new ResponseValidationError(`the task has a status the spec does not name: ${JSON.stringify(task.status)}`, {
+            body: task,
+            status: 200,
+          }),
+        });
+        return;
+    }
+  }
+
+  function onError(entry: Entry, error: unknown): void {
+    // A 429 is about the whole batch, not this task: pause every poll, then ask again.
+    if (error instanceof RateLimitError) {
+      const pause = error.retryAfterMs ?? backoffMs(rateLimited);
+      rateLimited++;
+      pausedUntil = Math.max(pausedUntil, Date.now() + pause);
+      schedule(entry, pausedUntil);
+      return;
+    }
+    if (error instanceof KlingError) {
+      settle(entry, { taskId: entry.id, error });
+      return;
+    }
+    fail(error, true);
+  }
+
+  function start(): void {
+    started = true;
+    if (remaining === 0) {
+      cleanup();
+      return;
+    }
+    if (signal?.aborted) {
+      fail(signal.reason, false);
+      return;
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const now = Date.now();
+    if (Number.isFinite(timeoutMs)) deadline = now + timeoutMs;
+    for (const entry of entries.values()) schedule(entry, now);
+    pump();
+  }
+
+  const iterator: AsyncIterableIterator<WaitOutcome> = {
+    next(): Promise<IteratorResult<WaitOutcome>> {
+      if (!started) start();
+      if (head < queue.length) {
+        const value = queue[head++]!;
+        if (head > 1024 && head * 2 > queue.length) {
+          queue = queue.slice(head);
+          head = 0;
+        }
+        return Promise.resolve({ value, done: false });
+      }
+      if (failure) {
+        const { error } = failure;
+        failure = undefined;
+        return Promise.reject(error);
+      }
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+    },
+    return(): Promise<IteratorResult<WaitOutcome>> {
+      started = true;
+      failure = undefined;
+      queue = [];
+      head = 0;
+      if (!ended) cleanup();
+      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
