@@ -31,6 +31,7 @@ function compile(source: string, name: string): string[] {
     paths: {
       "xiexus-kling": [path.join(ROOT, "src", "index.ts")],
       "xiexus-kling/testing": [path.join(ROOT, "src", "testing", "index.ts")],
+      "xiexus-kling/node": [path.join(ROOT, "src", "node", "index.ts")],
     },
   } });
   previous = program;
