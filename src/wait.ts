@@ -1,10 +1,7 @@
-// Polling until a task ends: one function with explicit terminal statuses; the pause comes from
-// the option, else a server hint (Retry-After on a 429), else the default schedule.
-import { RateLimitError, ResponseValidationError, TaskFailedError, WaitTimeoutError } from "./errors.js";
-import { checkDuration } from "./options.js";
-import type { CompletedImage2VideoTask, Image2VideoTask, Image2VideoTaskResult } from "./types.js";
-import { statusKind } from "./status.js";
-import { sleep } from "./_sleep.js";
+// Waiting for one task: its options, the default poll schedule, and the wait itself, which is a
+// batch of one (src/wait-many.ts decides what each status means and when to poll again).
+import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
+import { waitForMany } from "./wait-many.js";
 
 /** Options of `waitForImage2VideoTask`. */
 export interface WaitOptions {
@@ -29,59 +26,23 @@ export function pollDelayMs(poll: number, random: () => number = Math.random): n
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
-const WAIT_TIMED_OUT = Symbol("wait timed out");
-
 /** Fetches the task once, honouring `signal`. */
 export type GetTask = (signal: AbortSignal) => Promise<Image2VideoTaskResult>;
 
-/** Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects). */
+/**
+ * Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects):
+ * a batch of one, so one scheduler decides for single and batch waits alike.
+ */
 export async function waitForTask(taskId: string, get: GetTask, options: WaitOptions = {}): Promise<CompletedImage2VideoTask> {
-  const timeoutMs = checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true);
-  const fixedInterval =
-    options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs);
-  const userSignal = options.signal;
-  if (userSignal?.aborted) throw userSignal.reason;
-
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(userSignal?.reason);
-  userSignal?.addEventListener("abort", onAbort, { once: true });
-  const deadline = Number.isFinite(timeoutMs) ? setTimeout(() => controller.abort(WAIT_TIMED_OUT), timeoutMs) : undefined;
-  let last: Image2VideoTask | undefined;
-  try {
-    for (let poll = 0; ; poll++) {
-      let hint: number | undefined;
-      try {
-        const task = await get(controller.signal);
-        const changed = task.status !== last?.status || last === undefined;
-        last = task;
-        if (changed) options.onUpdate?.(task);
-        const kind = statusKind(task.status);
-        if (kind === "completed") {
-          if (typeof task.url !== "string" || task.url === "") {
-            throw new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 });
-          }
-          return task as CompletedImage2VideoTask;
-        }
-        if (kind === "failed") throw new TaskFailedError(task);
-        // A status the spec does not name (validation "off") is not polled until the budget ends.
-        if (kind === undefined) {
-          throw new ResponseValidationError(`the task has a status this client does not know: ${String(task.status)}`, { body: task, status: 200 });
-        }
-      } catch (error) {
-        // A 429 that outlived the request's retries: the server told us how long to pause.
-        if (!(error instanceof RateLimitError) || controller.signal.aborted) throw error;
-        hint = error.retryAfterMs;
-      }
-      await sleep(hint ?? fixedInterval ?? pollDelayMs(poll), controller.signal);
-    }
-  } catch (error) {
-    if (controller.signal.aborted) {
-      if (controller.signal.reason === WAIT_TIMED_OUT) throw new WaitTimeoutError(taskId, timeoutMs, last);
-      throw userSignal?.reason;
-    }
-    throw error;
-  } finally {
-    clearTimeout(deadline);
-    userSignal?.removeEventListener("abort", onAbort);
-  }
+  const { onUpdate } = options;
+  const batch = waitForMany([taskId], (_id, signal) => get(signal), {
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    pollIntervalMs: options.pollIntervalMs,
+    onUpdate: onUpdate && ((task) => onUpdate(task)),
+  });
+  const { value } = await batch.next();
+  if (!value) throw new Error("a batch of one ended without an outcome");
+  if (value.error) throw value.error;
+  return value.task;
 }
