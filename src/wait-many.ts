@@ -5,7 +5,7 @@
 // flat whatever the number of tasks: only `concurrency` requests (and their AbortControllers) exist
 // at a time, and nothing is ever attached to a long-lived signal per request.
 import { InvalidArgumentError, KlingError, RateLimitError, ResponseValidationError, TaskFailedError, WaitTimeoutError } from "./errors.js";
-import { checkDuration, checkTaskId, MAX_TIMER_MS } from "./options.js";
+import { checkCount, checkDuration, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./retry.js";
 import { statusKind } from "./status.js";
 import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
@@ -61,10 +61,7 @@ export type GetTaskById = (taskId: string, signal: AbortSignal) => Promise<Image
 
 /** Checks a concurrency option: a whole number from 1 to MAX_CONCURRENCY. */
 export function checkConcurrency(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
-    throw new InvalidArgumentError("concurrency", `concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${String(value)}`);
-  }
-  return value;
+  return checkCount("concurrency", value, 1, MAX_CONCURRENCY);
 }
 
 /** One task of the batch. */
