@@ -193,6 +193,20 @@ interface Io {
   env: NodeJS.ProcessEnv;
 }
 
+/** A variable the CLI can do without: a runtime that refuses the read (Deno's scoped --allow-env) leaves it unset. */
+function optionalEnv(env: Io["env"], name: string): string | undefined {
+  try {
+    return env[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deno's refusals (no --allow-env, --allow-read, ...): the user's setup, reported as a usage error. */
+function isPermissionError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "NotCapable" || error.name === "PermissionDenied");
+}
+
 /** Writes lines to the streams, with the key scrubbed out and colour only where it belongs. */
 class Printer {
   readonly color: { stdout: boolean; stderr: boolean };
@@ -201,8 +215,8 @@ class Printer {
     private readonly io: Io,
     private readonly secret: string | undefined,
   ) {
-    const noColor = (io.env.NO_COLOR ?? "") !== "";
-    const dumb = io.env.TERM === "dumb";
+    const noColor = (optionalEnv(io.env, "NO_COLOR") ?? "") !== "";
+    const dumb = optionalEnv(io.env, "TERM") === "dumb";
     this.live = io.stderr.isTTY === true && !dumb;
     this.color = {
       stdout: io.stdout.isTTY === true && !dumb && !noColor,
@@ -489,6 +503,8 @@ function describe(error: unknown, baseUrlSource: string, taskId: string | undefi
   if (error instanceof UsageError) {
     code = EXIT_CODES.usage;
     message = `${raw}\nRun xiexus-kling --help for usage.`;
+  } else if (isPermissionError(error)) {
+    code = EXIT_CODES.usage;
   } else if (error instanceof FileExistsError) {
     code = EXIT_CODES.usage;
     message = `${error.path} already exists; add --force to replace it`;
@@ -686,7 +702,14 @@ function parseCommandLine(argv: string[]) {
 
 /** Runs the command line with `argv` (without node and the script) and returns the exit code. */
 async function main(argv: string[], io: Io): Promise<number> {
-  const secret = io.env.XIEXUS_API_KEY;
+  let secret: string | undefined;
+  try {
+    secret = io.env.XIEXUS_API_KEY;
+  } catch (error) {
+    // Deno without --allow-env: its message names the flag to add.
+    io.stderr.write(`xiexus-kling: ${error instanceof Error ? error.message : String(error)}\n`);
+    return isPermissionError(error) ? EXIT_CODES.usage : EXIT_CODES.internal;
+  }
   const printer = new Printer(io, secret);
   const beforeDashes = argv.indexOf("--") === -1 ? argv : argv.slice(0, argv.indexOf("--"));
   const json = beforeDashes.includes("--json");
@@ -726,7 +749,11 @@ async function main(argv: string[], io: Io): Promise<number> {
     return EXIT_CODES.ok;
   }
   if (values.version) {
-    printer.out(`${packageVersion()}\n`);
+    try {
+      printer.out(`${packageVersion()}\n`);
+    } catch (error) {
+      return fail(error);
+    }
     return EXIT_CODES.ok;
   }
   if (positionals.length === 0) {
@@ -801,8 +828,8 @@ async function main(argv: string[], io: Io): Promise<number> {
     }
     let baseUrl = values["base-url"];
     baseUrlSource = "--base-url";
-    if (baseUrl === undefined && io.env.XIEXUS_BASE_URL) {
-      baseUrl = io.env.XIEXUS_BASE_URL;
+    if (baseUrl === undefined && optionalEnv(io.env, "XIEXUS_BASE_URL")) {
+      baseUrl = optionalEnv(io.env, "XIEXUS_BASE_URL");
       baseUrlSource = "XIEXUS_BASE_URL";
     }
     const client = createKlingClient({
