@@ -30,5 +30,6 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
     for (const [k, v] of Object.entries(value)) out[k] = scrub(v, seen);
     return out;
   }
-  return <T>(value: T): T => scrub(value, new WeakSet()) as T;
+  // A string (the common case: a body) needs no cycle guard.
+  return <T>(value: T): T => (typeof value === "string" ? scrub(value, undefined as never) : scrub(value, new WeakSet())) as T;
 }

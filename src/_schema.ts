@@ -22,7 +22,7 @@ const isArray = Array.isArray;
 const keysOf = Object.keys;
 const own = Object.hasOwn;
 const isObject = (d: unknown): d is Obj => typeof d == "object" && !!d && !isArray(d);
-const esc = (k: string | number): string => String(k).replace(/~/g, "~0").replace(/\//g, "~1");
+const esc = (k: string | number): string => (/[~/]/.test("" + k) ? String(k).replace(/~/g, "~0").replace(/\//g, "~1") : "" + k);
 const is = (t: string, d: unknown): boolean =>
   t == "integer" ? Number.isInteger(d) : t == "null" ? d === null : t == "array" ? isArray(d) : t == "object" ? isObject(d) : typeof d == t;
 
@@ -34,9 +34,9 @@ const equal = (a: unknown, b: unknown): boolean =>
 
 /** Size limits by keyword: the type they apply to and how the size is counted. */
 const SIZE: Record<string, [string, (d: never) => number]> = {
-  minLength: ["string", (d: string) => [...d].length],
-  minItems: ["array", (d: unknown[]) => d.length],
-  minProperties: ["object", (d: Obj) => keysOf(d).length],
+  Length: ["string", (d: string) => [...d].length],
+  Items: ["array", (d: unknown[]) => d.length],
+  Properties: ["object", (d: Obj) => keysOf(d).length],
 };
 
 function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
@@ -53,11 +53,9 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
   for (const k in schema as Obj) {
     const v = (schema as Obj)[k] as never;
     const list = v as unknown[];
-    const limit = { limit: v };
-    const size = SIZE[k.replace("max", "min")];
-    const props = keysOf(isObject(d) ? d : {});
-    const extra = () => props.filter((p) => !own((schema as Obj).properties ?? {}, p) &&
-      !keysOf((schema as Obj).patternProperties ?? {}).some((r) => new RegExp(r, "u").test(p)));
+    const limit = () => ({ limit: v });
+    // minLength / maxLength, minItems / maxItems, minProperties / maxProperties.
+    const size = /^m(in|ax)[LIP]/.test(k) ? SIZE[k.slice(3)] : undefined;
     if (k == "$ref") check(defs, defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
       if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
@@ -74,23 +72,26 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
       if (passes(k, v)) fail(k, {});
     }
     else if (size) {
-      if (is(size[0], d) && (k[1] == "i" ? size[1](d as never) < v : size[1](d as never) > v)) fail(k, limit);
+      if (is(size[0], d) && (k[1] == "i" ? size[1](d as never) < v : size[1](d as never) > v)) fail(k, limit());
     } else if (typeof d == "number") {
-      if (k == "minimum" ? d < v : k == "maximum" ? d > v : k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : d / v !== parseInt((d / v) as never)) fail(k, limit);
+      if (k == "minimum" ? d < v : k == "maximum" ? d > v : k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)) fail(k, limit());
     } else if (typeof d == "string") {
-      if (k == "pattern" && !new RegExp(v, "u").test(d)) fail(k, limit);
+      if (k == "pattern" && !new RegExp(v, "u").test(d)) fail(k, limit());
     } else if (isArray(d)) {
-      if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, limit);
+      if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, limit());
       else if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
       else if (k == "items") d.map((x, i) => i < ((schema as Obj).prefixItems as [] | undefined ?? []).length || sub(k, v, x, at + "/" + i));
     } else if (isObject(d)) {
+      const props = keysOf(d);
       if (k == "required") for (const p of list as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);
       for (const p of props) {
         if (k == "properties" && own(v, p)) sub(k + "/" + esc(p), (v as Obj)[p], d[p], at + "/" + esc(p));
         if (k == "patternProperties") for (const r in v as Obj) if (new RegExp(r, "u").test(p)) sub(k + "/" + esc(r), (v as Obj)[r], d[p], at + "/" + esc(p));
       }
       if (k == "additionalProperties") {
-        for (const p of extra()) {
+        const extra = props.filter((p) => !own((schema as Obj).properties ?? {}, p) &&
+          !keysOf((schema as Obj).patternProperties ?? {}).some((r) => new RegExp(r, "u").test(p)));
+        for (const p of extra) {
           if (v === false) fail(k, { additionalProperty: p });
           else sub(k, v, d[p], at + "/" + esc(p));
         }

@@ -12,7 +12,7 @@ import {
   type KlingClientOptions,
   type ValidationMode,
 } from "./options.js";
-import { BODY_MODE, createTransport, readBody, type BodyMode, type RequestPolicy } from "./transport.js";
+import { createTransport, readBody, type RequestPolicy } from "./transport.js";
 import { IMAGE2VIDEO_TASK_PATH, type CompletedImage2VideoTask, type Image2VideoTaskResult } from "./types.js";
 import { checkAnswer, NOT_FOUND, parseTaskBody } from "./validate.js";
 import { waitForTask, type WaitOptions } from "./wait.js";
@@ -60,8 +60,20 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     maxResponseBytes: resolved.maxResponseBytes,
   };
   const transport = createTransport(clientPolicy, deps);
+  const streamTransport = createTransport(clientPolicy, deps, "stream");
+  // The task helpers check bodies themselves: the response middleware leaves their calls alone.
+  const taskFetches = new WeakSet<object>();
+  const taskTransport = (policy: RequestPolicy, side: boolean) => {
+    const fetch = createTransport(policy, deps, side ? "side" : "buffer");
+    taskFetches.add(fetch);
+    return fetch;
+  };
   // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
-  const batchTransport = createTransport({ ...clientPolicy, retryRateLimit: false }, deps);
+  const batchPolicy: RequestPolicy = { ...clientPolicy, retryRateLimit: false };
+  const taskTransports = {
+    single: [taskTransport(clientPolicy, false), taskTransport(clientPolicy, true)],
+    batch: [taskTransport(batchPolicy, false), taskTransport(batchPolicy, true)],
+  } as const;
   const authorization = resolved.apiKey === null ? null : `Bearer ${resolved.apiKey}`;
 
   const client = createClient<paths>({ baseUrl: resolved.baseUrl, fetch: transport, headers: resolved.headers });
@@ -70,9 +82,10 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       if (authorization !== null) request.headers.set("Authorization", authorization);
     },
     // Runs after every middleware added with `use` (openapi-fetch runs onResponse last-added first).
-    async onResponse({ request, response, schemaPath }) {
-      const mode = (request as unknown as Record<string, BodyMode | undefined>)[BODY_MODE];
-      if (!response.ok || mode !== undefined || resolved.validation === "off") return undefined;
+    async onResponse({ request, response, schemaPath, options }) {
+      if (!response.ok || resolved.validation === "off" || options.parseAs === "stream" || taskFetches.has(options.fetch)) {
+        return undefined;
+      }
       const text = redact(await response.clone().text());
       checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
       return undefined;
@@ -81,26 +94,26 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   const added = [...middlewares];
   if (added.length) client.use(...added);
 
-  // openapi-fetch keeps parseAs to itself; the transport must know when to leave the body unread.
-  type Call = (url: never, init?: { parseAs?: string }) => Promise<unknown>;
+  // A raw call asking for a stream gets the body unread: the transport must know before it reads.
+  type Call = (url: never, init?: { parseAs?: string; fetch?: unknown }) => Promise<unknown>;
   const raw = client as unknown as Record<(typeof METHODS)[number], Call>;
   const methods = Object.fromEntries(
     METHODS.map((method) => [
       method,
-      (url: never, init?: { parseAs?: string }) =>
-        raw[method](url, init?.parseAs === "stream" ? ({ ...init, [BODY_MODE]: "stream" } as typeof init) : init),
+      (url: never, init?: { parseAs?: string; fetch?: unknown }) =>
+        raw[method](url, init?.parseAs === "stream" && !init.fetch ? { ...init, fetch: streamTransport } : init),
     ]),
   ) as unknown as Pick<Client<paths>, (typeof METHODS)[number]>;
 
-  async function getTask(id: string, call: GetTaskOptions, fetch = transport): Promise<Image2VideoTaskResult> {
+  async function getTask(id: string, call: GetTaskOptions, kind: keyof typeof taskTransports = "single"): Promise<Image2VideoTaskResult> {
     const policy: RequestPolicy = {
-      ...clientPolicy,
+      ...(kind === "batch" ? batchPolicy : clientPolicy),
       timeoutMs: call.timeoutMs === undefined ? clientPolicy.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
       maxRetries: call.maxRetries === undefined ? clientPolicy.maxRetries : checkRetries(call.maxRetries),
     };
     const sameAsClient = policy.timeoutMs === clientPolicy.timeoutMs && policy.maxRetries === clientPolicy.maxRetries;
     // Without a user onResponse middleware nobody else reads the Response: the transport hands the
-    // bytes over directly instead of rebuilding a Response around them.
+    // text over directly instead of rebuilding a Response around it.
     const side = !added.some((m) => m.onResponse);
     let result;
     try {
@@ -108,8 +121,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
         params: { path: { task_id: id } },
         parseAs: side ? "stream" : "text",
         signal: call.signal,
-        fetch: sameAsClient ? fetch : createTransport(policy, deps),
-        ...{ [BODY_MODE]: side ? "side" : "task" },
+        fetch: sameAsClient ? taskTransports[kind][side ? 1 : 0] : taskTransport(policy, side),
       });
     } catch (error) {
       // openapi-fetch rethrows only truthy errors, so an abort with a falsy reason (0, "", false)
@@ -156,7 +168,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       return waitForTask(id, (signal) => getTask(id, { signal }), wait);
     },
     waitForImage2VideoTasks(taskIds: Iterable<string>, wait: WaitManyOptions = {}) {
-      return waitForMany(taskIds, (id, signal) => getTask(id, { signal }, batchTransport), wait);
+      return waitForMany(taskIds, (id, signal) => getTask(id, { signal }, "batch"), wait);
     },
     withOptions(overrides: KlingClientOptions) {
       return build({ ...options, ...overrides }, added);

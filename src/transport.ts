@@ -28,18 +28,16 @@ export interface TransportDeps {
 }
 
 /**
- * How the caller wants the body, carried on the Request as an expando (openapi-fetch copies
- * unknown init keys onto it): "stream" passes the body through unread (the caller asked for
- * `parseAs: "stream"`); "side" reads it and leaves the bytes in `readBody` instead of a rebuilt
- * Response; "task" marks the task helper's own reads, rebuilt as usual. Absent: read, rebuilt.
+ * What a transport does with a body: "buffer" reads it (under the cap) and hands on a rebuilt
+ * Response; "side" reads it and leaves the text in `readBody` instead, handing on the original
+ * Response unread-able (the task helpers, which parse the text themselves); "stream" passes the
+ * body through unread (a raw call with `parseAs: "stream"`). Error answers are always buffered.
  */
-export const BODY_MODE = "xiexusKlingBody";
-/** The values of the BODY_MODE expando. */
-export type BodyMode = "stream" | "side" | "task";
+export type BodyMode = "buffer" | "side" | "stream";
 
 const sideBodies = new WeakMap<Response, string>();
 
-/** The body the transport read for a "side" request, by the Response it returned. */
+/** The body a "side" transport read, by the Response it returned. */
 export function readBody(response: Response): string | undefined {
   return sideBodies.get(response);
 }
@@ -79,7 +77,7 @@ async function readCapped(response: Response, limit: number, asText: boolean, ca
 }
 
 /** Runs one attempt: fetch plus the body, under the attempt's own timeout and the caller's signal. */
-async function attempt(request: Request, policy: RequestPolicy, deps: TransportDeps, last: boolean): Promise<Response> {
+async function attempt(request: Request, policy: RequestPolicy, deps: TransportDeps, mode: BodyMode, last: boolean): Promise<Response> {
   const userSignal = request.signal;
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(userSignal.reason);
@@ -90,7 +88,6 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
     // A body can be sent once: every attempt but the last gets a copy.
     const input = request.body && !last ? request.clone() : request;
     const response = await (deps.fetch ?? fetch)(input, { signal: controller.signal });
-    const mode = (request as unknown as Record<string, BodyMode | undefined>)[BODY_MODE];
     if (mode === "stream" && response.ok) {
       // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
       streaming = true;
@@ -143,14 +140,14 @@ function describeCause(error: unknown): string {
 }
 
 /** Builds the fetch function openapi-fetch calls, enforcing `policy` on every request. */
-export function createTransport(policy: RequestPolicy, deps: TransportDeps): (request: Request) => Promise<Response> {
+export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode: BodyMode = "buffer"): (request: Request) => Promise<Response> {
   return async function klingFetch(request: Request): Promise<Response> {
     const retries = isIdempotent(request.method) ? policy.maxRetries : 0;
     for (let n = 0; ; n++) {
       if (request.signal.aborted) throw request.signal.reason;
       let response: Response;
       try {
-        response = await attempt(request, policy, deps, n >= retries);
+        response = await attempt(request, policy, deps, mode, n >= retries);
       } catch (error) {
         if (!(error instanceof APIConnectionError) || n >= retries) throw error;
         await sleep(backoffMs(n), request.signal);
