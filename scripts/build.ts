@@ -1,26 +1,63 @@
-// Builds dist/: the ESM build (tsconfig.build.json) and the CommonJS build
-// (tsconfig.build.cjs.json), each with its own declarations, through the TypeScript API.
-// Any diagnostic, or an entry point missing afterwards, fails the build with exit code 1.
-// `npm run build` cleans dist/ first (rimraf), so no file of an older layout survives.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+// Builds dist/: one JavaScript file per entry and format (esbuild bundles), plus the declarations
+// (tsc, emitDeclarationOnly), for ESM in dist/esm and CommonJS in dist/cjs (marked by its own
+// package.json). One file per entry because Node loads a bundle about as fast as openapi-fetch,
+// and the tsc tree of 16 files about 2.3 times slower (BENCHMARKS.md, "Import").
+// The later entries (testing, node, the CLI) do not carry their own copy of what an earlier entry
+// exports: every import of such a name is pointed at that entry's file (an external relative
+// import), so `instanceof KlingError` holds across entries in ESM and in CommonJS alike.
+// Any diagnostic, esbuild warning, missing entry or failed check exits with code 1; `npm run build`
+// cleans dist/ first (rimraf), so no file of an older layout survives.
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { build as esbuild, type Metafile, type Plugin } from "esbuild";
 import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** The module formats shipped, each in its own folder of dist/. */
+export type Format = "esm" | "cjs";
+
+/** One entry point of the package. */
+export interface Entry {
+  /** The package.json subpath (`.`, `./testing`, ...) or `bin` for the command line. */
+  name: string;
+  /** The source file, relative to the repository root. */
+  source: string;
+  /** The formats it ships in; the bin runs the ESM file only (it reads import.meta.url). */
+  formats: readonly Format[];
+  /** Whether it has declarations (the bin has none: nothing imports it). */
+  types: boolean;
+}
+
+/** Every entry point, the main one first: the others import its file. */
+export const ENTRIES: readonly Entry[] = [
+  { name: ".", source: "src/index.ts", formats: ["esm", "cjs"], types: true },
+  { name: "./testing", source: "src/testing/index.ts", formats: ["esm", "cjs"], types: true },
+  { name: "./node", source: "src/node/index.ts", formats: ["esm", "cjs"], types: true },
+  { name: "bin", source: "src/cli.ts", formats: ["esm"], types: false },
+];
+
+const MAIN = ENTRIES[0]!;
+
+/** Where an entry's JavaScript goes: `dist/<format>/<source>.js`, beside its declarations. */
+export function outputFile(entry: Entry, format: Format): string {
+  return `dist/${format}/${entry.source.replace(/\.ts$/, ".js")}`;
+}
+
+/** Where an entry's declarations go. */
+export function declarationFile(entry: Entry, format: Format): string {
+  return `dist/${format}/${entry.source.replace(/\.ts$/, ".d.ts")}`;
+}
+
 /** The files package.json points at (main, types, exports, bin); each must exist after a build. */
-export const ENTRY_FILES = [
-  "dist/esm/src/index.js",
-  "dist/esm/src/index.d.ts",
-  "dist/cjs/src/index.js",
-  "dist/cjs/src/index.d.ts",
-  "dist/esm/src/testing/index.js",
-  "dist/esm/src/testing/index.d.ts",
-  "dist/cjs/src/testing/index.js",
-  "dist/cjs/src/testing/index.d.ts",
-  "dist/esm/src/cli.js",
-] as const;
+export const ENTRY_FILES: readonly string[] = ENTRIES.flatMap((entry) =>
+  entry.formats.flatMap((format) => [outputFile(entry, format), ...(entry.types ? [declarationFile(entry, format)] : [])]),
+);
+
+/** Every JavaScript file the build writes: exactly one per entry and format. */
+export const JS_FILES: readonly string[] = ENTRIES.flatMap((entry) => entry.formats.map((format) => outputFile(entry, format)));
 
 const host: ts.FormatDiagnosticsHost = {
   getCanonicalFileName: (f) => f,
@@ -45,33 +82,278 @@ export function compile(configPath: string): string {
   return diagnostics.length ? ts.formatDiagnosticsWithColorAndContext(diagnostics, host) : "";
 }
 
-/** Runs both builds into `root`/dist and checks the result; throws with the compiler's messages. */
-export function build(root: string = ROOT): void {
-  for (const config of ["tsconfig.build.json", "tsconfig.build.cjs.json"]) {
-    const errors = compile(join(root, config));
-    if (errors) throw new Error(`tsc -p ${config} failed:\n${errors}`);
+const parse = (file: string): ts.SourceFile =>
+  ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+
+/** `./x.js` imported from `from` -> the absolute path of its .ts source. */
+const sourceOf = (from: string, specifier: string): string => resolve(dirname(from), specifier).replace(/\.js$/, ".ts");
+
+/**
+ * An entry's runtime exports: `module#name` (the module that defines it, absolute path) -> the name
+ * the entry exports it under. Read from its `export { ... } from` lines and its own `export`
+ * declarations (`export function x`, `export const x`, `export class X`).
+ */
+export function publicExports(entrySource: string): Map<string, string> {
+  const exports = new Map<string, string>();
+  for (const statement of parse(entrySource).statements) {
+    if (ts.isExportDeclaration(statement)) {
+      if (statement.isTypeOnly || !statement.moduleSpecifier || !statement.exportClause || !ts.isNamedExports(statement.exportClause)) continue;
+      const module = sourceOf(entrySource, (statement.moduleSpecifier as ts.StringLiteral).text);
+      for (const element of statement.exportClause.elements) {
+        if (!element.isTypeOnly) exports.set(`${module}#${(element.propertyName ?? element.name).text}`, element.name.text);
+      }
+      continue;
+    }
+    const exported = ts.canHaveModifiers(statement) && ts.getModifiers(statement)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    if (!exported) continue;
+    if ((ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement)) && statement.name) {
+      exports.set(`${entrySource}#${statement.name.text}`, statement.name.text);
+    } else if (ts.isVariableStatement(statement)) {
+      for (const declaration of statement.declarationList.declarations) {
+        if (ts.isIdentifier(declaration.name)) exports.set(`${entrySource}#${declaration.name.text}`, declaration.name.text);
+      }
+    }
   }
-  // dist/cjs sits under package.json's "type": "module"; this marks its .js and .d.ts as CommonJS.
-  mkdirSync(join(root, "dist/cjs"), { recursive: true });
+  return exports;
+}
+
+/** An entry whose file other entries import instead of bundling its code again. */
+export interface Provider {
+  /** The specifier rewritten imports use; the build maps it to the provider's file. */
+  specifier: string;
+  /** Absolute path of its source. */
+  source: string;
+  /** What it exports (see publicExports). */
+  exports: ReadonlyMap<string, string>;
+}
+
+/** The specifier that stands for an entry's file in rewritten sources. */
+export const entrySpecifier = (entry: Entry): string => `xiexus-kling-entry:${entry.source}`;
+
+/**
+ * Rewrites a source file's imports (and `export ... from`) of names an earlier entry exports so
+ * they come from that entry's file (the first provider that has the name); every other name keeps
+ * its import and is bundled. Default and namespace imports stay as they are (the identity check
+ * below catches a class they would copy).
+ */
+export function pointAtEntries(file: string, text: string, providers: readonly Provider[]): string {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const edits: Array<{ start: number; end: number; text: string }> = [];
+  for (const statement of source.statements) {
+    const isImport = ts.isImportDeclaration(statement);
+    if (!isImport && !ts.isExportDeclaration(statement)) continue;
+    const specifier = statement.moduleSpecifier;
+    if (!specifier || !ts.isStringLiteral(specifier) || !specifier.text.startsWith(".")) continue;
+    let elements: readonly (ts.ImportSpecifier | ts.ExportSpecifier)[];
+    if (isImport) {
+      const clause = statement.importClause;
+      if (!clause || clause.isTypeOnly || clause.name || !clause.namedBindings || !ts.isNamedImports(clause.namedBindings)) continue;
+      elements = clause.namedBindings.elements;
+    } else {
+      if (statement.isTypeOnly || !statement.exportClause || !ts.isNamedExports(statement.exportClause)) continue;
+      elements = statement.exportClause.elements;
+    }
+    const module = sourceOf(file, specifier.text);
+    const groups = new Map<string, string[]>();
+    const kept: string[] = [];
+    for (const element of elements) {
+      const original = (element.propertyName ?? element.name).text;
+      let target: string | undefined;
+      for (const provider of element.isTypeOnly ? [] : providers) {
+        const publicName = module === provider.source ? original : provider.exports.get(`${module}#${original}`);
+        if (publicName === undefined) continue;
+        target = provider.specifier;
+        groups.set(target, [...(groups.get(target) ?? []), `${publicName} as ${element.name.text}`]);
+        break;
+      }
+      if (target === undefined) kept.push(element.getText(source));
+    }
+    if (groups.size === 0) continue;
+    const keyword = isImport ? "import" : "export";
+    const lines = [...groups].map(([target, names]) => `${keyword} { ${names.join(", ")} } from ${JSON.stringify(target)};`);
+    if (kept.length) lines.push(`${keyword} { ${kept.join(", ")} } from ${JSON.stringify(specifier.text)};`);
+    edits.push({ start: statement.getStart(source), end: statement.getEnd(), text: lines.join("\n") });
+  }
+  let result = text;
+  for (const edit of edits.reverse()) result = result.slice(0, edit.start) + edit.text + result.slice(edit.end);
+  return result;
+}
+
+/**
+ * Names an earlier entry exports that `code` (a later entry's bundle) defines again as a class or a
+ * function: a second copy of a class breaks `instanceof`, and of a function, the client it builds.
+ * (A copied constant, such as an inlined options table, carries no identity and is not reported.)
+ */
+export function duplicatedDefinitions(code: string, publicNames: Iterable<string>): string[] {
+  const names = new Set(publicNames);
+  const found = new Set<string>();
+  const patterns = [
+    /\bclass\s+([A-Za-z_$][\w$]*)/g,
+    /\bfunction\*?\s+([A-Za-z_$][\w$]*)\s*\(/g,
+    /\b(?:var|let|const)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:class\b|function\b|async\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/g,
+  ];
+  for (const pattern of patterns) {
+    for (const match of code.matchAll(pattern)) if (names.has(match[1]!)) found.add(match[1]!);
+  }
+  return [...found].sort();
+}
+
+/** True when `code` has a top-level ESM `import`/`export` statement or `import.meta`. */
+const looksLikeEsm = (code: string): boolean => /^(import|export)\s|^import\s*\{|import\.meta/m.test(code);
+
+/**
+ * CommonJS output only: a default import of a dependency gets the dependency's `exports.default`
+ * when it marks itself `__esModule` (openapi-fetch's CJS build does), as TypeScript's
+ * esModuleInterop reads it. esbuild reads our sources as Node ESM ("type": "module"), where a
+ * default import of CommonJS is the whole `module.exports`, which would make
+ * `createClient(...)` "not a function". So each dependency is seen through a module outside the
+ * package (a plugin namespace, not Node ESM) that re-exports it.
+ */
+const dependencyInterop: Plugin = {
+  name: "dependency-interop",
+  setup(plugin) {
+    plugin.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith("node:") || args.path.startsWith("xiexus-kling-entry:")) return undefined;
+      if (args.namespace === "interop") return { path: args.path, external: true };
+      return { path: args.path, namespace: "interop" };
+    });
+    plugin.onLoad({ filter: /.*/, namespace: "interop" }, (args) => ({
+      contents: `import * as dependency from ${JSON.stringify(args.path)};\nexport * from ${JSON.stringify(args.path)};\nexport default dependency.default;\n`,
+      loader: "js",
+    }));
+  },
+};
+
+/** Runs esbuild for one entry and format; returns the metafile. Warnings fail the build. */
+async function bundle(root: string, entry: Entry, format: Format, entryPlugins: Plugin[]): Promise<Metafile> {
+  const plugins = format === "cjs" ? [...entryPlugins, dependencyInterop] : entryPlugins;
+  const result = await esbuild({
+    absWorkingDir: root,
+    entryPoints: [join(root, entry.source)],
+    outfile: join(root, outputFile(entry, format)),
+    bundle: true,
+    format,
+    // The main entry is universal: "neutral" refuses a Node built-in in its graph.
+    platform: entry === MAIN ? "neutral" : "node",
+    target: "es2022",
+    // openapi-fetch stays a dependency (consumers dedupe it); Node built-ins are external anyway.
+    packages: "external",
+    // Not minified: readable stack traces. Measured: minifying saves ~0.2 ms of compile time of a
+    // cold import that takes 10-20 ms (the "minified" row of BENCHMARKS.md, Import).
+    minify: false,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "silent",
+    plugins,
+  });
+  if (result.warnings.length) {
+    throw new Error(`esbuild warned on ${entry.source} (${format}):\n${result.warnings.map((w) => `${w.location?.file ?? ""}:${w.location?.line ?? ""} ${w.text}`).join("\n")}`);
+  }
+  return result.metafile;
+}
+
+/** The plugin for a later entry: names earlier entries export come from their files of the same format. */
+function entriesPlugin(root: string, entry: Entry, format: Format, providers: readonly Provider[]): Plugin {
+  const srcDir = join(root, "src") + sep;
+  const outDir = dirname(join(root, outputFile(entry, format)));
+  const fileOf = new Map(
+    ENTRIES.filter((e) => e.formats.includes(format)).map((e) => {
+      const path = relative(outDir, join(root, outputFile(e, format))).split(sep).join("/");
+      return [entrySpecifier(e), path.startsWith(".") ? path : `./${path}`] as const;
+    }),
+  );
+  return {
+    name: "earlier-entries",
+    setup(plugin) {
+      plugin.onResolve({ filter: /^xiexus-kling-entry:/ }, (args) => {
+        const path = fileOf.get(args.path);
+        if (!path) throw new Error(`${entry.source} (${format}) imports ${args.path}, which has no ${format} file`);
+        return { path, external: true };
+      });
+      plugin.onLoad({ filter: /\.ts$/ }, (args) => {
+        if (!args.path.startsWith(srcDir)) return undefined;
+        const own = providers.find((p) => p.source === args.path);
+        if (own) throw new Error(`${entry.source} bundles the entry ${relative(root, own.source)} itself; import from it by name instead`);
+        return { contents: pointAtEntries(args.path, readFileSync(args.path, "utf8"), providers), loader: "ts" };
+      });
+    },
+  };
+}
+
+/** Loads every JavaScript file in a fresh Node (ESM by import, CJS by require); throws on failure. */
+function loadEach(root: string): void {
+  const program = [
+    'import { createRequire } from "node:module";',
+    "const require = createRequire(import.meta.url);",
+    `for (const file of ${JSON.stringify(JS_FILES.map((f) => join(root, f)))}) {`,
+    '  const loaded = file.includes("/dist/cjs/") ? require(file) : await import(new URL("file://" + file).href);',
+    '  if (!file.endsWith("cli.js") && Object.keys(loaded).length === 0) throw new Error(file + " exports nothing");',
+    // Builds a client (no request): it calls openapi-fetch's default export, which CJS interop can get wrong.
+    '  if (loaded.createKlingClient) loaded.createKlingClient({ apiKey: "sk-build-check", baseUrl: "http://127.0.0.1:9" });',
+    "}",
+  ].join("\n");
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", program], { cwd: root, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`a built file does not load:\n${result.stderr}`);
+}
+
+/** Builds `root`/dist (declarations, then each entry's bundles) and checks the result; throws with the reason. */
+export async function build(root: string = ROOT): Promise<void> {
+  const missingSources = ENTRIES.filter((entry) => !existsSync(join(root, entry.source)));
+  if (missingSources.length) throw new Error(`entry sources missing: ${missingSources.map((e) => e.source).join(", ")}`);
+
+  const errors = compile(join(root, "tsconfig.build.json"));
+  if (errors) throw new Error(`tsc -p tsconfig.build.json failed:\n${errors}`);
+  // The bin has no types export; its declaration would only ship unused.
+  rmSync(join(root, "dist/esm/src/cli.d.ts"), { force: true });
+  // The same declarations, read as CommonJS: dist/cjs/package.json says so for its .js and .d.ts.
+  cpSync(join(root, "dist/esm"), join(root, "dist/cjs"), { recursive: true });
   writeFileSync(join(root, "dist/cjs/package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`);
+
+  const providers: Provider[] = [];
+  for (const entry of ENTRIES) {
+    const source = join(root, entry.source);
+    const exports = publicExports(source);
+    for (const format of entry.formats) {
+      const meta = await bundle(root, entry, format, providers.length ? [entriesPlugin(root, entry, format, providers)] : []);
+      const file = outputFile(entry, format);
+      if (entry === MAIN && format === "esm") {
+        const exported = Object.values(meta.outputs)[0]?.exports ?? [];
+        const lost = [...exports.values()].filter((name) => !exported.includes(name));
+        if (lost.length) throw new Error(`${file} does not export ${lost.join(", ")}`);
+      }
+      const code = readFileSync(join(root, file), "utf8");
+      for (const provider of providers) {
+        const copies = duplicatedDefinitions(code, provider.exports.values());
+        if (copies.length) {
+          throw new Error(`${file} carries its own copy of ${copies.join(", ")}: import them from ${relative(root, provider.source)} by name`);
+        }
+      }
+    }
+    providers.push({ specifier: entrySpecifier(entry), source, exports });
+  }
 
   const missing = ENTRY_FILES.filter((file) => !existsSync(join(root, file)));
   if (missing.length) throw new Error(`build finished but these entry files are missing: ${missing.join(", ")}`);
-
-  const cjsIndex = readFileSync(join(root, "dist/cjs/src/index.js"), "utf8");
-  if (/^\s*(import|export)\s/m.test(cjsIndex)) throw new Error("dist/cjs/src/index.js is not CommonJS");
+  for (const file of JS_FILES) {
+    const code = readFileSync(join(root, file), "utf8");
+    const esm = looksLikeEsm(code);
+    if (file.startsWith("dist/cjs/") && (esm || !code.includes("module.exports"))) throw new Error(`${file} is not CommonJS`);
+    if (file.startsWith("dist/esm/") && (!esm || /\brequire\(|module\.exports/.test(code))) throw new Error(`${file} is not ESM`);
+  }
+  loadEach(root);
 
   // npm sets the mode on install; this makes the bin runnable from a checkout too.
-  chmodSync(join(root, "dist/esm/src/cli.js"), 0o755);
+  const bin = ENTRIES.find((entry) => entry.name === "bin");
+  if (bin) chmodSync(join(root, outputFile(bin, "esm")), 0o755);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  try {
-    const started = Date.now();
-    build();
-    console.log(`built dist/ (esm + cjs) in ${Date.now() - started} ms`);
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  }
+  const started = Date.now();
+  build().then(
+    () => console.log(`built dist/ (${JS_FILES.length} files: one per entry and format, + declarations) in ${Date.now() - started} ms`),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
 }

@@ -11,16 +11,19 @@ const INSTALL_TIMEOUT = 300_000;
 
 let pkg: PackedPackage;
 let shipsTesting = false;
+let shipsNode = false;
 
 beforeAll(async () => {
   pkg = await packedPackage();
   shipsTesting = pkg.files.some((f) => f.path === "dist/esm/src/testing/index.d.ts");
+  shipsNode = pkg.files.some((f) => f.path === "dist/esm/src/node/index.d.ts");
 }, INSTALL_TIMEOUT);
 
-// The ./testing entry is checked once per kind of resolution, as soon as the package ships it.
+// The ./testing and ./node entries are checked once per kind of resolution, as soon as the package ships them.
 const filesOf = (cell: Cell): string[] => [
   ...cell.files,
   ...(cell.testing && shipsTesting ? ["testing-entry.ts"] : []),
+  ...(cell.testing && shipsNode ? ["node-entry.ts"] : []),
   ...readmeExamples(cell).map((example) => example.name),
 ];
 

@@ -1,17 +1,21 @@
-// The package as published: the build (ESM + CJS, each with declarations), publint, attw and the
-// tarball's file list. Each check is also run on a deliberately broken package, so it can fail.
+// The package as published: the build (one ESM and one CJS file per entry, with declarations),
+// publint, attw and the tarball's exact file list. Each check is also run on a deliberately broken
+// package or input, so it can fail.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ENTRY_FILES } from "../scripts/build.js";
+import { duplicatedDefinitions, ENTRIES, entrySpecifier, ENTRY_FILES, JS_FILES, outputFile, pointAtEntries, publicExports, type Provider } from "../scripts/build.js";
 import { CACHE, ROOT, run, type RunResult } from "./consumer/exec.js";
 import { filesUnder, packageIssues, packedPackage, repack, unpack, type PackedPackage } from "./consumer/pack.js";
 
 const SETUP_TIMEOUT = 240_000;
 const WORK = resolve(CACHE, "packaging");
 const RESOLUTIONS = ["node10", "node16-cjs", "node16-esm", "bundler"] as const;
+/** The package.json subpaths with types, from the build's table of entries. */
+const SUBPATHS = ENTRIES.filter((entry) => entry.types).map((entry) => entry.name);
+const MAIN_SOURCE = resolve(ROOT, "src/index.ts");
 
 type Manifest = Record<string, unknown> & { exports: Record<string, Record<string, Record<string, string>>> };
 
@@ -52,38 +56,130 @@ interface AttwReport {
   problems: Record<string, unknown[]>;
 }
 
+/** A copy of the checkout's build inputs under .cache, with `edit` applied, built by scripts/build.ts. */
+async function buildCopy(name: string, edit: (copy: string) => void): Promise<RunResult & { copy: string }> {
+  const copy = join(WORK, name);
+  rmSync(copy, { recursive: true, force: true });
+  mkdirSync(copy, { recursive: true });
+  for (const item of ["src", "generated", "scripts/build.ts", "package.json", "tsconfig.json", "tsconfig.build.json"]) {
+    cpSync(join(ROOT, item), join(copy, item), { recursive: true });
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"), "dir");
+  edit(copy);
+  const result = await run(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/build.ts"], { cwd: copy, timeoutMs: 120_000 });
+  return { ...result, copy };
+}
+
 describe("the build", () => {
-  it("writes an ESM and a CommonJS build, each with its own declarations", () => {
+  it("writes one ESM and one CommonJS file per entry (the bin: ESM only), each with declarations", () => {
     const files = filesUnder(good);
     for (const entry of ENTRY_FILES) expect(files).toContain(entry);
+    // One file per entry and format: no other JavaScript ships.
+    expect(files.filter((f) => f.endsWith(".js"))).toEqual([...JS_FILES].sort());
+    expect(JS_FILES).toEqual(expect.arrayContaining(["dist/esm/src/index.js", "dist/cjs/src/index.js", "dist/esm/src/cli.js"]));
     expect(JSON.parse(readFileSync(join(good, "dist/cjs/package.json"), "utf8"))).toEqual({ type: "commonjs" });
     expect(readFileSync(join(good, "dist/esm/src/index.js"), "utf8")).toMatch(/^export \{/m);
-    const cjs = files.filter((f) => f.startsWith("dist/cjs/") && f.endsWith(".js"));
-    expect(cjs.length).toBeGreaterThan(5);
-    for (const file of cjs) {
+    for (const file of JS_FILES) {
       const text = readFileSync(join(good, file), "utf8");
-      expect(text, file).toContain('"use strict"');
-      expect(text, file).not.toMatch(/import\.meta|^\s*(import|export)\s/m);
+      if (file.startsWith("dist/cjs/")) {
+        expect(text, file).toMatch(/^"use strict";/);
+        expect(text, file).toContain("module.exports");
+        expect(text, file).not.toMatch(/import\.meta|^\s*(import|export)\s/m);
+      } else {
+        expect(text, file).toMatch(/^(import|export) /m);
+        expect(text, file).not.toMatch(/\brequire\(|module\.exports/);
+      }
+      // openapi-fetch stays a dependency: imported, never bundled in.
+      expect(text, file).not.toContain("node_modules/openapi-fetch");
     }
+    expect(readFileSync(join(good, "dist/esm/src/index.js"), "utf8")).toMatch(/from "openapi-fetch"/);
+    expect(readFileSync(join(good, "dist/cjs/src/index.js"), "utf8")).toMatch(/require\("openapi-fetch"\)/);
     // The generated types ship inside dist, where the declarations import them from.
     expect(files).toContain("dist/esm/generated/kling-image2video.d.ts");
     expect(files).toContain("dist/cjs/generated/kling-image2video.d.ts");
   });
 
+  it("gives the later entries no copy of an earlier one: they import its file", () => {
+    const mainNames = [...publicExports(MAIN_SOURCE).values()];
+    expect(mainNames).toEqual(expect.arrayContaining(["KlingError", "createKlingClient", "TaskNotFoundError"]));
+    ENTRIES.forEach((entry, i) => {
+      const earlier = ENTRIES.slice(0, i);
+      for (const format of entry.formats) {
+        const file = outputFile(entry, format);
+        const text = readFileSync(join(good, file), "utf8");
+        if (i > 0) {
+          const main = entry.source === "src/cli.ts" ? "./index.js" : "../index.js";
+          expect(text, file).toContain(format === "esm" ? `from "${main}"` : `require("${main}")`);
+        }
+        for (const other of earlier) {
+          const names = [...publicExports(resolve(ROOT, other.source)).values()];
+          expect(duplicatedDefinitions(text, names), `${file} vs ${other.source}`).toEqual([]);
+        }
+      }
+    });
+    // The bin's downloads come from the node entry's file, not a copy of it.
+    expect(readFileSync(join(good, "dist/esm/src/cli.js"), "utf8")).toContain('from "./node/index.js"');
+  });
+
+  it("would notice a copy of a public class or function in a sub-entry", () => {
+    const names = ["KlingError", "createKlingClient", "DEFAULTS", "withRetry"];
+    expect(duplicatedDefinitions("var KlingError = class extends Error {};\nfunction createKlingClient() {}", names)).toEqual(["KlingError", "createKlingClient"]);
+    expect(duplicatedDefinitions("class KlingError extends Error {}\nconst withRetry = (f) => f;", names)).toEqual(["KlingError", "withRetry"]);
+    // Imported, subclassed or a plain constant: no identity is copied.
+    expect(duplicatedDefinitions('import { KlingError } from "../index.js";\nvar FileExistsError = class extends KlingError {};\nvar DEFAULTS = { a: 1 };', names)).toEqual([]);
+  });
+
+  it("points imports of earlier entries' names at their files and bundles the rest", () => {
+    const node = resolve(ROOT, "src/node/index.ts");
+    const providers: Provider[] = [
+      { specifier: entrySpecifier(ENTRIES[0]!), source: MAIN_SOURCE, exports: publicExports(MAIN_SOURCE) },
+      { specifier: "node-entry", source: node, exports: publicExports(node) },
+    ];
+    const main = JSON.stringify(entrySpecifier(ENTRIES[0]!));
+    const file = resolve(ROOT, "src/example.ts");
+    const source = [
+      'import { APIError, isTaskNotExist } from "./errors.js";',
+      'import { DEFAULTS as D, checkDuration } from "./options.js";',
+      'import type { KlingError } from "./errors.js";',
+      'import { sleep } from "./_sleep.js";',
+      'export { TaskNotFoundError } from "./errors.js";',
+      'import { downloadVideo } from "./node/index.js";',
+    ].join("\n");
+    const out = pointAtEntries(file, source, providers);
+    expect(out).toContain(`import { APIError as APIError } from ${main};\nimport { isTaskNotExist } from "./errors.js";`);
+    expect(out).toContain(`import { DEFAULTS as D } from ${main};\nimport { checkDuration } from "./options.js";`);
+    expect(out).toContain('import type { KlingError } from "./errors.js";');
+    expect(out).toContain('import { sleep } from "./_sleep.js";');
+    expect(out).toContain(`export { TaskNotFoundError as TaskNotFoundError } from ${main};`);
+    expect(out).toContain('import { downloadVideo as downloadVideo } from "node-entry";');
+    // A name no earlier entry exports from that module is never redirected.
+    expect(pointAtEntries(file, 'import { isLoopbackHost } from "./options.js";', providers)).toBe('import { isLoopbackHost } from "./options.js";');
+  });
+
   it("fails loudly when the sources do not compile", async () => {
-    const copy = join(WORK, "broken-source");
-    rmSync(copy, { recursive: true, force: true });
-    mkdirSync(copy, { recursive: true });
-    for (const item of ["src", "generated", "scripts/build.ts", "package.json", "tsconfig.json", "tsconfig.build.json", "tsconfig.build.cjs.json"]) {
-      cpSync(join(ROOT, item), join(copy, item), { recursive: true });
-    }
-    symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"), "dir");
-    writeFileSync(join(copy, "src/index.ts"), `${readFileSync(join(ROOT, "src/index.ts"), "utf8")}\nexport const oops: number = "not a number";\n`);
-    const result = await run(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/build.ts"], { cwd: copy, timeoutMs: 120_000 });
+    const result = await buildCopy("broken-source", (copy) => {
+      writeFileSync(join(copy, "src/index.ts"), `${readFileSync(join(ROOT, "src/index.ts"), "utf8")}\nexport const oops: number = "not a number";\n`);
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("tsc -p tsconfig.build.json failed");
     expect(result.stderr).toContain("TS2322");
-    expect(existsSync(join(copy, "dist/esm/src/index.js"))).toBe(false);
+    expect(existsSync(join(result.copy, "dist/esm/src/index.js"))).toBe(false);
+  }, 120_000);
+
+  it("fails when an entry's source is missing", async () => {
+    const result = await buildCopy("missing-entry", (copy) => rmSync(join(copy, "src/testing/index.ts")));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("entry sources missing: src/testing/index.ts");
+  }, 120_000);
+
+  it("fails when a sub-entry would carry its own copy of a public class", async () => {
+    // A namespace import cannot be pointed at the main entry name by name, so errors.ts is bundled.
+    const result = await buildCopy("copied-class", (copy) => {
+      const file = join(copy, "src/testing/index.ts");
+      writeFileSync(file, `${readFileSync(file, "utf8")}\nimport * as errors from "../errors.js";\nexport const Copied = errors.KlingError;\n`);
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/dist\/esm\/src\/testing\/index\.js carries its own copy of .*KlingError.*: import them from src\/index\.ts by name/);
   }, 120_000);
 });
 
@@ -115,11 +211,13 @@ describe("are the types wrong (attw)", () => {
     expect(report.analysis.problems).toEqual([]);
     expect(report.problems).toEqual({});
     expect(result.code, result.output).toBe(0);
-    for (const entrypoint of [".", "./testing"]) {
+    expect(Object.keys(report.analysis.entrypoints).filter((e) => e !== "./package.json").sort()).toEqual([...SUBPATHS].sort());
+    for (const entrypoint of SUBPATHS) {
+      const dir = entrypoint === "." ? "" : `${entrypoint.slice(2)}/`;
       for (const kind of RESOLUTIONS) {
         const fileName = report.analysis.entrypoints[entrypoint]?.resolutions[kind]?.resolution?.fileName;
         const format = kind === "node16-esm" || kind === "bundler" ? "esm" : "cjs";
-        expect(fileName, `${entrypoint} under ${kind}`).toMatch(new RegExp(`/dist/${format}/src/(testing/)?index\\.d\\.ts$`));
+        expect(fileName, `${entrypoint} under ${kind}`).toMatch(new RegExp(`/dist/${format}/src/${dir}index\\.d\\.ts$`));
       }
     }
   }, 120_000);
@@ -145,6 +243,27 @@ describe("npm pack", () => {
     const [listed] = JSON.parse(dry.stdout) as Array<{ files: Array<{ path: string }> }>;
     expect(packageIssues(listed?.files.map((f) => f.path) ?? [], manifest)).toEqual([]);
   }, 60_000);
+
+  it("lists exactly the expected files: one JS file per entry and format, a declaration per module", () => {
+    const sources = ["src", "generated"].flatMap((dir) =>
+      filesUnder(join(pkg.stage, dir))
+        .filter((f) => f.endsWith(".ts") && !/\.test(-d)?\.ts$/.test(f))
+        .map((f) => `${dir}/${f}`),
+    );
+    // The bin has no declaration: nothing imports it.
+    const declared = sources.filter((f) => f !== "src/cli.ts").map((f) => f.replace(/\.ts$/, ".d.ts"));
+    const expected = [
+      "package.json",
+      "README.md",
+      "CHANGELOG.md",
+      "LICENSE",
+      "dist/cjs/package.json",
+      ...JS_FILES,
+      ...declared.flatMap((f) => [`dist/esm/${f}`, `dist/cjs/${f}`]),
+    ].sort();
+    expect(pkg.files.map((f) => f.path).sort()).toEqual(expected);
+    expect(expected.filter((f) => f.endsWith(".js"))).toHaveLength(7);
+  });
 
   it("would notice sources, tests, configs and missing entries", () => {
     const files = ["package.json", "README.md", "LICENSE", "src/index.ts", "test/x.test.ts", "tsconfig.build.json", "openapi/spec.json", "notes.txt", ...pkg.files.map((f) => f.path).filter((p) => p !== "dist/cjs/src/index.d.ts" && p !== "CHANGELOG.md")];

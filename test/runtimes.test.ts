@@ -15,7 +15,7 @@ import { nodeBinary, npmProject } from "./consumer/install.js";
 import { packedPackage } from "./consumer/pack.js";
 
 /** Browser bundle of the main entry, openapi-fetch included, min+gzip: the regression budget (see its definition). */
-const BUNDLE_BUDGET_BYTES = BUDGETS.bundleGzipBudgetBytes;
+const BUNDLE_BUDGET_BYTES = BUDGETS.bundleCodeGzipBudgetBytes;
 const SETUP_TIMEOUT = 300_000;
 const API_KEY = "sk-runtime-smoke";
 const VERSION = (JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -154,16 +154,25 @@ describe.each(NODES)("Node %i", (major) => {
 });
 
 describe("browser bundle of the main entry", () => {
-  it(`has no Node built-in and fits ${BUNDLE_BUDGET_BYTES} B min+gzip, openapi-fetch included`, async () => {
+  it("has no Node built-in, openapi-fetch included", async () => {
     const entry = join(app, "browser-entry.mjs");
     writeFileSync(entry, 'export * from "xiexus-kling";\n');
     const size = await bundleSize(entry);
-    console.log(`browser bundle of xiexus-kling: ${size.gzipBytes} B min+gzip, ${size.minifiedBytes} B minified (budget ${BUNDLE_BUDGET_BYTES} B)`);
+    console.log(`browser bundle of the packed xiexus-kling: ${size.gzipBytes} B min+gzip, ${size.minifiedBytes} B minified`);
     expect(size.nodeImports).toEqual([]);
     expect(size.code).not.toMatch(/["'`]node:/);
     expect(size.inputs.some((input) => input.includes("node_modules/openapi-fetch/"))).toBe(true);
     expect(size.inputs.some((input) => input.includes("node_modules/xiexus-kling/dist/esm/"))).toBe(true);
-    expect(size.gzipBytes, `${size.gzipBytes} B min+gzip`).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
+  });
+
+  it(`its own code fits ${BUNDLE_BUDGET_BYTES} B min+gzip, openapi-fetch included, the spec data apart`, async () => {
+    const code = await bundleSize(resolve(ROOT, "src/index.ts"), { withoutSpecData: true });
+    const whole = await bundleSize(resolve(ROOT, "src/index.ts"));
+    console.log(`main entry: ${code.gzipBytes} B of code + ${whole.gzipBytes - code.gzipBytes} B of spec data, min+gzip (budget ${BUNDLE_BUDGET_BYTES} B)`);
+    // The stub really left the data out (the task's metadata.fps is only named by the schema).
+    expect(whole.code).toContain("fps");
+    expect(code.code).not.toContain("fps");
+    expect(code.gzipBytes, `${code.gzipBytes} B min+gzip`).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
   });
 
   it("would notice a Node built-in: xiexus-kling/testing imports node:http", async () => {

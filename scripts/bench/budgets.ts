@@ -4,15 +4,18 @@ import { pollDelayMs } from "../../src/wait.js";
 
 /** Targets and budgets; each figure is explained where it is checked. */
 export const BUDGETS = {
-  /** Per-request time of xiexus-kling at most this many times raw fetch's (bench only: timing is noisy). */
-  requestOverheadRatio: 1.1,
+  /** Per-request time of xiexus-kling over bare openapi-fetch (with a Bearer middleware), in raw-fetch round trips: at most +0.10x (bench only: timing is noisy). */
+  requestOverOpenapiFetch: 0.1,
+  /** Cold import of the built main entry at most this many times openapi-fetch's, ESM and CommonJS alike (bench only: timing is noisy). */
+  importRatio: 1.2,
   /** The target for the browser bundle of the main entry, openapi-fetch included, min+gzip (6 kB = 6,000 B): missed, see README. */
   bundleGzipBytes: 6_000,
   /**
-   * What test/runtimes.test.ts asserts, so growth is caught: measured 8,856 B on 2026-11-23
-   * (esbuild 0.28.2, openapi-fetch 0.17.0), plus ~4% headroom.
+   * What test/runtimes.test.ts asserts of the package's own code (the main entry with openapi-fetch,
+   * the generated spec data left out: it grows with the specs in openapi/ by design), so growth is
+   * caught: measured 11,377 B on 2026-11-24 (esbuild 0.28.2, openapi-fetch 0.17.0), plus ~4%.
    */
-  bundleGzipBudgetBytes: 9_216,
+  bundleCodeGzipBudgetBytes: 11_840,
   /** Type-check instantiations of the xiexus-kling consumer at most this many times the bare openapi-fetch one. */
   typecheckInstantiationRatio: 1.1,
   /**

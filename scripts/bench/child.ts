@@ -16,10 +16,10 @@ export interface ChildResult {
   exitAt: number;
 }
 
-/** Runs `node <args>` from the repo root to completion; rejects when it exits non-zero. */
-export function runNode(args: readonly string[], timeoutMs = 120_000): Promise<ChildResult> {
+/** Runs `node <args>` in `cwd` (default: the repo root) to completion; rejects when it exits non-zero. */
+export function runNode(args: readonly string[], timeoutMs = 120_000, cwd: string = ROOT): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     const lines: string[] = [];
     let stderr = "";
     let lastLineAt = Number.NaN;

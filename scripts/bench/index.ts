@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { benchBundle } from "./bundle.js";
 import { benchCodegen } from "./codegen.js";
+import { benchDownload } from "./download.js";
+import { benchHostile } from "./hostile.js";
 import { benchImport } from "./import-cost.js";
 import { ROOT } from "./paths.js";
 import { prepare } from "./prepare.js";
@@ -68,6 +70,8 @@ async function main(): Promise<void> {
     await timed("type-check", () => benchTypecheck(settings)),
     await timed("codegen", () => benchCodegen(settings)),
     await timed("waits", () => benchWaits(settings)),
+    await timed("hostile body", () => benchHostile()),
+    await timed("download", () => benchDownload(settings)),
   ];
   const rows: Row[] = sections.flatMap((s) => s.rows);
   const table = renderTable(rows);

@@ -8,10 +8,10 @@ import { CACHE, ROOT } from "./paths.js";
 
 /** The bundles, by name (each is `.cache/bench/<name>.mjs`). */
 export const BUNDLES = {
-  kling: "src/index.ts",
   server: "scripts/bench/server.ts",
   "requests-worker": "scripts/bench/requests-worker.ts",
   "waits-worker": "scripts/bench/waits-worker.ts",
+  "hostile-worker": "scripts/bench/hostile-worker.ts",
 } as const;
 
 /** Path of one bundle. */

@@ -3,7 +3,7 @@
 // answers Range / If-Range with ETag and Last-Modified, plays scripted faults, and records every
 // request it receives (headers included) so tests can prove no key ever reached it.
 import { createHash } from "node:crypto";
-import http from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** Default size of the fake video: 256 KiB. */
@@ -195,7 +195,7 @@ function parseRange(header: string | undefined, size: number): [number, number] 
 export async function startVideoHost(
   host: string,
   options: FakeVideoOptions,
-): Promise<{ host: FakeVideoHost; server: http.Server }> {
+): Promise<{ host: FakeVideoHost; server: Server }> {
   const state: VideoState = { size: DEFAULT_VIDEO_SIZE, ranges: true, etag: true, lastModified: true, version: 1, faults: [] };
   applyOptions(state, options);
   const requests: RecordedVideoRequest[] = [];
@@ -205,7 +205,7 @@ export async function startVideoHost(
   // A fixed date per version: deterministic, and a new version is newer.
   const lastModifiedOf = (): string => new Date(Date.UTC(2024, 0, 1) + state.version * 86_400_000).toUTCString();
 
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     req.resume();
     const method = req.method ?? "GET";
     const path = (req.url ?? "/").split("?")[0] ?? "/";

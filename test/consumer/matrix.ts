@@ -17,7 +17,7 @@ export interface Cell {
   types: readonly string[];
   /** Templates (test/consumer/templates) compiled by this cell. */
   files: readonly string[];
-  /** Also compile testing-entry.ts when the package ships `./testing` (one cell per kind of resolution). */
+  /** Also compile testing-entry.ts and node-entry.ts when the package ships `./testing` and `./node` (one cell per kind of resolution). */
   testing: boolean;
 }
 

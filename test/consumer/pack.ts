@@ -4,7 +4,7 @@
 // the tarball; a run with unchanged inputs reuses it.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { CACHE, ROOT, runOk, withLock } from "./exec.js";
 
@@ -34,7 +34,6 @@ const INPUT_FILES = new Set([
   "package.json",
   "tsconfig.json",
   "tsconfig.build.json",
-  "tsconfig.build.cjs.json",
   "scripts/build.ts",
   "README.md",
   "CHANGELOG.md",
@@ -70,6 +69,17 @@ export function inputHash(root: string = ROOT, files: readonly string[] = checko
 }
 
 const PACK_DIR = resolve(CACHE, "pack");
+/** Older tarballs are kept this long: another suite of the same run (or a parallel run) may still install one. */
+const PACK_KEEP_MS = 60 * 60_000;
+
+/** Removes the tarballs of other inputs not touched within PACK_KEEP_MS. */
+function dropStalePacks(current: string): void {
+  if (!existsSync(PACK_DIR)) return;
+  for (const entry of readdirSync(PACK_DIR)) {
+    const path = join(PACK_DIR, entry);
+    if (entry !== current && Date.now() - statSync(path).mtimeMs > PACK_KEEP_MS) rmSync(path, { recursive: true, force: true });
+  }
+}
 
 /** Builds and packs a staging copy of the checkout, unless a tarball of the same inputs is cached. */
 export async function packedPackage(): Promise<PackedPackage> {
@@ -81,7 +91,8 @@ export async function packedPackage(): Promise<PackedPackage> {
     if (existsSync(manifestPath)) {
       return { ...(JSON.parse(readFileSync(manifestPath, "utf8")) as Omit<PackedPackage, "fresh">), fresh: false };
     }
-    rmSync(PACK_DIR, { recursive: true, force: true });
+    dropStalePacks(key);
+    rmSync(dir, { recursive: true, force: true });
     const stage = join(dir, "stage");
     for (const file of files) {
       mkdirSync(dirname(join(stage, file)), { recursive: true });
