@@ -5,14 +5,11 @@
 // seen against the poll interval, and what is left open at the end.
 // Run on its own: `tsx scripts/bench/batch.ts [--quick] [--gc]` (--gc: also a run with --expose-gc
 // that forces a GC every 100 tasks and reports the heap after it); `benchBatch` is the section.
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { build } from "esbuild";
 import { atMost, verdict } from "./budgets.js";
 import { lastJson, runNode, startServer } from "./child.js";
-import { CACHE, ROOT } from "./paths.js";
-import { prepare } from "./prepare.js";
+import { bundlePath, prepare } from "./prepare.js";
 import { fmt, fmtRatio, max, median, quantile } from "./stats.js";
 import { renderTable, type Row, type SectionResult } from "./table.js";
 
@@ -52,22 +49,7 @@ interface BatchReport {
   exitMs: number;
 }
 
-const WORKER = join(CACHE, "batch-worker.mjs");
-
-/** Bundles the worker (single-file ESM, bare imports external), like prepare.ts does for the others. */
-async function bundleWorker(): Promise<void> {
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, "scripts/bench/batch-worker.ts")],
-    outfile: WORKER,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
-}
+const WORKER = bundlePath("batch-worker");
 
 async function runBatch(mode: "batch" | "waits", settings: BatchSettings, gc = false): Promise<BatchReport> {
   const server = await startServer();
@@ -92,7 +74,7 @@ async function runBatch(mode: "batch" | "waits", settings: BatchSettings, gc = f
 
 /** Runs the section (bundles its worker; expects prepare() to have built the server). */
 export async function benchBatch(settings: BatchSettings, options: { gc?: boolean } = {}): Promise<SectionResult> {
-  await bundleWorker();
+  await prepare(["batch-worker"]);
   const batch = await runBatch("batch", settings);
   const waits = await runBatch("waits", settings);
   const gcRun = options.gc ? await runBatch("batch", settings, true) : undefined;

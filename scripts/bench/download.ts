@@ -6,11 +6,10 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { createFakeRelay, fakeVideoSha256 } from "../../src/testing/index.js";
 import { verdict } from "./budgets.js";
 import { lastJson, runNode } from "./child.js";
-import { CACHE, ROOT } from "./paths.js";
+import { bundlePath, prepare } from "./prepare.js";
 import { fmt, fmtRatio } from "./stats.js";
 import type { Row, SectionResult, Settings } from "./table.js";
 
@@ -35,23 +34,7 @@ export interface DownloadReport {
   verified?: boolean;
 }
 
-const WORKER = join(CACHE, "download-worker.mjs");
-
-/** Bundles the worker (downloadVideo included) so the measured process runs plain node. */
-export async function buildDownloadWorker(): Promise<string> {
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, "scripts/bench/download-worker.ts")],
-    outfile: WORKER,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
-  return WORKER;
-}
+const WORKER = bundlePath("download-worker");
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash("sha256");
@@ -65,7 +48,7 @@ export async function measureDownload(
   size: number = DOWNLOAD_BENCH_BYTES,
   options: { verify?: boolean } = {},
 ): Promise<DownloadReport> {
-  await buildDownloadWorker();
+  await prepare(["download-worker"]);
   const relay = await createFakeRelay({ video: { size } });
   const dir = await mkdtemp(join(tmpdir(), "kling-download-"));
   try {
@@ -85,7 +68,7 @@ export async function benchDownload(settings: Settings): Promise<SectionResult> 
   const size = settings.quick ? 2 ** 28 : DOWNLOAD_BENCH_BYTES;
   const base = await measureDownload("fetch", size);
   const kling = await measureDownload("kling", size);
-  const section = `8. Download ${fmt(size / 2 ** 20)} MiB`;
+  const section = `9. Download ${fmt(size / 2 ** 20)} MiB`;
   const vs = (k: string, b: string): string => `${k} (fetch stream: ${b})`;
   const peak = (r: DownloadReport): number => Math.max(r.peakRssMb, r.maxRssMb);
   const mbps = (r: DownloadReport): number => r.bytes / 2 ** 20 / (r.ms / 1000);

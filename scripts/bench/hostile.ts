@@ -155,7 +155,7 @@ export async function benchHostile(): Promise<SectionResult> {
     for (const hostile of CASES) {
       const result = await runCase(url, hostile);
       rows.push({
-        section: "7. Hostile body",
+        section: "8. Hostile body",
         subject: hostile.subject,
         value: `${result.outcome}; peak RSS +${fmt(result.peakAboveBaseline / 2 ** 20, 1)} MB; ${fmt(result.ms / 1000, 1)} s`,
         ratio: "",

@@ -5,6 +5,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { benchBatch } from "./batch.js";
 import { benchBundle } from "./bundle.js";
 import { benchCodegen } from "./codegen.js";
 import { benchDownload } from "./download.js";
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     await timed("type-check", () => benchTypecheck(settings)),
     await timed("codegen", () => benchCodegen(settings)),
     await timed("waits", () => benchWaits(settings)),
+    await timed("batch", () => benchBatch(settings.waits, { gc: true })),
     await timed("hostile body", () => benchHostile()),
     await timed("download", () => benchDownload(settings)),
   ];

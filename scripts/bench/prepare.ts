@@ -12,6 +12,8 @@ export const BUNDLES = {
   "requests-worker": "scripts/bench/requests-worker.ts",
   "waits-worker": "scripts/bench/waits-worker.ts",
   "hostile-worker": "scripts/bench/hostile-worker.ts",
+  "batch-worker": "scripts/bench/batch-worker.ts",
+  "download-worker": "scripts/bench/download-worker.ts",
 } as const;
 
 /** Path of one bundle. */
@@ -19,12 +21,12 @@ export function bundlePath(name: keyof typeof BUNDLES): string {
   return join(CACHE, `${name}.mjs`);
 }
 
-/** Builds every bundle (single-file ESM for Node 20). */
-export async function prepare(): Promise<void> {
+/** Builds the named bundles, by default every one (single-file ESM for Node 20). */
+export async function prepare(names: ReadonlyArray<keyof typeof BUNDLES> = Object.keys(BUNDLES) as Array<keyof typeof BUNDLES>): Promise<void> {
   await mkdir(CACHE, { recursive: true });
   await build({
     absWorkingDir: ROOT,
-    entryPoints: Object.fromEntries(Object.entries(BUNDLES).map(([name, entry]) => [name, join(ROOT, entry)])),
+    entryPoints: Object.fromEntries(names.map((name) => [name, join(ROOT, BUNDLES[name])])),
     outdir: CACHE,
     outExtension: { ".js": ".mjs" },
     bundle: true,
