@@ -12,7 +12,7 @@ import {
   type KlingClientOptions,
   type ValidationMode,
 } from "./options.js";
-import { createTransport, readBody, type RequestPolicy } from "./transport.js";
+import { bufferedBody, createTransport, readBody, type RequestPolicy } from "./transport.js";
 import { IMAGE2VIDEO_TASK_PATH, type CompletedImage2VideoTask, type Image2VideoTaskResult } from "./types.js";
 import { checkAnswer, NOT_FOUND, parseTaskBody } from "./validate.js";
 import { waitForTask, type WaitOptions } from "./wait.js";
@@ -86,7 +86,8 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       if (!response.ok || resolved.validation === "off" || options.parseAs === "stream" || taskFetches.has(options.fetch)) {
         return undefined;
       }
-      const text = redact(await response.clone().text());
+      const bytes = bufferedBody(response);
+      const text = redact(bytes ? new TextDecoder().decode(bytes) : await response.clone().text());
       checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
       return undefined;
     },

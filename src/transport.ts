@@ -36,10 +36,16 @@ export interface TransportDeps {
 export type BodyMode = "buffer" | "side" | "stream";
 
 const sideBodies = new WeakMap<Response, string>();
+const bufferedBodies = new WeakMap<Response, Uint8Array>();
 
 /** The body a "side" transport read, by the Response it returned. */
 export function readBody(response: Response): string | undefined {
   return sideBodies.get(response);
+}
+
+/** The bytes a "buffer" transport read into the Response it returned (so a check need not read it again). */
+export function bufferedBody(response: Response): Uint8Array | undefined {
+  return bufferedBodies.get(response);
 }
 
 const TIMED_OUT = Symbol("timed out");
@@ -108,6 +114,7 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
     });
     // A constructed Response has no url; keep the real one for messages and for raw callers.
     Object.defineProperty(rebuilt, "url", { value: response.url || request.url });
+    bufferedBodies.set(rebuilt, body as Uint8Array);
     return rebuilt;
   } catch (error) {
     if (userSignal.aborted) throw userSignal.reason;
