@@ -6,16 +6,17 @@ const REDACTED = "[redacted]";
 export function createRedactor(key: string | null): <T>(value: T) => T {
   if (!key) return <T>(value: T): T => value;
   const secret = key;
-  function scrub(value: unknown, seen: WeakSet<object>): unknown {
+  function scrub(value: unknown, seen: Map<object, unknown>): unknown {
     if (typeof value === "string") return value.includes(secret) ? value.split(secret).join(REDACTED) : value;
-    if (value === null || typeof value !== "object" || seen.has(value)) return value;
-    seen.add(value);
+    if (value === null || typeof value !== "object") return value;
+    if (seen.has(value)) return seen.get(value);
     if (value instanceof Headers) {
       const out = new Headers();
       value.forEach((v, k) => out.append(k, scrub(v, seen) as string));
       return out;
     }
     if (value instanceof Error) {
+      seen.set(value, value);
       if (!String(value.message).includes(secret) && !String(value.stack).includes(secret)) {
         const cause = (value as { cause?: unknown }).cause;
         return cause === undefined || scrub(cause, seen) === cause ? value : new Error(value.message, { cause: scrub(cause, seen) });
@@ -25,11 +26,26 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
       copy.stack = scrub(value.stack, seen) as string;
       return copy;
     }
-    if (Array.isArray(value)) return value.map((item) => scrub(item, seen));
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = scrub(v, seen);
-    return out;
+    // Plain data (a parsed body) is walked with a stack of its own: a hostile answer nested
+    // 100,000 levels deep must not overflow the call stack.
+    const root: Record<string, unknown> = Array.isArray(value) ? ([] as unknown as Record<string, unknown>) : {};
+    seen.set(value, root);
+    const work: Array<[object, Record<string, unknown>]> = [[value, root]];
+    for (let item = work.pop(); item; item = work.pop()) {
+      const [source, out] = item;
+      for (const [k, v] of Object.entries(source)) {
+        if (v === null || typeof v !== "object" || v instanceof Headers || v instanceof Error || seen.has(v)) {
+          out[k] = scrub(v, seen);
+          continue;
+        }
+        const child: Record<string, unknown> = Array.isArray(v) ? ([] as unknown as Record<string, unknown>) : {};
+        seen.set(v, child);
+        out[k] = child;
+        work.push([v, child]);
+      }
+    }
+    return root;
   }
   // A string (the common case: a body) needs no cycle guard.
-  return <T>(value: T): T => (typeof value === "string" ? scrub(value, undefined as never) : scrub(value, new WeakSet())) as T;
+  return <T>(value: T): T => (typeof value === "string" ? scrub(value, undefined as never) : scrub(value, new Map())) as T;
 }

@@ -103,6 +103,12 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
 /** The problems of `data` against `defs[root]` (an empty list when it conforms). */
 export function schemaIssues(defs: readonly unknown[], root: number, data: unknown): ValidationIssue[] {
   const out: ValidationIssue[] = [];
-  check(defs, defs[root] as Schema, data, "", "#", out);
+  try {
+    check(defs, defs[root] as Schema, data, "", "#", out);
+  } catch (error) {
+    // A recursive schema walked by data nested deeper than the call stack: an answer, not a bug.
+    if (!(error instanceof RangeError)) throw error;
+    return [{ instancePath: "", schemaPath: "#", keyword: "depth", params: {}, message: "is nested too deeply to check" }];
+  }
   return out;
 }

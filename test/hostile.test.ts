@@ -12,7 +12,7 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x20); // spaces: valid JSON whitespace, s
 /** How far above its starting RSS this process may go while one hostile answer is read. */
 const MEMORY_BUDGET_BYTES = 64 * 1024 ** 2;
 
-type Kind = "json-200" | "json-404" | "gzip-200" | "html-502" | "big-ok";
+type Kind = "json-200" | "json-404" | "gzip-200" | "html-502" | "big-ok" | "deep-404" | "deep-200";
 interface Seen {
   kind: string;
   /** Bytes the server managed to write before the client hung up (before compression). */
@@ -47,6 +47,13 @@ beforeAll(async () => {
     res.on("close", () => {
       record.closedEarly = !res.writableFinished;
     });
+    if (kind === "deep-404" || kind === "deep-200") {
+      // 200,000 levels of nesting in 400 kB: under the byte cap, over any recursive walk's stack.
+      const deep = "[".repeat(200_000) + "]".repeat(200_000);
+      res.writeHead(kind === "deep-404" ? 404 : 200, { "content-type": "application/json" });
+      res.end(kind === "deep-404" ? deep : `{"task_id":"t1","status":"queued","error":${deep}}`);
+      return;
+    }
     if (kind === "big-ok") {
       // 10 MiB of video: over the cap, but asked for as a stream.
       res.writeHead(200, { "content-type": "video/mp4", "content-length": String(10 * 1024 * 1024) });
@@ -140,6 +147,18 @@ describe("hostile bodies end in ResponseTooLargeError, memory flat, no retry", (
     let bytes = 0;
     for await (const chunk of data as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
     expect(bytes).toBe(10 * 1024 * 1024);
+  });
+
+  it("a body nested 200,000 levels deep is an answer like any other, not a stack overflow", async () => {
+    const notFound = await client().getImage2VideoTask("deep-404").catch((e: unknown) => e);
+    expect(notFound).toBeInstanceOf(KlingError);
+    expect((notFound as Error).name).toBe("TaskNotFoundError");
+    const strict = await client({ validation: "strict" }).getImage2VideoTask("deep-200").catch((e: unknown) => e);
+    expect((strict as Error).name).toBe("ResponseValidationError");
+    const raw = await client({ validation: "strict" })
+      .GET("/kling/v1/videos/image2video/{task_id}", { params: { path: { task_id: "deep-200" } } })
+      .catch((e: unknown) => e);
+    expect((raw as Error).name).toBe("ResponseValidationError");
   });
 
   it("rejects a cap that is not a positive whole number before any request", () => {
