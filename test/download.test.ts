@@ -185,7 +185,9 @@ describe("resume", () => {
     video.update({ ranges: false, faults: Array(3).fill({ kind: "short", afterBytes: 50_000 }) });
     const error = await fail(downloadVideo(video.url, target(), { maxRetries: 2 }));
     expect(error).toBeInstanceOf(APIConnectionError);
-    expect((error as Error).message).toMatch(/cut short: 50000 of 262144 bytes/);
+    // How much of the 50,000 bytes arrives before the close depends on timing; never all of it.
+    expect((error as Error).message).toMatch(/cut short: (\d+) of 262144 bytes/);
+    expect(Number(/cut short: (\d+)/.exec((error as Error).message)![1])).toBeLessThanOrEqual(50_000);
     expect(video.requests).toHaveLength(3);
     expect(await entries()).toEqual([]);
   });

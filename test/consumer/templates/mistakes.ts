@@ -5,8 +5,8 @@ import { createKlingClient } from "xiexus-kling";
 export async function mistakes(): Promise<void> {
   const kling = createKlingClient({ apiKey: "sk-example" });
 
-  // @ts-expect-error -- a path the spec does not have
-  await kling.GET("/kling/v1/videos/text2video/{task_id}", { params: { path: { task_id: "id" } } });
+  // @ts-expect-error -- a path no spec in openapi/ has
+  await kling.GET("/kling/v1/videos/image2video/{task_id}/no-such-thing", { params: { path: { task_id: "id" } } });
 
   // @ts-expect-error -- task_id is required
   await kling.GET("/kling/v1/videos/image2video/{task_id}", { params: { path: {} } });
