@@ -2,10 +2,8 @@
 // duplicates, per-task outcomes, aborts and break, mostly on fake timers with a scripted `get`;
 // then against a real loopback server (in-flight counted by the server) and in a child process
 // (nothing left behind after a break).
-import { spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createKlingClient,
@@ -19,7 +17,7 @@ import {
 } from "../src/index.js";
 import { pollDelayMs } from "../src/wait.js";
 import { waitForMany, type GetTaskById, type WaitOutcome } from "../src/wait-many.js";
-import { ROOT } from "./helpers/spec.js";
+import { childLeftovers } from "./helpers/leftovers.js";
 
 type Answer = Image2VideoTaskResult | Error | "hang";
 
@@ -334,15 +332,7 @@ describe("waitForMany against a loopback relay", () => {
   async function leftovers(leak: boolean): Promise<{ alive: string[]; code: number | null }> {
     const relay = await countingRelay(Number.POSITIVE_INFINITY, 0);
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test", "helpers", "wait-many-child.ts")], {
-        cwd: ROOT,
-        env: { ...process.env, BASE_URL: relay.url, LEAK: leak ? "1" : "" },
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      let out = "";
-      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-      return { alive: JSON.parse(out.trim()) as string[], code };
+      return await childLeftovers("wait-many-child.ts", relay.url, leak);
     } finally {
       await relay.close();
     }

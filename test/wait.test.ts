@@ -1,7 +1,5 @@
 // waitForImage2VideoTask: terminal statuses, the poll schedule, server hints, timeouts and aborts,
 // on fake timers; and a real process that exits at once after awaiting it.
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createKlingClient,
@@ -12,7 +10,7 @@ import {
 } from "../src/index.js";
 import { pollDelayMs } from "../src/wait.js";
 import { scriptedFetch, type FetchStep } from "./helpers/scripted-fetch.js";
-import { ROOT } from "./helpers/spec.js";
+import { childLeftovers } from "./helpers/leftovers.js";
 import { startServer } from "./helpers/server.js";
 
 const queued = { task_id: "t1", status: "queued" };
@@ -211,15 +209,7 @@ describe("a process that awaited the helper", () => {
   async function leftovers(leak: boolean): Promise<{ alive: string[]; code: number | null }> {
     const server = await startServer([{ status: 200, body: queued }, { status: 200, body: done }]);
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test", "helpers", "wait-child.ts")], {
-        cwd: ROOT,
-        env: { ...process.env, BASE_URL: server.url, LEAK: leak ? "1" : "" },
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      let out = "";
-      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-      return { alive: JSON.parse(out.trim()) as string[], code };
+      return await childLeftovers("wait-child.ts", server.url, leak);
     } finally {
       await server.close();
     }
