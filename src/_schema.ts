@@ -53,9 +53,8 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
   for (const k in schema as Obj) {
     const v = (schema as Obj)[k] as never;
     const list = v as unknown[];
-    const limit = () => ({ limit: v });
     // minLength / maxLength, minItems / maxItems, minProperties / maxProperties.
-    const size = /^m(in|ax)[LIP]/.test(k) ? SIZE[k.slice(3)] : undefined;
+    const size = k[0] == "m" && /^m(in|ax)[LIP]/.test(k) ? SIZE[k.slice(3)] : undefined;
     if (k == "$ref") check(defs, defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
       if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
@@ -72,18 +71,19 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
       if (passes(k, v)) fail(k, {});
     }
     else if (size) {
-      if (is(size[0], d) && (k[1] == "i" ? size[1](d as never) < v : size[1](d as never) > v)) fail(k, limit());
+      if (is(size[0], d) && (k[1] == "i" ? size[1](d as never) < v : size[1](d as never) > v)) fail(k, { limit: v });
     } else if (typeof d == "number") {
-      if (k == "minimum" ? d < v : k == "maximum" ? d > v : k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)) fail(k, limit());
+      if (k == "minimum" ? d < v : k == "maximum" ? d > v : k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)) fail(k, { limit: v });
     } else if (typeof d == "string") {
-      if (k == "pattern" && !new RegExp(v, "u").test(d)) fail(k, limit());
+      if (k == "pattern" && !new RegExp(v, "u").test(d)) fail(k, { limit: v });
     } else if (isArray(d)) {
-      if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, limit());
+      if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, { limit: v });
       else if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
       else if (k == "items") d.map((x, i) => i < ((schema as Obj).prefixItems as [] | undefined ?? []).length || sub(k, v, x, at + "/" + i));
     } else if (isObject(d)) {
-      const props = keysOf(d);
       if (k == "required") for (const p of list as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);
+      // Only (pattern|additional)Properties walk the data's own keys.
+      const props = k[0] == "p" || k[0] == "a" ? keysOf(d) : [];
       for (const p of props) {
         if (k == "properties" && own(v, p)) sub(k + "/" + esc(p), (v as Obj)[p], d[p], at + "/" + esc(p));
         if (k == "patternProperties") for (const r in v as Obj) if (new RegExp(r, "u").test(p)) sub(k + "/" + esc(r), (v as Obj)[r], d[p], at + "/" + esc(p));
