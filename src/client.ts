@@ -135,7 +135,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
         // No middleware of the user's to run: the request openapi-fetch would build, built here
         // (the hot path of every poll; openapi-fetch's own machinery would be pure overhead).
         const url = resolved.baseUrl + IMAGE2VIDEO_TASK_PATH.replace("{task_id}", encodeURIComponent(id));
-        response = await fetch(new Request(url, { headers: taskHeaders, signal: call.signal }));
+        response = await fetch.get(url, taskHeaders, call.signal);
         if (!response.ok) error = parseErrorText(await response.text());
       } else {
         ({ data, error, response } = await client.GET(IMAGE2VIDEO_TASK_PATH, {

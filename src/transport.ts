@@ -82,18 +82,29 @@ async function readCapped(response: Response, limit: number, asText: boolean, ca
   return asText ? new TextDecoder().decode(bytes) : bytes;
 }
 
+/**
+ * One request as the transport sees it: openapi-fetch's Request, or the task helper's GET, which is
+ * described rather than built (fetch then builds the one Request it needs, not two).
+ */
+interface Outgoing {
+  method: string;
+  url: string;
+  /** The caller's signal, when there is one. */
+  signal: AbortSignal | undefined;
+  /** Sends one attempt under `signal`; `last`: no attempt follows, so a body need not be kept. */
+  send(signal: AbortSignal, last: boolean): Promise<Response>;
+}
+
 /** Runs one attempt: fetch plus the body, under the attempt's own timeout and the caller's signal. */
-async function attempt(request: Request, policy: RequestPolicy, deps: TransportDeps, mode: BodyMode, last: boolean): Promise<Response> {
-  const userSignal = request.signal;
+async function attempt(out: Outgoing, policy: RequestPolicy, deps: TransportDeps, mode: BodyMode, last: boolean): Promise<Response> {
+  const userSignal = out.signal;
   const controller = new AbortController();
-  const onAbort = (): void => controller.abort(userSignal.reason);
-  userSignal.addEventListener("abort", onAbort);
+  const onAbort = (): void => controller.abort(userSignal?.reason);
+  userSignal?.addEventListener("abort", onAbort);
   const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
   let streaming = false;
   try {
-    // A body can be sent once: every attempt but the last gets a copy.
-    const input = request.body && !last ? request.clone() : request;
-    const response = await (deps.fetch ?? fetch)(input, { signal: controller.signal });
+    const response = await out.send(controller.signal, last);
     if (mode === "stream" && response.ok) {
       // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
       streaming = true;
@@ -113,13 +124,13 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
       headers: response.headers,
     });
     // A constructed Response has no url; keep the real one for messages and for raw callers.
-    Object.defineProperty(rebuilt, "url", { value: response.url || request.url });
+    Object.defineProperty(rebuilt, "url", { value: response.url || out.url });
     bufferedBodies.set(rebuilt, body as Uint8Array);
     return rebuilt;
   } catch (error) {
-    if (userSignal.aborted) throw userSignal.reason;
+    if (userSignal?.aborted) throw userSignal.reason;
     if (error instanceof ResponseTooLargeError) throw error;
-    const where = `${request.method} ${new URL(request.url).pathname}`;
+    const where = `${out.method} ${new URL(out.url).pathname}`;
     if (controller.signal.reason === TIMED_OUT) {
       throw new APIConnectionTimeoutError(`${where} timed out after ${policy.timeoutMs} ms`);
     }
@@ -128,7 +139,7 @@ async function attempt(request: Request, policy: RequestPolicy, deps: TransportD
   } finally {
     clearTimeout(timer);
     // A streamed body stays tied to the caller's signal; everything else lets go of it now.
-    if (!streaming) userSignal.removeEventListener("abort", onAbort);
+    if (!streaming) userSignal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -146,25 +157,48 @@ function describeCause(error: unknown): string {
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";
 }
 
+/** The fetch openapi-fetch calls, plus `get`: a GET described by its URL and headers, sent the same way. */
+export type Transport = ((request: Request) => Promise<Response>) & {
+  get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response>;
+};
+
 /** Builds the fetch function openapi-fetch calls, enforcing `policy` on every request. */
-export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode: BodyMode = "buffer"): (request: Request) => Promise<Response> {
-  return async function klingFetch(request: Request): Promise<Response> {
-    const retries = isIdempotent(request.method) ? policy.maxRetries : 0;
+export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode: BodyMode = "buffer"): Transport {
+  async function run(out: Outgoing): Promise<Response> {
+    const retries = isIdempotent(out.method) ? policy.maxRetries : 0;
     for (let n = 0; ; n++) {
-      if (request.signal.aborted) throw request.signal.reason;
+      if (out.signal?.aborted) throw out.signal.reason;
       let response: Response;
       try {
-        response = await attempt(request, policy, deps, mode, n >= retries);
+        response = await attempt(out, policy, deps, mode, n >= retries);
       } catch (error) {
         if (!(error instanceof APIConnectionError) || n >= retries) throw error;
-        await sleep(backoffMs(n), request.signal);
+        await sleep(backoffMs(n), out.signal);
         continue;
       }
       if (n >= retries || !isRetryableStatus(response.status)) return response;
       if (response.status === 429 && policy.retryRateLimit === false) return response;
       const delay = retryDelayMs(n, response.headers);
       if (delay === undefined) return response;
-      await sleep(delay, request.signal);
+      await sleep(delay, out.signal);
     }
-  };
+  }
+  const transport = (request: Request): Promise<Response> =>
+    run({
+      method: request.method,
+      url: request.url,
+      signal: request.signal,
+      // A body can be sent once: every attempt but the last gets a copy.
+      send: (signal, last) => (deps.fetch ?? fetch)(request.body && !last ? request.clone() : request, { signal }),
+    });
+  transport.get = (url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response> =>
+    run({
+      method: "GET",
+      url,
+      signal,
+      // The user's fetch is promised a Request; the platform's builds its own from the URL.
+      send: (attemptSignal) =>
+        deps.fetch ? deps.fetch(new Request(url, { headers, signal: attemptSignal })) : fetch(url, { headers, signal: attemptSignal }),
+    });
+  return transport;
 }

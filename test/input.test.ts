@@ -186,7 +186,9 @@ describe("options", () => {
   it("looks up globalThis.fetch at call time, so a mock installed after creation is used", async () => {
     const kling = createKlingClient({ apiKey: "sk-a" });
     const { fetch, urls } = recordingFetch();
-    vi.stubGlobal("fetch", fetch);
+    // A stand-in for the global takes what the global takes: a URL string too (the task helper sends one).
+    const globalFetch = (input: Request | string, init?: RequestInit) => fetch(new Request(input, init));
+    vi.stubGlobal("fetch", globalFetch);
     try {
       await kling.getImage2VideoTask("late");
     } finally {
