@@ -1,7 +1,8 @@
 // The public surface of xiexus-kling: every export by name, types apart.
-// Deliberately not exported: the transport, the redactor, the compat tables and the generated
-// validators (internal seams that may change in any release); the fake relay lives in
-// `xiexus-kling/testing` so it never reaches a browser bundle.
+// Deliberately not exported: the transport, the redactor, the compat tables, the status table and
+// the schema interpreter with its generated data (internal seams that may change in any release);
+// the fake relay lives in `xiexus-kling/testing` and downloads in `xiexus-kling/node`, so neither
+// reaches a browser bundle.
 
 export { createKlingClient } from "./client.js";
 export {
