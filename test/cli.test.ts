@@ -50,6 +50,8 @@ beforeAll(async () => {
   videos.setTask("b-never", [{ ...QUEUED_TASK, task_id: "b-never" }]);
   videos.setTask("running", [IN_PROGRESS_TASK]);
   videos.setTask("refuse-me", [COMPLETED_TASK]);
+  // Its own id: the tests run concurrently, and "refuse-me" is fetched once --force is given.
+  videos.setTask("refuse-dir", [COMPLETED_TASK]);
   videos.setTask("b-never-2", [{ ...QUEUED_TASK, task_id: "b-never-2" }]);
   stalled = await createFakeRelay({ apiKey: KEY, video: { faults: [{ kind: "stall", afterBytes: 64 * 1024 }] } });
   stalled.setTask("done", [COMPLETED_TASK]);
@@ -336,13 +338,13 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
   it("a missing output directory is refused before any request (2); a file that cannot be written exits 9", async () => {
     const missing = path.join(freshDir(), "missing", "dir", "v.mp4");
     const [refused, unwritable] = await Promise.all([
-      cli(["wait", "refuse-me", "--output", missing], { XIEXUS_BASE_URL: videos.url }),
+      cli(["wait", "refuse-dir", "--output", missing], { XIEXUS_BASE_URL: videos.url }),
       // procfs takes no new files, even from root (for whom permissions would not stop a write).
       cli(["download", "done", "--output", "/proc/self/v.mp4"], { XIEXUS_BASE_URL: videos.url }),
     ]);
     expect(refused.code).toBe(EXIT_CODES.usage);
     expect(refused.stderr).toBe(`xiexus-kling: the directory of ${missing} does not exist\n`);
-    expect(videos.requests.filter((r) => r.taskId === "refuse-me")).toEqual([]);
+    expect(videos.requests.filter((r) => r.taskId === "refuse-dir")).toEqual([]);
     expect(unwritable.code).toBe(EXIT_CODES.fileError);
     expect(unwritable.stderr).toMatch(/^downloading to .*\nxiexus-kling: cannot write the video: E[A-Z]+/);
   });
