@@ -4,7 +4,7 @@ import { responseIssues, type ValidationIssue } from "./_spec.js";
 import { normalizeTask } from "./compat.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
-import { IMAGE2VIDEO_TASK_PATH, type Image2VideoTaskResult } from "./types.js";
+import { IMAGE2VIDEO_TASK_PATH, type Image2VideoTask, type Image2VideoTaskResult } from "./types.js";
 
 const NO_STATUS: ValidationIssue = {
   instancePath: "/status",
@@ -31,6 +31,14 @@ function withRaw<T extends object>(task: T, raw: unknown): T & { readonly raw?: 
 
 /** Signals the relay's "task does not exist" envelope on a 2xx; the client maps it to TaskNotFoundError. */
 export const NOT_FOUND = Symbol("task not found");
+
+/** What compat mode makes of an off-spec body: the rewritten task, NOT_FOUND, or undefined (no known variant). */
+function compatTask(body: unknown): Image2VideoTask | typeof NOT_FOUND | undefined {
+  const normalized = normalizeTask(body);
+  if (normalized.kind === "not-found") return NOT_FOUND;
+  if (normalized.kind === "task" && taskIssues(normalized.task).length === 0) return normalized.task;
+  return undefined;
+}
 
 /**
  * Parses and checks a 2xx body. Resolves to the task (or NOT_FOUND for the relay's
@@ -63,9 +71,9 @@ export function parseTaskBody(
   if (mode === "strict") {
     throw new ResponseValidationError("the relay's answer does not match the spec", { issues, body, status });
   }
-  const normalized = normalizeTask(body);
-  if (normalized.kind === "not-found") return NOT_FOUND;
-  if (normalized.kind === "task" && taskIssues(normalized.task).length === 0) return withRaw(normalized.task, body);
+  const rewritten = compatTask(body);
+  if (rewritten === NOT_FOUND) return NOT_FOUND;
+  if (rewritten !== undefined) return withRaw(rewritten, body);
   throw new ResponseValidationError("the relay's answer matches neither the spec nor a known relay variant", {
     issues,
     body,
@@ -92,10 +100,7 @@ export function checkAnswer(path: string, method: string, status: number, text: 
   const isTask = path === IMAGE2VIDEO_TASK_PATH && method === "GET" && status === 200;
   const issues = isTask && body !== undefined ? taskIssues(body) : responseIssues(path, method, status, body);
   if (issues === undefined || issues.length === 0) return;
-  if (isTask && mode === "compat") {
-    const normalized = normalizeTask(body);
-    if (normalized.kind === "not-found" || (normalized.kind === "task" && taskIssues(normalized.task).length === 0)) return;
-  }
+  if (isTask && mode === "compat" && compatTask(body) !== undefined) return;
   const what = body === undefined ? (text === "" ? "an empty body" : "a body that is not JSON") : "a body that does not match the spec";
   throw new ResponseValidationError(`${method} ${path} answered ${status} with ${what}`, { issues, body: body ?? text, status });
 }
