@@ -2,7 +2,7 @@
 // relay-like.json), generated into a temp copy of the project. Every operation is typed and
 // reachable through createKlingClient (a consumer file compiles, mistakes do not), and the client
 // calls the POST / GET / models operations on a loopback server with the key and a JSON body.
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -11,18 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateAll, writeGenerated } from "../scripts/generate.js";
 import type * as Index from "../src/index.js";
 import type * as Spec from "../src/_spec.js";
+import { copyProject } from "./helpers/project-copy.js";
 import { ROOT } from "./helpers/spec.js";
 
 let copy: string;
 
 beforeAll(async () => {
-  await mkdir(path.join(ROOT, ".cache"), { recursive: true });
-  copy = await mkdtemp(path.join(ROOT, ".cache", "spec-set-"));
-  await cp(path.join(ROOT, "src"), path.join(copy, "src"), { recursive: true });
-  await cp(path.join(ROOT, "openapi"), path.join(copy, "openapi"), { recursive: true });
+  copy = await copyProject("spec-set-");
   await cp(path.join(ROOT, "test", "fixtures", "specs", "relay-like.json"), path.join(copy, "openapi", "relay.json"));
   await writeFile(path.join(copy, "package.json"), JSON.stringify({ name: "spec-set-copy", private: true, type: "module" }));
-  await symlink(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
   await writeGenerated(path.join(copy, "generated"), await generateAll(path.join(copy, "openapi")));
 }, 60_000);
 

@@ -3,11 +3,12 @@
 // what a status means (src/status.ts, src/compat.ts, and src/cli.ts when it keys a table by the
 // status type); the same copy without the added status type-checks clean.
 import { readdirSync, readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateAll, writeGenerated } from "../scripts/generate.js";
+import { copyProject } from "./helpers/project-copy.js";
 import { ROOT } from "./helpers/spec.js";
 
 const STATUSES = ["queued", "in_progress", "completed", "failed"];
@@ -15,11 +16,7 @@ const STATUSES = ["queued", "in_progress", "completed", "failed"];
 let copy: string;
 
 beforeAll(async () => {
-  await mkdir(path.join(ROOT, ".cache"), { recursive: true });
-  copy = await mkdtemp(path.join(ROOT, ".cache", "status-"));
-  await cp(path.join(ROOT, "src"), path.join(copy, "src"), { recursive: true });
-  await cp(path.join(ROOT, "openapi"), path.join(copy, "openapi"), { recursive: true });
-  await symlink(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
+  copy = await copyProject("status-");
 }, 60_000);
 
 afterAll(async () => {
