@@ -62,7 +62,7 @@ export function createKlingClient(options: KlingClientOptions = {}): KlingClient
 function build(options: KlingClientOptions, middlewares: Middleware[]): KlingClient {
   const resolved = resolveOptions(options);
   const redact = createRedactor(resolved.apiKey);
-  const deps = { fetch: resolved.fetch, redact };
+  const deps = { fetch: resolved.fetch, httpGet: resolved.httpGet, redact };
   const clientPolicy: RequestPolicy = {
     timeoutMs: resolved.timeoutMs,
     maxRetries: resolved.maxRetries,

@@ -28,7 +28,7 @@ export { IMAGE2VIDEO_TASK_PATH } from "./types.js";
 
 export type { KlingClient, GetTaskOptions } from "./client.js";
 export type { APIErrorInit } from "./errors.js";
-export type { KlingClientOptions, ValidationMode, FetchLike } from "./options.js";
+export type { KlingClientOptions, ValidationMode, FetchLike, HttpGet, HttpGetRequest, HttpGetResponse } from "./options.js";
 export type { WaitOptions } from "./wait.js";
 export type { WaitManyOptions, WaitOutcome, WaitSuccess, WaitFailure } from "./wait-many.js";
 export type {

@@ -3,7 +3,7 @@
 // retrying, and turns transport failures into APIConnectionError / APIConnectionTimeoutError.
 // HTTP error answers pass through as Responses: openapi-fetch returns them as `{ error }`.
 import { APIConnectionError, APIConnectionTimeoutError, ResponseTooLargeError } from "./errors.js";
-import type { FetchLike } from "./options.js";
+import type { FetchLike, HttpGet, HttpGetResponse } from "./options.js";
 import { backoffMs, isIdempotent, isRetryableStatus, retryDelayMs } from "./retry.js";
 import { sleep } from "./_sleep.js";
 
@@ -23,6 +23,8 @@ export interface RequestPolicy {
 export interface TransportDeps {
   /** The user's fetch; undefined means `globalThis.fetch`, looked up at each call. */
   fetch: FetchLike | undefined;
+  /** Sends the GETs of `Transport.get` instead of fetch, when set. */
+  httpGet: HttpGet | undefined;
   /** Scrubs the API key out of anything that becomes part of an error. */
   redact: <T>(value: T) => T;
 }
@@ -37,6 +39,16 @@ export type BodyMode = "buffer" | "side" | "stream";
 
 const sideBodies = new WeakMap<Response, string>();
 const bufferedBodies = new WeakMap<Response, Uint8Array>();
+/** Bodies an HttpGet already read, by the body-less Response that stands for its answer. */
+const prereadBodies = new WeakMap<Response, Uint8Array>();
+
+/** An HttpGet's answer as a Response without a body stream (the bytes wait in prereadBodies). */
+function fromHttpGet(answer: HttpGetResponse): Response {
+  const response = new Response(null, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
+  Object.defineProperty(response, "url", { value: answer.url });
+  prereadBodies.set(response, answer.body);
+  return response;
+}
 
 /** The body a "side" transport read, by the Response it returned. */
 export function readBody(response: Response): string | undefined {
@@ -55,10 +67,16 @@ const TIMED_OUT = Symbol("timed out");
  * `limit` decoded bytes.
  */
 async function readCapped(response: Response, limit: number, asText: boolean, cancel: () => void): Promise<string | Uint8Array> {
+  const preread = prereadBodies.get(response);
+  if (preread) return asText ? new TextDecoder().decode(preread) : preread;
   const length = response.headers.get("content-length");
-  // An unencoded body cannot outgrow its declared length (fetch enforces it): read it whole.
-  if (length !== null && +length <= limit && !response.headers.has("content-encoding")) {
-    return asText ? response.text() : new Uint8Array(await response.arrayBuffer());
+  // An unencoded body is as long as it says (fetch enforces it): read it whole when that fits, and
+  // refuse it at once when it does not (nothing of it need arrive first).
+  if (length !== null && /^\d+$/.test(length) && !response.headers.has("content-encoding")) {
+    if (+length <= limit) return asText ? response.text() : new Uint8Array(await response.arrayBuffer());
+    cancel();
+    response.body?.cancel().catch(() => {});
+    throw new ResponseTooLargeError(limit, response.status);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -196,9 +214,14 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
       method: "GET",
       url,
       signal,
-      // The user's fetch is promised a Request; the platform's builds its own from the URL.
+      // An HttpGet reads the body itself; the user's fetch is promised a Request; the platform's
+      // fetch builds its own from the URL.
       send: (attemptSignal) =>
-        deps.fetch ? deps.fetch(new Request(url, { headers, signal: attemptSignal })) : fetch(url, { headers, signal: attemptSignal }),
+        deps.httpGet
+          ? deps.httpGet({ url, headers, signal: attemptSignal, maxBytes: policy.maxResponseBytes }).then(fromHttpGet)
+          : deps.fetch
+            ? deps.fetch(new Request(url, { headers, signal: attemptSignal }))
+            : fetch(url, { headers, signal: attemptSignal }),
     });
   return transport;
 }

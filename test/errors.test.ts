@@ -15,7 +15,14 @@ import {
   TaskNotFoundError,
   type KlingClientOptions,
 } from "../src/index.js";
+import { nodeHttpGet } from "../src/node/index.js";
 import { closedPort, startServer, type ScriptedServer, type Step } from "./helpers/server.js";
+
+/** Every row runs over both ways the task helpers send: the platform's fetch, and node:http. */
+const TRANSPORTS: Array<[name: string, options: KlingClientOptions]> = [
+  ["fetch", {}],
+  ["nodeHttpGet", { httpGet: nodeHttpGet }],
+];
 
 const HTML = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>";
 const OK = { status: 200, body: { task_id: "t1", status: "completed", url: "https://cdn.example/v.mp4" } };
@@ -74,10 +81,10 @@ const errorRows: Row[] = [
   ["200 envelope with an unknown error code, compat", [{ status: 200, body: { code: "quota_exceeded", message: "no quota", data: null } }], ResponseValidationError, 1],
 ];
 
-describe("fault matrix: errors", () => {
+describe.each(TRANSPORTS)("fault matrix over %s: errors", (_transport, transport) => {
   it.concurrent.each(errorRows)("%s", async (_name, steps, expected, requests, options) => {
     await withServer(steps, async (server) => {
-      const { error } = await outcome(server, options);
+      const { error } = await outcome(server, { ...transport, ...options });
       expect(error).toBeInstanceOf(expected);
       expect(error).toBeInstanceOf(KlingError);
       // The class is the most specific one: a plain APIError row is not secretly a subclass.
@@ -88,7 +95,7 @@ describe("fault matrix: errors", () => {
 
   it("connection refused: APIConnectionError after the retries, with the cause's code in the message", async () => {
     const port = await closedPort();
-    const error = await createKlingClient({ apiKey: "sk-matrix", baseUrl: `http://127.0.0.1:${port}`, maxRetries: 1 })
+    const error = await createKlingClient({ ...transport, apiKey: "sk-matrix", baseUrl: `http://127.0.0.1:${port}`, maxRetries: 1 })
       .getImage2VideoTask("t1")
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APIConnectionError);
@@ -98,7 +105,7 @@ describe("fault matrix: errors", () => {
 
   it("APIError carries status, headers, parsed body and request id, and a readable message", async () => {
     await withServer([{ status: 400, body: TASK_NOT_EXIST, headers: { "x-request-id": "req-42" } }], async (server) => {
-      const { error } = await outcome(server);
+      const { error } = await outcome(server, transport);
       const e = error as TaskNotFoundError;
       expect(e.status).toBe(400);
       expect(e.body).toEqual(TASK_NOT_EXIST);
@@ -111,7 +118,7 @@ describe("fault matrix: errors", () => {
 
   it("an HTML error page is summarized in the message, not dumped", async () => {
     await withServer([{ status: 502, body: HTML }], async (server) => {
-      const { error } = await outcome(server, { maxRetries: 0 });
+      const { error } = await outcome(server, { ...transport, maxRetries: 0 });
       expect((error as Error).message).toBe("GET /kling/v1/videos/image2video/t1 -> 502 (HTML body)");
       expect((error as InternalServerError).body).toBe(HTML);
     });
@@ -120,7 +127,7 @@ describe("fault matrix: errors", () => {
   it("ResponseValidationError says what did not match, where, and keeps the raw body", async () => {
     const body = { status: "completed", metadata: { fps: "30" } };
     await withServer([{ status: 200, body }], async (server) => {
-      const { error } = await outcome(server, { validation: "strict" });
+      const { error } = await outcome(server, { ...transport, validation: "strict" });
       const e = error as ResponseValidationError;
       expect(e.issues.map((i) => i.instancePath)).toEqual(["/metadata/fps"]);
       expect(e.message).toContain("/metadata/fps must be integer");
@@ -140,11 +147,11 @@ const recoveryRows: RecoveryRow[] = [
   ["connection reset then 200", [{ fault: "reset" }, OK], 2, 370],
 ];
 
-describe("fault matrix: recoveries", () => {
+describe.each(TRANSPORTS)("fault matrix over %s: recoveries", (_transport, transport) => {
   it.concurrent.each(recoveryRows)("%s", async (_name, steps, requests, minElapsedMs) => {
     await withServer(steps, async (server) => {
       const started = performance.now();
-      const { value, error } = await outcome(server);
+      const { value, error } = await outcome(server, transport);
       expect(error).toBeUndefined();
       expect(value).toEqual(OK.body);
       expect(server.requests).toHaveLength(requests);
@@ -157,7 +164,7 @@ describe("fault matrix: recoveries", () => {
     const when = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000).toUTCString();
     await withServer([{ status: 429, headers: { "retry-after": when } }, OK], async (server) => {
       const started = Date.now();
-      const { value } = await outcome(server);
+      const { value } = await outcome(server, transport);
       expect(value).toEqual(OK.body);
       expect(server.requests).toHaveLength(2);
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -166,7 +173,7 @@ describe("fault matrix: recoveries", () => {
 
   it("maxRetries: 0 per call makes exactly one request", async () => {
     await withServer([{ status: 503, body: HTML }, OK], async (server) => {
-      const error = await client(server.url)
+      const error = await client(server.url, transport)
         .getImage2VideoTask("t1", { maxRetries: 0 })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InternalServerError);
@@ -176,7 +183,7 @@ describe("fault matrix: recoveries", () => {
 
   it("the raw typed GET gets the same retry policy", async () => {
     await withServer([{ status: 503, body: HTML }, { status: 502, body: HTML }, OK], async (server) => {
-      const { data, response } = await client(server.url).GET("/kling/v1/videos/image2video/{task_id}", {
+      const { data, response } = await client(server.url, transport).GET("/kling/v1/videos/image2video/{task_id}", {
         params: { path: { task_id: "t1" } },
       });
       expect(response.status).toBe(200);
@@ -187,7 +194,7 @@ describe("fault matrix: recoveries", () => {
 
   it("withOptions changes the policy for the raw GET", async () => {
     await withServer([{ status: 503, body: HTML }, OK], async (server) => {
-      const { error, response } = await client(server.url)
+      const { error, response } = await client(server.url, transport)
         .withOptions({ maxRetries: 0 })
         .GET("/kling/v1/videos/image2video/{task_id}", { params: { path: { task_id: "t1" } } });
       expect(response.status).toBe(503);

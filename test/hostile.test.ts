@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createGzip } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKlingClient, KlingError, ResponseTooLargeError, type KlingClientOptions } from "../src/index.js";
+import { nodeHttpGet } from "../src/node/index.js";
 
 const GB2 = 2 * 1024 ** 3;
 const CHUNK = Buffer.alloc(64 * 1024, 0x20); // spaces: valid JSON whitespace, so only the size is wrong
@@ -105,22 +106,24 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ error: unknown; valu
 }
 
 describe("hostile bodies end in ResponseTooLargeError, memory flat, no retry", () => {
-  for (const kind of ["json-200", "json-404", "gzip-200", "html-502"] as const) {
-    it(`getImage2VideoTask: ${kind} of 2 GB`, async () => {
-      const before = seen.length;
-      const { error, growth } = await measured(() => client().getImage2VideoTask(kind));
-      expect(error).toBeInstanceOf(ResponseTooLargeError);
-      expect(error).toBeInstanceOf(KlingError);
-      expect((error as ResponseTooLargeError).limit).toBe(4 * 1024 * 1024);
-      expect((error as Error).message).not.toContain("sk-hostile");
-      // One request: too large is not retried, even for a 502.
-      const requests = seen.slice(before);
-      expect(requests).toHaveLength(1);
-      // The connection was dropped long before 2 GB were written.
-      await expect.poll(() => requests[0]!.closedEarly).toBe(true);
-      expect(requests[0]!.sent).toBeLessThan(256 * 1024 * 1024);
-      expect(growth, `RSS grew ${Math.round(growth / 1e6)} MB`).toBeLessThan(MEMORY_BUDGET_BYTES);
-    });
+  for (const [name, transport] of [["fetch", {}], ["nodeHttpGet", { httpGet: nodeHttpGet }]] as const) {
+    for (const kind of ["json-200", "json-404", "gzip-200", "html-502"] as const) {
+      it(`getImage2VideoTask over ${name}: ${kind} of 2 GB`, async () => {
+        const before = seen.length;
+        const { error, growth } = await measured(() => client(transport).getImage2VideoTask(kind));
+        expect(error).toBeInstanceOf(ResponseTooLargeError);
+        expect(error).toBeInstanceOf(KlingError);
+        expect((error as ResponseTooLargeError).limit).toBe(4 * 1024 * 1024);
+        expect((error as Error).message).not.toContain("sk-hostile");
+        // One request: too large is not retried, even for a 502.
+        const requests = seen.slice(before);
+        expect(requests).toHaveLength(1);
+        // The connection was dropped long before 2 GB were written.
+        await expect.poll(() => requests[0]!.closedEarly).toBe(true);
+        expect(requests[0]!.sent).toBeLessThan(256 * 1024 * 1024);
+        expect(growth, `RSS grew ${Math.round(growth / 1e6)} MB`).toBeLessThan(MEMORY_BUDGET_BYTES);
+      });
+    }
   }
 
   it("the raw typed GET obeys the same cap", async () => {

@@ -1,8 +1,10 @@
-// xiexus-kling/node: the Node-only helpers (file system, node:http). Kept out of src/index.ts so
+// xiexus-kling/node: the Node-only helpers (file system, node:http): downloads, and the task GETs
+// over node:http for the client's `httpGet` option. Kept out of src/index.ts so
 // the main entry stays free of Node built-ins and works in browsers and edge runtimes.
 // The error classes shared with the main entry are not re-exported here: import them from
 // "xiexus-kling" (they are the same classes, so instanceof works across both entries).
 
 export { downloadVideo, FileExistsError, DEFAULT_DOWNLOAD_TIMEOUT_MS } from "./download.js";
+export { nodeHttpGet } from "./http-get.js";
 
 export type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSource } from "./download.js";
