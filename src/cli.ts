@@ -23,7 +23,7 @@ import {
   type Image2VideoTask,
   type Image2VideoTaskStatus,
 } from "./index.js";
-import { downloadVideo, FileExistsError, type DownloadProgress, type DownloadResult } from "./node/index.js";
+import { downloadVideo, FileExistsError, nodeHttpGet, type DownloadProgress, type DownloadResult } from "./node/index.js";
 import { MAX_TIMER_MS } from "./options.js";
 import { statusKind } from "./status.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY } from "./wait-many.js";
@@ -834,6 +834,8 @@ async function main(argv: string[], io: Io): Promise<number> {
     }
     const client = createKlingClient({
       apiKey: secret,
+      // The command line runs where node:http exists (Node, Bun, Deno): its polls go that way.
+      httpGet: nodeHttpGet,
       ...(baseUrl !== undefined && { baseUrl }),
       ...(command !== "wait" && timeoutMs !== undefined && { timeoutMs }),
     });

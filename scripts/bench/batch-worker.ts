@@ -1,17 +1,19 @@
 // Batch section, client side (run as .cache/bench/batch-worker.mjs):
-// `node batch-worker.mjs batch|waits <baseUrl> <tasks> <spreadMs> <pollIntervalMs|default> <concurrency>`.
-// `batch` waits for every task with one waitForImage2VideoTasks; `waits` runs one
+// `node batch-worker.mjs batch|waits <baseUrl> <tasks> <spreadMs> <pollIntervalMs|default> <concurrency> [fetch|http]`.
+// The last argument picks how the task GETs are sent: Node's fetch (the default) or the client's
+// `httpGet: nodeHttpGet`. `batch` waits for every task with one waitForImage2VideoTasks; `waits` runs one
 // waitForImage2VideoTask per task (the old way), for comparison. Task i finishes at a fixed instant
 // spread evenly over <spreadMs> (the server flips it then; the instant is in its id). Counts the
 // requests in flight at every moment, samples RSS, prints one JSON line, and returns without
 // process.exit: the parent times how long the process takes to exit by itself.
 // BATCH_GC=1 (with --expose-gc) forces a GC every 100 settled tasks and reports heap use after it:
 // what the requests leave behind, as opposed to what is merely not collected yet.
-import { createKlingClient, type FetchLike } from "../../src/index.js";
+import { createKlingClient, type HttpGet } from "../../src/index.js";
+import { nodeHttpGet } from "../../src/node/index.js";
 
-const [mode, baseUrl, tasksArg, spreadArg, pollArg, concurrencyArg] = process.argv.slice(2);
+const [mode, baseUrl, tasksArg, spreadArg, pollArg, concurrencyArg, transportArg = "fetch"] = process.argv.slice(2);
 if ((mode !== "batch" && mode !== "waits") || !baseUrl || !tasksArg || !spreadArg || !pollArg || !concurrencyArg) {
-  throw new Error("usage: batch-worker batch|waits <url> <tasks> <spreadMs> <pollMs|default> <concurrency>");
+  throw new Error("usage: batch-worker batch|waits <url> <tasks> <spreadMs> <pollMs|default> <concurrency> [fetch|http]");
 }
 const tasks = Number(tasksArg);
 const spreadMs = Number(spreadArg);
@@ -22,17 +24,26 @@ const gc = process.env.BATCH_GC ? (globalThis as { gc?: () => void }).gc : undef
 let inFlight = 0;
 let maxInFlight = 0;
 let requests = 0;
-const countingFetch: FetchLike = async (input, init) => {
-  requests++;
-  inFlight++;
-  maxInFlight = Math.max(maxInFlight, inFlight);
-  try {
-    return await fetch(input, init);
-  } finally {
-    inFlight--;
-  }
-};
-const kling = createKlingClient({ apiKey: "sk-bench", baseUrl, fetch: countingFetch });
+/** Wraps a request function so every call is counted while it is in flight. */
+const counted =
+  <A extends unknown[], R>(send: (...args: A) => Promise<R>) =>
+  async (...args: A): Promise<R> => {
+    requests++;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      return await send(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+if (transportArg !== "fetch" && transportArg !== "http") throw new Error(`transport must be fetch or http, got ${transportArg}`);
+// The platform's fetch is counted in place, so the client takes its default path (fetch looked up
+// at each call), as an application's would.
+const platformFetch = globalThis.fetch;
+globalThis.fetch = counted(platformFetch) as typeof fetch;
+const countingHttpGet: HttpGet = counted(nodeHttpGet);
+const kling = createKlingClient({ apiKey: "sk-bench", baseUrl, ...(transportArg === "http" && { httpGet: countingHttpGet }) });
 
 let maxSampledRssMb = 0;
 const sampler = setInterval(() => {
@@ -88,6 +99,7 @@ const openHandles = process.getActiveResourcesInfo().filter((kind) => /TCP|Timeo
 process.stdout.write(
   `${JSON.stringify({
     mode,
+    transport: transportArg,
     tasks,
     concurrency: mode === "batch" ? concurrency : tasks,
     pollIntervalMs: pollIntervalMs ?? "default",
