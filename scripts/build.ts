@@ -1,7 +1,8 @@
 // Builds dist/: one JavaScript file per entry and format (esbuild bundles), plus the declarations
 // (tsc, emitDeclarationOnly), for ESM in dist/esm and CommonJS in dist/cjs (marked by its own
 // package.json). One file per entry because Node loads a bundle about as fast as openapi-fetch,
-// and the tsc tree of 16 files about 2.3 times slower (BENCHMARKS.md, "Import").
+// and the tsc tree of 16 files about 2.3 times slower (BENCHMARKS.md, "Import"); openapi-fetch is
+// compiled into the main entry's files (BUNDLED_DEPENDENCIES), its license appended to LICENSE.
 // The later entries (testing, node, the CLI) do not carry their own copy of what an earlier entry
 // exports: every import of such a name is pointed at that entry's file (an external relative
 // import), so `instanceof KlingError` holds across entries in ESM and in CommonJS alike.
@@ -202,19 +203,29 @@ export function duplicatedDefinitions(code: string, publicNames: Iterable<string
 const looksLikeEsm = (code: string): boolean => /^(import|export)\s|^import\s*\{|import\.meta/m.test(code);
 
 /**
- * CommonJS output only: a default import of a dependency gets the dependency's `exports.default`
- * when it marks itself `__esModule` (openapi-fetch's CJS build does), as TypeScript's
- * esModuleInterop reads it. esbuild reads our sources as Node ESM ("type": "module"), where a
- * default import of CommonJS is the whole `module.exports`, which would make
- * `createClient(...)` "not a function". So each dependency is seen through a module outside the
- * package (a plugin namespace, not Node ESM) that re-exports it.
+ * Dependencies compiled into the main entry's files instead of imported. openapi-fetch is: a cold
+ * `require("xiexus-kling")` that then resolves and loads a second package costs ~1.4x openapi-fetch's
+ * own; with it inside, ~1.1x (BENCHMARKS.md, "Import"). package.json pins it exactly, so the
+ * declarations consumers install (which import its types) describe the code that runs.
  */
-const dependencyInterop: Plugin = {
-  name: "dependency-interop",
+export const BUNDLED_DEPENDENCIES: readonly string[] = ["openapi-fetch"];
+
+/**
+ * Every other package stays an import. In CommonJS output a default import of one gets its
+ * `exports.default` when it marks itself `__esModule`, as TypeScript's esModuleInterop reads it:
+ * esbuild reads our sources as Node ESM ("type": "module"), where a default import of CommonJS is
+ * the whole `module.exports`. So each such dependency is seen through a module outside the package
+ * (a plugin namespace, not Node ESM) that re-exports it.
+ */
+const dependencies = (format: Format): Plugin => ({
+  name: "dependencies",
   setup(plugin) {
     plugin.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith("node:") || args.path.startsWith("xiexus-kling-entry:")) return undefined;
-      if (args.namespace === "interop") return { path: args.path, external: true };
+      if (args.path.startsWith("xiexus-kling-entry:")) return undefined;
+      if (args.path.startsWith("node:")) return { path: args.path, external: true };
+      const name = args.path.startsWith("@") ? args.path.split("/", 2).join("/") : args.path.split("/")[0]!;
+      if (BUNDLED_DEPENDENCIES.includes(name) && args.namespace !== "interop") return undefined;
+      if (format === "esm" || args.namespace === "interop") return { path: args.path, external: true };
       return { path: args.path, namespace: "interop" };
     });
     plugin.onLoad({ filter: /.*/, namespace: "interop" }, (args) => ({
@@ -222,11 +233,11 @@ const dependencyInterop: Plugin = {
       loader: "js",
     }));
   },
-};
+});
 
 /** Runs esbuild for one entry and format; returns the metafile. Warnings fail the build. */
 async function bundle(root: string, entry: Entry, format: Format, entryPlugins: Plugin[]): Promise<Metafile> {
-  const plugins = format === "cjs" ? [...entryPlugins, dependencyInterop] : entryPlugins;
+  const plugins = [...entryPlugins, dependencies(format)];
   const result = await esbuild({
     absWorkingDir: root,
     entryPoints: [join(root, entry.source)],
@@ -236,8 +247,7 @@ async function bundle(root: string, entry: Entry, format: Format, entryPlugins: 
     // The main entry is universal: "neutral" refuses a Node built-in in its graph.
     platform: entry === MAIN ? "neutral" : "node",
     target: "es2022",
-    // openapi-fetch stays a dependency (consumers dedupe it); Node built-ins are external anyway.
-    packages: "external",
+    // Which packages are compiled in and which stay imports: the `dependencies` plugin.
     // Not minified: readable stack traces. Measured: minifying saves ~0.2 ms of compile time of a
     // cold import that takes 10-20 ms (the "minified" row of BENCHMARKS.md, Import).
     minify: false,

@@ -39,7 +39,6 @@ export type BodyMode = "buffer" | "side" | "stream";
 
 const sideBodies = new WeakMap<Response, string>();
 const bufferedBodies = new WeakMap<Response, Uint8Array>();
-const utf8 = new TextDecoder();
 /** Bodies an HttpGet already read, by the body-less Response that stands for its answer. */
 const prereadBodies = new WeakMap<Response, Uint8Array>();
 
@@ -69,7 +68,7 @@ const TIMED_OUT = Symbol("timed out");
  */
 async function readCapped(response: Response, limit: number, asText: boolean, cancel: () => void): Promise<string | Uint8Array> {
   const preread = prereadBodies.get(response);
-  if (preread) return asText ? utf8.decode(preread) : preread;
+  if (preread) return asText ? new TextDecoder().decode(preread) : preread;
   const length = response.headers.get("content-length");
   // An unencoded body is as long as it says (fetch enforces it): read it whole when that fits, and
   // refuse it at once when it does not (nothing of it need arrive first).
@@ -98,7 +97,7 @@ async function readCapped(response: Response, limit: number, asText: boolean, ca
   }
   const bytes = new Uint8Array(size);
   for (let i = 0, offset = 0; i < chunks.length; offset += chunks[i]!.byteLength, i++) bytes.set(chunks[i]!, offset);
-  return asText ? utf8.decode(bytes) : bytes;
+  return asText ? new TextDecoder().decode(bytes) : bytes;
 }
 
 /**

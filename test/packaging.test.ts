@@ -89,11 +89,17 @@ describe("the build", () => {
         expect(text, file).toMatch(/^(import|export) /m);
         expect(text, file).not.toMatch(/\brequire\(|module\.exports/);
       }
-      // openapi-fetch stays a dependency: imported, never bundled in.
-      expect(text, file).not.toContain("node_modules/openapi-fetch");
+      // openapi-fetch is compiled into the main entry (BUNDLED_DEPENDENCIES): no file imports it.
+      expect(text, file).not.toMatch(/from "openapi-fetch"|require\("openapi-fetch"\)/);
     }
-    expect(readFileSync(join(good, "dist/esm/src/index.js"), "utf8")).toMatch(/from "openapi-fetch"/);
-    expect(readFileSync(join(good, "dist/cjs/src/index.js"), "utf8")).toMatch(/require\("openapi-fetch"\)/);
+    for (const format of ["esm", "cjs"] as const) {
+      expect(readFileSync(join(good, `dist/${format}/src/index.js`), "utf8")).toContain("node_modules/openapi-fetch/dist/index.mjs");
+    }
+    // Its license travels with its code; the types consumers install are of the version compiled in.
+    const license = readFileSync(join(ROOT, "node_modules/openapi-fetch/LICENSE"), "utf8").trim();
+    expect(readFileSync(join(good, "LICENSE"), "utf8")).toContain(license);
+    const installed = (JSON.parse(readFileSync(join(ROOT, "node_modules/openapi-fetch/package.json"), "utf8")) as { version: string }).version;
+    expect(manifest.dependencies).toEqual({ "openapi-fetch": installed });
     // The generated types ship inside dist, where the declarations import them from.
     expect(files).toContain("dist/esm/generated/kling-image2video.d.ts");
     expect(files).toContain("dist/cjs/generated/kling-image2video.d.ts");

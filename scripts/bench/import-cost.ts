@@ -1,8 +1,10 @@
 // Section 2: cold import of the built package (scripts/build.ts run on a copy of the checkout in
-// .cache/bench/package: the files `npm pack` ships) in a fresh Node process, against openapi-fetch:
-// ESM by `import()`, CommonJS by `require()`, each against openapi-fetch loaded the same way. Median
-// over spawns taken in rotation, so machine load hits every subject alike; plus the heap left after a GC.
-import { cpSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+// .cache/bench/package) in a fresh Node process, against openapi-fetch, as a consumer loads them:
+// by package name from a project whose node_modules holds both as npm installs them (copies, not
+// links). ESM by `import()`, CommonJS by `require()`, each against openapi-fetch loaded the same way.
+// Median over spawns taken in rotation, so machine load hits every subject alike; plus the heap
+// left after a GC.
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build as esbuild } from "esbuild";
@@ -30,6 +32,8 @@ interface Subject {
 }
 
 const PACKAGE = join(CACHE, "package");
+/** The consumer project the subjects are loaded from. */
+const CONSUMER = join(CACHE, "import-consumer");
 
 /** Builds the package as published into .cache/bench/package/dist (the checkout's dist/ is left alone). */
 async function buildPackage(): Promise<void> {
@@ -40,15 +44,27 @@ async function buildPackage(): Promise<void> {
   }
   symlinkSync(join(ROOT, "node_modules"), join(PACKAGE, "node_modules"), "dir");
   await build(PACKAGE);
-  // Not shipped: the same file minified, to show what minifying would (not) buy.
-  await esbuild({
-    entryPoints: [join(PACKAGE, "dist/esm/src/index.js")],
-    outfile: join(PACKAGE, "minified/index.js"),
-    minify: true,
-    format: "esm",
-    target: "es2022",
-    logLevel: "warning",
-  });
+  // The consumer: both packages installed side by side, plus a minified copy of ours (not shipped).
+  rmSync(CONSUMER, { recursive: true, force: true });
+  const modules = join(CONSUMER, "node_modules");
+  mkdirSync(modules, { recursive: true });
+  writeFileSync(join(CONSUMER, "package.json"), '{ "name": "import-consumer", "private": true }\n');
+  cpSync(join(ROOT, "node_modules/openapi-fetch"), join(modules, "openapi-fetch"), { recursive: true });
+  for (const [name, minified] of [["xiexus-kling", false], ["xiexus-kling-minified", true]] as const) {
+    for (const item of ["package.json", "dist"]) cpSync(join(PACKAGE, item), join(modules, name, item), { recursive: true });
+    if (!minified) continue;
+    for (const format of ["esm", "cjs"] as const) {
+      await esbuild({
+        entryPoints: [join(PACKAGE, `dist/${format}/src/index.js`)],
+        outfile: join(modules, name, `dist/${format}/src/index.js`),
+        allowOverwrite: true,
+        minify: true,
+        format,
+        target: "es2022",
+        logLevel: "warning",
+      });
+    }
+  }
 }
 
 /** The program run with `node --expose-gc [--input-type=module] -e`. */
@@ -70,15 +86,15 @@ function snippet(subject: Subject): string {
 /** Runs the section. */
 export async function benchImport(settings: Settings): Promise<SectionResult> {
   await buildPackage();
-  const file = (path: string): string => join(PACKAGE, path);
   const subjects: Subject[] = [
     { name: "openapi-fetch, import (ESM baseline)", format: "esm", target: "openapi-fetch", heap: true },
-    { name: "xiexus-kling, import (dist/esm/src/index.js, 1 file)", format: "esm", target: file("dist/esm/src/index.js"), judged: true, heap: true },
-    { name: "xiexus-kling, import, minified (not shipped)", format: "esm", target: file("minified/index.js") },
-    { name: "xiexus-kling/testing, import (+ the main file)", format: "esm", target: file("dist/esm/src/testing/index.js") },
-    { name: "xiexus-kling/node, import (+ the main file)", format: "esm", target: file("dist/esm/src/node/index.js") },
+    { name: "xiexus-kling, import (1 file, openapi-fetch inside)", format: "esm", target: "xiexus-kling", judged: true, heap: true },
+    { name: "xiexus-kling, import, minified (not shipped)", format: "esm", target: "xiexus-kling-minified" },
+    { name: "xiexus-kling/testing, import (+ the main file)", format: "esm", target: "xiexus-kling/testing" },
+    { name: "xiexus-kling/node, import (+ the main file)", format: "esm", target: "xiexus-kling/node" },
     { name: "openapi-fetch, require (CJS baseline)", format: "cjs", target: "openapi-fetch", heap: true },
-    { name: "xiexus-kling, require (dist/cjs/src/index.js, 1 file)", format: "cjs", target: file("dist/cjs/src/index.js"), judged: true, heap: true },
+    { name: "xiexus-kling, require (1 file, openapi-fetch inside)", format: "cjs", target: "xiexus-kling", judged: true, heap: true },
+    { name: "xiexus-kling, require, minified (not shipped)", format: "cjs", target: "xiexus-kling-minified" },
   ];
   // An empty program per format: the process's own heap, subtracted from the others.
   const empty: Subject[] = [
@@ -92,7 +108,7 @@ export async function benchImport(settings: Settings): Promise<SectionResult> {
       const index = (k + i) % all.length;
       const subject = all[index]!;
       const flags = subject.format === "esm" ? ["--input-type=module"] : [];
-      const run = await runNode(["--expose-gc", ...flags, "-e", snippet(subject)], 60_000, PACKAGE);
+      const run = await runNode(["--expose-gc", ...flags, "-e", snippet(subject)], 60_000, CONSUMER);
       samples[index]!.push(lastJson<Sample>(run));
     }
   }
@@ -130,11 +146,12 @@ export async function benchImport(settings: Settings): Promise<SectionResult> {
   return {
     rows,
     notes: [
-      `Import: the package built by scripts/build.ts into .cache/bench/package (${JS_FILES.length} JavaScript files: one per entry and format), ` +
-        `loaded in fresh processes (\`node --expose-gc -e\`: \`await import()\` for ESM, \`require()\` for CommonJS), ${settings.importSpawns} per subject ` +
-        "in rotation, median. Each ratio is to openapi-fetch loaded the same way (import or require). The xiexus-kling files keep openapi-fetch " +
-        "external, so their figures include loading it; /testing and /node include the main file they import. " +
-        "Heap is heapUsed after a forced GC minus that of a process loading nothing of its own. The minified row is the same file " +
+      `Import: the package built by scripts/build.ts (${JS_FILES.length} JavaScript files: one per entry and format), installed beside ` +
+        "openapi-fetch in a consumer project (.cache/bench/import-consumer) and loaded by name from it, as a user's code does, in fresh " +
+        `processes (\`node --expose-gc -e\`: \`await import()\` for ESM, \`require()\` for CommonJS), ${settings.importSpawns} per subject ` +
+        "in rotation, median. Each ratio is to openapi-fetch loaded the same way (import or require). The main file has openapi-fetch " +
+        "compiled in; /testing and /node include the main file they import. " +
+        "Heap is heapUsed after a forced GC minus that of a process loading nothing of its own. The minified rows are the same file " +
         "through esbuild --minify, not shipped: the package ships unminified code for readable stack traces.",
     ],
   };

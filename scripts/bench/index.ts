@@ -22,7 +22,7 @@ import { benchWaits } from "./waits.js";
 const FULL: Settings = {
   quick: false,
   requests: { rounds: 9, perRound: 400, warmup: 300 },
-  importSpawns: 10,
+  importSpawns: 21,
   typecheckRounds: 3,
   codegen: { sizes: [10, 100, 1_000], rounds: (paths) => (paths >= 1_000 ? 3 : 5) },
   waits: { tasks: 1_000, spreadMs: 10_000, pollIntervalMs: 500 },
