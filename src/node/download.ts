@@ -16,13 +16,12 @@ import {
 } from "../errors.js";
 import { checkDuration, checkRetries, DEFAULTS, isLoopbackHost } from "../options.js";
 import { backoffMs, isRetryableStatus, retryDelayMs } from "../retry.js";
+import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 import type { Image2VideoTask } from "../types.js";
 
 /** Default of `timeoutMs`: the limit of connect + headers, and of any silence while the body streams. */
 export const DEFAULT_DOWNLOAD_TIMEOUT_MS = DEFAULTS.timeoutMs;
 
-/** Redirects followed per attempt before giving up. */
-const MAX_REDIRECTS = 5;
 /** Bytes of an HTTP error body kept for the APIError (an error page, not a video). */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -211,15 +210,6 @@ async function local<T>(step: () => T | Promise<T>): Promise<T> {
 
 const TIMED_OUT = Symbol("timed out");
 
-function toHeaders(raw: http.IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
-  return headers;
-}
-
 /** The words of an error chain, as the client's transport reports them. */
 function describeCause(error: unknown): string {
   const e = error as { code?: unknown; message?: unknown };
@@ -287,7 +277,7 @@ async function getFollowing(
   for (let hops = 0; ; hops++) {
     const res = await request(url, headers, arm);
     const location = res.headers.location;
-    if (![301, 302, 303, 307, 308].includes(res.statusCode ?? 0) || !location) return { res, url };
+    if (!isRedirect(res.statusCode) || !location) return { res, url };
     res.destroy();
     if (hops >= MAX_REDIRECTS) {
       throw new APIConnectionError(`GET ${shown(start)} redirected more than ${MAX_REDIRECTS} times`);
@@ -370,7 +360,7 @@ async function attempt(
       throw new Retryable(new APIConnectionError(`${where} -> 416: the file changed; starting over`), 0);
     }
     if (status !== 200 && status !== 206) {
-      const responseHeaders = toHeaders(res.headers);
+      const responseHeaders = toHeaders(res.rawHeaders);
       const init = { status, headers: responseHeaders, body: await errorBody(res), method: "GET", path };
       // A 404 here is a missing (often expired) video, not a missing task: no TaskNotFoundError.
       const error = status === 404 ? new APIError(init) : APIError.generate(init);

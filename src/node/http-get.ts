@@ -10,10 +10,8 @@ import https from "node:https";
 import zlib from "node:zlib";
 import { ResponseTooLargeError } from "../errors.js";
 import { isLoopbackHost, type HttpGet, type HttpGetRequest, type HttpGetResponse } from "../options.js";
+import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 
-/** Redirects followed per request, as for downloads. */
-const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** A decoder for a Content-Encoding fetch would decode; undefined for identity. */
 function decoder(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined {
@@ -33,12 +31,6 @@ function decoder(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | zli
     default:
       throw new Error(`unsupported Content-Encoding ${JSON.stringify(encoding)}`);
   }
-}
-
-function toHeaders(raw: readonly string[]): Headers {
-  const headers = new Headers();
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return headers;
 }
 
 /** One hop: sends the GET and reads the whole answer (or only its headers, for a redirect). */
@@ -63,7 +55,7 @@ function hop(url: URL, request: HttpGetRequest, headers: Record<string, string>)
         signal.removeEventListener("abort", onAbort);
         resolve({ status, statusText: res.statusMessage ?? "", headers: toHeaders(res.rawHeaders), url: url.href, body });
       };
-      if (REDIRECTS.has(status) && res.headers.location !== undefined) {
+      if (isRedirect(status) && res.headers.location !== undefined) {
         // Only the Location matters: drop the body (the socket goes back to the pool once it ends).
         res.resume();
         return done(new Uint8Array(0));
@@ -115,7 +107,7 @@ export const nodeHttpGet: HttpGet = async (request) => {
   for (let hops = 0; ; hops++) {
     const answer = await hop(url, request, headers);
     const location = answer.headers.get("location");
-    if (!REDIRECTS.has(answer.status) || location === null) return answer;
+    if (!isRedirect(answer.status) || location === null) return answer;
     if (hops >= MAX_REDIRECTS) throw new Error(`redirected more than ${MAX_REDIRECTS} times`);
     const next = new URL(location, url);
     if (next.protocol !== "https:" && !(next.protocol === "http:" && isLoopbackHost(next.hostname))) {
