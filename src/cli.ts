@@ -26,7 +26,7 @@ import {
 import { downloadVideo, FileExistsError, nodeHttpGet, type DownloadProgress, type DownloadResult } from "./node/index.js";
 import { MAX_TIMER_MS } from "./options.js";
 import { statusKind } from "./status.js";
-import { checkConcurrency, DEFAULT_CONCURRENCY } from "./wait-many.js";
+import { checkConcurrency, DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from "./wait-many.js";
 
 /** The exit codes of the command line, by meaning (also listed by `--help`). */
 export const EXIT_CODES = Object.freeze({
@@ -68,7 +68,7 @@ Options:
   --output-dir <dir>    wait: write each completed task's video to <dir>/<task_id>.mp4 (created
                         if missing; ids are made safe file names)
   --force               Replace files that already exist (default: refuse, exit 2, before any request)
-  --concurrency <n>     wait with several ids: requests (and downloads) in flight at once, 1-256 (default ${DEFAULT_CONCURRENCY})
+  --concurrency <n>     wait with several ids: requests (and downloads) in flight at once, 1-${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY})
   --debug               Print stack traces of errors
   -h, --help            Show this help
   -v, --version         Print the version
@@ -813,7 +813,7 @@ async function main(argv: string[], io: Io): Promise<number> {
       try {
         concurrency = checkConcurrency(n);
       } catch {
-        throw new UsageError("--concurrency must be a whole number from 1 to 256");
+        throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}`);
       }
     }
     const target =
