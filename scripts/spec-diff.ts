@@ -87,9 +87,15 @@ const TAGS: Record<ChangeLevel, string> = { breaking: "ERR", "maybe-breaking": "
 
 const LEVELS: readonly ChangeLevel[] = ["breaking", "maybe-breaking", "non-breaking"];
 
+/** Non-breaking changes of one rule in one operation listed before the rest are folded into a count. */
+export const FOLD_NON_BREAKING_AFTER = 3;
+
 /**
  * Renders changes for people: grouped by level (`== breaking (2) ==`, breaking first), then by
  * operation, one aligned line per change (`  ERR   rule-id  location  detail`), then the summary line.
+ * Breaking and maybe-breaking changes are always listed one by one; past FOLD_NON_BREAKING_AFTER
+ * non-breaking changes of one rule in one operation, the rest become one "and N more" line (a new
+ * combined spec adds hundreds of security schemes at once; `--json` still lists every change).
  */
 export function formatChanges(changes: readonly SpecChange[]): string {
   const lines: string[] = [];
@@ -104,8 +110,17 @@ export function formatChanges(changes: readonly SpecChange[]): string {
     for (const change of atLevel) groups.set(change.operation, [...(groups.get(change.operation) ?? []), change]);
     for (const [operation, group] of groups) {
       lines.push(operation);
+      const seen = new Map<string, number>();
       for (const c of group) {
-        lines.push(`  ${TAGS[c.level].padEnd(4)}  ${c.change.padEnd(changeWidth)}  ${c.location.padEnd(locationWidth)}  ${c.detail}`);
+        const n = (seen.get(c.change) ?? 0) + 1;
+        seen.set(c.change, n);
+        const folded = level === "non-breaking" && n > FOLD_NON_BREAKING_AFTER;
+        if (!folded) lines.push(`  ${TAGS[c.level].padEnd(4)}  ${c.change.padEnd(changeWidth)}  ${c.location.padEnd(locationWidth)}  ${c.detail}`);
+      }
+      for (const [change, n] of seen) {
+        if (level !== "non-breaking" || n <= FOLD_NON_BREAKING_AFTER) continue;
+        const more = `and ${n - FOLD_NON_BREAKING_AFTER} more like this (spec:diff --json lists every one)`;
+        lines.push(`  ${TAGS[level].padEnd(4)}  ${change.padEnd(changeWidth)}  ${"…".padEnd(locationWidth)}  ${more}`);
       }
     }
   }

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { diffSpecs, formatChanges, main, RULES, summarize } from "../scripts/spec-diff.js";
+import { diffSpecs, FOLD_NON_BREAKING_AFTER, formatChanges, main, RULES, summarize } from "../scripts/spec-diff.js";
 import type { ChangeLevel, SpecChange } from "../scripts/spec-diff.js";
 import { main as oasdiffMain, score } from "../scripts/spec-diff-oasdiff.js";
 import { emitterFor } from "../scripts/spec-diff/core.js";
@@ -612,6 +612,35 @@ describe("diffSpecs on the real spec", () => {
     expect(text).toMatch(/^ {2}ERR {3}response-property-removed +response 200 application\/json body\.url +property "url" removed$/m);
     expect(text.trimEnd().split("\n").at(-1)).toBe("2 breaking, 1 maybe-breaking, 1 non-breaking");
     expect(summarize(changes)).toEqual({ breaking: 2, "maybe-breaking": 1, "non-breaking": 1, total: 4 });
+  });
+});
+
+describe("formatChanges folds repeats of a non-breaking rule, never a breaking one", () => {
+  const change = (level: ChangeLevel, rule: string, i: number): SpecChange => ({
+    level,
+    operation: "(document)",
+    path: "",
+    method: "",
+    location: `securitySchemes.S${i}`,
+    change: rule,
+    detail: `security scheme S${i} ${level === "breaking" ? "removed" : "added"}`,
+  });
+  const added = Array.from({ length: 40 }, (_, i) => change("non-breaking", "api-security-component-added", i));
+  const removed = Array.from({ length: 5 }, (_, i) => change("breaking", "api-security-component-removed", i));
+
+  it("lists the first FOLD_NON_BREAKING_AFTER one by one and counts the rest in one line", () => {
+    const text = formatChanges([...added, ...removed]);
+    const lines = text.split("\n");
+    expect(lines.filter((l) => /security scheme S\d+ added/.test(l))).toHaveLength(FOLD_NON_BREAKING_AFTER);
+    expect(text).toMatch(new RegExp(`api-security-component-added +… +and ${40 - FOLD_NON_BREAKING_AFTER} more like this`));
+    // Every breaking change is still there, one line each, and the totals count everything.
+    expect(lines.filter((l) => /security scheme S\d+ removed/.test(l))).toHaveLength(5);
+    expect(lines.at(-2)).toBe("5 breaking, 0 maybe-breaking, 40 non-breaking");
+  });
+
+  it("does not fold a rule that fires only FOLD_NON_BREAKING_AFTER times", () => {
+    const text = formatChanges(added.slice(0, FOLD_NON_BREAKING_AFTER));
+    expect(text).not.toContain("more like this");
   });
 });
 
