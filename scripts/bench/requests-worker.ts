@@ -7,6 +7,7 @@ import ky from "ky";
 import createClient from "openapi-fetch";
 import type { paths } from "../../generated/kling-image2video.js";
 import { createKlingClient, IMAGE2VIDEO_TASK_PATH } from "../../src/index.js";
+import { nodeHttpGet } from "../../src/node/index.js";
 
 type Call = () => Promise<unknown>;
 
@@ -28,6 +29,7 @@ bare.use({
   },
 });
 const kling = createKlingClient({ apiKey: API_KEY, baseUrl });
+const klingOverHttp = createKlingClient({ apiKey: API_KEY, baseUrl, httpGet: nodeHttpGet });
 
 function statusOf(body: unknown): unknown {
   return (body as { status?: unknown } | undefined)?.status;
@@ -61,6 +63,7 @@ const clients: ReadonlyArray<readonly [string, Call]> = [
     },
   ],
   ["kling.getImage2VideoTask", () => kling.getImage2VideoTask(TASK_ID)],
+  ["kling.getImage2VideoTask (httpGet: nodeHttpGet)", () => klingOverHttp.getImage2VideoTask(TASK_ID)],
 ];
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});

@@ -7,6 +7,9 @@ import { fmt, fmtRatio, median } from "./stats.js";
 import type { Row, SectionResult, Settings } from "./table.js";
 
 /** Runs the section: starts the server, runs the worker, turns rounds into rows. */
+/** The task helper with `httpGet: nodeHttpGet`, as the worker names it. */
+const HTTP_GET_CLIENT = "kling.getImage2VideoTask (httpGet: nodeHttpGet)";
+
 export async function benchRequests(settings: Settings): Promise<SectionResult> {
   const { rounds, perRound, warmup } = settings.requests;
   const server = await startServer();
@@ -26,14 +29,20 @@ export async function benchRequests(settings: Settings): Promise<SectionResult> 
   // What we add over bare openapi-fetch, in raw-fetch round trips: paired within a round too.
   const overBare = clients.map((_, i) => median(table.map((round) => (round[i]! - round[bare]!) / round[base]!)));
   const rows = clients.map((name, i): Row => {
-    const isKling = name.startsWith("kling.");
+    // The issue's target is the task helper's; the raw GET is shown against it without a verdict.
+    const judged = name.startsWith("kling.getImage2VideoTask");
+    const over = `${overBare[i]! < 0 ? "" : "+"}${overBare[i]!.toFixed(2)}x`;
     return {
       section: "1. Per request",
       subject: name === "fetch" ? "raw fetch (baseline)" : name,
       value: `${fmt(micros[i]!, 1)} µs`,
       ratio: fmtRatio(ratios[i]!),
-      target: isKling ? `openapi-fetch +${BUDGETS.requestOverOpenapiFetch.toFixed(2)}x (here +${overBare[i]!.toFixed(2)}x)` : "",
-      status: isKling ? verdict(overBare[i]! <= BUDGETS.requestOverOpenapiFetch) : "",
+      target: judged
+        ? `openapi-fetch +${BUDGETS.requestOverOpenapiFetch.toFixed(2)}x (here ${over})`
+        : name.startsWith("kling.")
+          ? `none (openapi-fetch ${over})`
+          : "",
+      status: judged ? verdict(overBare[i]! <= BUDGETS.requestOverOpenapiFetch) : "",
     };
   });
   const added = (name: string): string => fmt(micros[clients.indexOf(name)]! - micros[base]!, 0);
@@ -43,8 +52,9 @@ export async function benchRequests(settings: Settings): Promise<SectionResult> 
       `Per request: ${rounds} rounds of ${perRound} sequential keep-alive requests per client after ${warmup} warm-up requests each; ` +
         "client order rotates per round, GC runs before each batch; the ratio is the median of per-round ratios. " +
         "Server and clients are separate processes. Every client sends the Bearer header and parses the JSON body. " +
-        `Over raw fetch, openapi-fetch adds ${added("openapi-fetch")} µs, kling.GET ${added("kling.GET")} µs ` +
-        `and getImage2VideoTask ${added("kling.getImage2VideoTask")} µs per request.`,
+        `Over raw fetch, openapi-fetch adds ${added("openapi-fetch")} µs, kling.GET ${added("kling.GET")} µs, ` +
+        `getImage2VideoTask ${added("kling.getImage2VideoTask")} µs and getImage2VideoTask over nodeHttpGet ` +
+        `${added(HTTP_GET_CLIENT)} µs per request (Node's http module is cheaper than its fetch, so that one is negative).`,
     ],
   };
 }
