@@ -32,11 +32,14 @@ const COMPLETED = fixture("task-completed.json");
 const NOT_FOUND = fixture("task-not-found.json");
 
 // The smoke programs: one call, its outcome as one JSON line, and where the package resolved to.
+// A third argument "http" sends the call with xiexus-kling/node's nodeHttpGet instead of fetch.
 const SMOKE_ESM = `import { createKlingClient, KlingError } from "xiexus-kling";
+import { nodeHttpGet } from "xiexus-kling/node";
 import * as testing from "xiexus-kling/testing";
-const [port, taskId] = process.argv.slice(2);
+const [port, taskId, transport] = process.argv.slice(2);
 const resolved = import.meta.resolve("xiexus-kling");
-const kling = createKlingClient({ apiKey: "${API_KEY}", baseUrl: "http://127.0.0.1:" + port, maxRetries: 0 });
+const httpGet = transport === "http" ? nodeHttpGet : undefined;
+const kling = createKlingClient({ apiKey: "${API_KEY}", baseUrl: "http://127.0.0.1:" + port, maxRetries: 0, httpGet });
 try {
   const task = await kling.getImage2VideoTask(taskId);
   console.log(JSON.stringify({ node: process.version, resolved, testing: typeof testing.createFakeRelay, task }));
@@ -46,10 +49,12 @@ try {
 }
 `;
 const SMOKE_CJS = `const { createKlingClient, KlingError } = require("xiexus-kling");
+const { nodeHttpGet } = require("xiexus-kling/node");
 const testing = require("xiexus-kling/testing");
-const [port, taskId] = process.argv.slice(2);
+const [port, taskId, transport] = process.argv.slice(2);
 const resolved = require.resolve("xiexus-kling");
-const kling = createKlingClient({ apiKey: "${API_KEY}", baseUrl: "http://127.0.0.1:" + port, maxRetries: 0 });
+const httpGet = transport === "http" ? nodeHttpGet : undefined;
+const kling = createKlingClient({ apiKey: "${API_KEY}", baseUrl: "http://127.0.0.1:" + port, maxRetries: 0, httpGet });
 kling.getImage2VideoTask(taskId).then(
   (task) => console.log(JSON.stringify({ node: process.version, resolved, testing: typeof testing.createFakeRelay, task })),
   (error) => {
@@ -94,8 +99,13 @@ afterAll(async () => {
 });
 
 /** Runs a smoke program with `node` and parses the JSON line it printed. */
-async function smoke(node: string, script: string, taskId: string): Promise<{ result: RunResult; line: Record<string, unknown> }> {
-  const result = await run(node, [script, String(port), taskId], { cwd: app, env: cleanEnv(), timeoutMs: 60_000 });
+async function smoke(
+  node: string,
+  script: string,
+  taskId: string,
+  transport: "fetch" | "http",
+): Promise<{ result: RunResult; line: Record<string, unknown> }> {
+  const result = await run(node, [script, String(port), taskId, transport], { cwd: app, env: cleanEnv(), timeoutMs: 60_000 });
   const last = result.stdout.trim().split("\n").pop() ?? "";
   let line: Record<string, unknown> = {};
   try {
@@ -125,25 +135,30 @@ describe.each(NODES)("Node %i", (major) => {
     ["import", "smoke.mjs", "dist/esm/src/index.js"],
     ["require", "smoke.cjs", "dist/cjs/src/index.js"],
   ] as const) {
-    it(`${style}: the ${build.split("/")[1]} build fetches a task from a loopback server`, async () => {
-      const before = seen.length;
-      const { result, line } = await smoke(node, script, "kling-smoke-1");
-      expect(result.code, result.output).toBe(0);
-      expect(line.node).toMatch(new RegExp(`^v${major}\\.`));
-      expect(String(line.resolved)).toContain(`node_modules/xiexus-kling/${build}`);
-      expect(line.testing).toBe("function");
-      expect(line.task).toEqual(COMPLETED.body);
-      const request = seen.slice(before).at(-1);
-      expect(request?.method).toBe("GET");
-      expect(request?.url).toBe(`${TASK_PATH}kling-smoke-1`);
-      expect(request?.headers.authorization).toBe(`Bearer ${API_KEY}`);
-    });
+    for (const transport of ["fetch", "http"] as const) {
+      it(`${style} (${transport}): the ${build.split("/")[1]} build fetches a task from a loopback server`, async () => {
+        const before = seen.length;
+        const { result, line } = await smoke(node, script, "kling-smoke-1", transport);
+        expect(result.code, result.output).toBe(0);
+        expect(line.node).toMatch(new RegExp(`^v${major}\\.`));
+        expect(String(line.resolved)).toContain(`node_modules/xiexus-kling/${build}`);
+        expect(line.testing).toBe("function");
+        expect(line.task).toEqual(COMPLETED.body);
+        const request = seen.slice(before).at(-1);
+        expect(request?.method).toBe("GET");
+        expect(request?.url).toBe(`${TASK_PATH}kling-smoke-1`);
+        expect(request?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+        // Which road it took: Node's fetch names itself in User-Agent, node:http sends none.
+        if (transport === "http") expect(request?.headers["user-agent"]).toBeUndefined();
+        else expect(request?.headers["user-agent"]).toBeTruthy();
+      });
 
-    it(`${style}: a 404 rejects with the package's own TaskNotFoundError`, async () => {
-      const { result, line } = await smoke(node, script, "missing");
-      expect(result.code, result.output).toBe(1);
-      expect(line).toMatchObject({ error: "TaskNotFoundError", isKlingError: true });
-    });
+      it(`${style} (${transport}): a 404 rejects with the package's own TaskNotFoundError`, async () => {
+        const { result, line } = await smoke(node, script, "missing", transport);
+        expect(result.code, result.output).toBe(1);
+        expect(line).toMatchObject({ error: "TaskNotFoundError", isKlingError: true });
+      });
+    }
   }
 
   it("runs the xiexus-kling bin (the ESM build of src/cli.ts)", async () => {
