@@ -162,7 +162,7 @@ async function attempt(out: Outgoing, policy: RequestPolicy, deps: TransportDeps
 }
 
 /** The words of an error chain: `fetch failed` says little, its cause's message and code say more. */
-function describeCause(error: unknown): string {
+export function describeCause(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current && depth < 4; depth++) {

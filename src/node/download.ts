@@ -16,6 +16,7 @@ import {
 } from "../errors.js";
 import { checkDuration, checkRetries, DEFAULTS, isLoopbackHost } from "../options.js";
 import { backoffMs, isRetryableStatus, retryDelayMs } from "../retry.js";
+import { describeCause } from "../transport.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 import type { Image2VideoTask } from "../types.js";
 
@@ -209,14 +210,6 @@ async function local<T>(step: () => T | Promise<T>): Promise<T> {
 }
 
 const TIMED_OUT = Symbol("timed out");
-
-/** The words of an error chain, as the client's transport reports them. */
-function describeCause(error: unknown): string {
-  const e = error as { code?: unknown; message?: unknown };
-  const message = typeof e?.message === "string" ? e.message : "";
-  const code = typeof e?.code === "string" && !message.includes(e.code) ? e.code : "";
-  return [message, code].filter(Boolean).join(": ") || "connection error";
-}
 
 /** Reads a little of an error answer's body, for the APIError. */
 async function errorBody(res: http.IncomingMessage): Promise<unknown> {

@@ -46,6 +46,7 @@ function hop(url: URL, request: HttpGetRequest, headers: Record<string, string>)
       reject(error);
     };
     const onAbort = (): void => fail(signal.reason);
+    const cutShort = (): void => fail(new Error("the connection closed before the body ended"));
     const req = get(url, { headers }, (res) => {
       const status = res.statusCode ?? 0;
       const done = (body: Uint8Array): void => {
@@ -83,11 +84,11 @@ function hop(url: URL, request: HttpGetRequest, headers: Record<string, string>)
       });
       body.on("end", () => {
         // A body the server cut short ends without `complete`: the transport retries it.
-        if (!res.complete) return fail(new Error("the connection closed before the body ended"));
+        if (!res.complete) return cutShort();
         done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
       });
       res.on("error", fail);
-      res.on("aborted", () => fail(new Error("the connection closed before the body ended")));
+      res.on("aborted", cutShort);
     });
     req.on("error", fail);
     if (signal.aborted) onAbort();
