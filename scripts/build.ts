@@ -204,9 +204,10 @@ const looksLikeEsm = (code: string): boolean => /^(import|export)\s|^import\s*\{
 
 /**
  * Dependencies compiled into the main entry's files instead of imported. openapi-fetch is: a cold
- * `require("xiexus-kling")` that then resolves and loads a second package costs ~1.4x openapi-fetch's
- * own; with it inside, ~1.1x (BENCHMARKS.md, "Import"). package.json pins it exactly, so the
- * declarations consumers install (which import its types) describe the code that runs.
+ * import that then resolves and loads a second package pays a second package resolution (measured
+ * 1.40x openapi-fetch's own ESM import, against 1.10-1.20x with it inside; BENCHMARKS.md, "Import").
+ * package.json pins it exactly, so the declarations consumers install (which import its types)
+ * describe the code that runs.
  */
 export const BUNDLED_DEPENDENCIES: readonly string[] = ["openapi-fetch"];
 
@@ -235,6 +236,58 @@ const dependencies = (format: Format): Plugin => ({
   },
 });
 
+/**
+ * esbuild's CommonJS output exports through getters (`__export` into an object, then
+ * `module.exports = __toCommonJS(...)`, which copies each one as another getter). Written instead as
+ * plain `exports.name = value;` after the code, as openapi-fetch's own CommonJS file does, a cold
+ * `require` is ~0.3-0.5 ms faster of ~7 (BENCHMARKS.md, "Import"). Every export is a class, function
+ * or const bound once, so the values assigned at the end are what the getters would have returned.
+ * Throws when esbuild's block is not found, so a new esbuild cannot silently keep the getters.
+ */
+export function plainExports(code: string, file: string): string {
+  const block = /^var (\w+) = \{\};\n__export\(\1, \{\n?([^}]*?)\n?\}\);\nmodule\.exports = __toCommonJS\(\1\);\n/m.exec(code);
+  if (!block) throw new Error(`${file}: esbuild's CommonJS export block was not found (see plainExports in scripts/build.ts)`);
+  const lines = block[2]!.split("\n").filter((line) => line.trim() !== "");
+  const assignments = lines.map((line) => {
+    const pair = /^\s*([\w$]+): \(\) => ([\w$.]+),?$/.exec(line);
+    if (!pair) throw new Error(`${file}: unexpected export line ${JSON.stringify(line)} (see plainExports in scripts/build.ts)`);
+    return `exports.${pair[1]} = ${pair[2]};`;
+  });
+  // esbuild's note of the names for Node's ESM import of CommonJS (its lexer reads `exports.x =` as well).
+  const annotation = /\n\/\/ Annotate the CommonJS export names for ESM import in node:\n0 && \(module\.exports = \{[^}]*\}\);\n/;
+  const body = code.replace(block[0], 'Object.defineProperty(exports, "__esModule", { value: true });\n').replace(annotation, "\n");
+  return dropUnusedHelpers(`${body}${assignments.length ? `\n${assignments.join("\n")}\n` : ""}`);
+}
+
+/** Removes esbuild's top-of-file helpers (`var __name = ...` up to the next one) that nothing references any more. */
+function dropUnusedHelpers(code: string): string {
+  const end = code.indexOf("\n\n");
+  let helpers = code.slice(0, end + 1);
+  const rest = code.slice(end + 1);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const helper of helpers.matchAll(/^var (__\w+) = [\s\S]*?\n(?=var __|(?![\s\S]))/gm)) {
+      const uses = `${helpers}${rest}`.match(new RegExp(`\\b${helper[1]}\\b`, "g"))?.length ?? 0;
+      if (uses > 1) continue;
+      helpers = helpers.replace(helper[0], "");
+      changed = true;
+      break;
+    }
+  }
+  return `${helpers}${rest}`;
+}
+
+/**
+ * Writes `code` with every character outside ASCII escaped. esbuild's `charset: "ascii"` escapes
+ * strings, identifiers and regular expressions but keeps comments as they are; one curly quote in a
+ * comment makes V8 hold the whole file as a two-byte string, read and parsed more slowly (measured:
+ * ~0.35 ms of a cold `require`). What is left after esbuild is inside comments, so it is written as
+ * `\u{...}` text there.
+ */
+export function asciiOnly(code: string): string {
+  return code.replace(/[^\x00-\x7f]/gu, (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`);
+}
+
 /** Runs esbuild for one entry and format; returns the metafile. Warnings fail the build. */
 async function bundle(root: string, entry: Entry, format: Format, entryPlugins: Plugin[]): Promise<Metafile> {
   const plugins = [...entryPlugins, dependencies(format)];
@@ -252,6 +305,7 @@ async function bundle(root: string, entry: Entry, format: Format, entryPlugins: 
     // cold import that takes 10-20 ms (the "minified" row of BENCHMARKS.md, Import).
     minify: false,
     legalComments: "none",
+    charset: "ascii",
     metafile: true,
     logLevel: "silent",
     plugins,
@@ -295,9 +349,15 @@ function loadEach(root: string): void {
   const program = [
     'import { createRequire } from "node:module";',
     "const require = createRequire(import.meta.url);",
+    "const names = new Map();",
     `for (const file of ${JSON.stringify(JS_FILES.map((f) => join(root, f)))}) {`,
     '  const loaded = file.includes("/dist/cjs/") ? require(file) : await import(new URL("file://" + file).href);',
     '  if (!file.endsWith("cli.js") && Object.keys(loaded).length === 0) throw new Error(file + " exports nothing");',
+    // The CommonJS file of an entry exports exactly the names its ESM file does (plainExports).
+    '  const entry = file.replace(/\\/dist\\/(esm|cjs)\\//, "/dist/");',
+    '  const keys = Object.keys(loaded).filter((key) => key !== "default").sort().join(", ");',
+    '  if (names.has(entry) && names.get(entry) !== keys) throw new Error(file + " exports " + keys + "; the other format: " + names.get(entry));',
+    "  names.set(entry, keys);",
     // Builds a client (no request): it calls openapi-fetch's default export, which CJS interop can get wrong.
     '  if (loaded.createKlingClient) loaded.createKlingClient({ apiKey: "sk-build-check", baseUrl: "http://127.0.0.1:9" });',
     "}",
@@ -331,7 +391,9 @@ export async function build(root: string = ROOT): Promise<void> {
         const lost = [...exports.values()].filter((name) => !exported.includes(name));
         if (lost.length) throw new Error(`${file} does not export ${lost.join(", ")}`);
       }
-      const code = readFileSync(join(root, file), "utf8");
+      const written = asciiOnly(readFileSync(join(root, file), "utf8"));
+      const code = format === "cjs" ? plainExports(written, file) : written;
+      writeFileSync(join(root, file), code);
       for (const provider of providers) {
         const copies = duplicatedDefinitions(code, provider.exports.values());
         if (copies.length) {
@@ -347,7 +409,7 @@ export async function build(root: string = ROOT): Promise<void> {
   for (const file of JS_FILES) {
     const code = readFileSync(join(root, file), "utf8");
     const esm = looksLikeEsm(code);
-    if (file.startsWith("dist/cjs/") && (esm || !code.includes("module.exports"))) throw new Error(`${file} is not CommonJS`);
+    if (file.startsWith("dist/cjs/") && (esm || !code.includes('Object.defineProperty(exports, "__esModule"'))) throw new Error(`${file} is not CommonJS`);
     if (file.startsWith("dist/esm/") && (!esm || /\brequire\(|module\.exports/.test(code))) throw new Error(`${file} is not ESM`);
   }
   loadEach(root);

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 import { beforeAll, describe, expect, it } from "vitest";
-import { duplicatedDefinitions, ENTRIES, entrySpecifier, ENTRY_FILES, JS_FILES, outputFile, pointAtEntries, publicExports, type Provider } from "../scripts/build.js";
+import { asciiOnly, duplicatedDefinitions, ENTRIES, entrySpecifier, ENTRY_FILES, JS_FILES, outputFile, plainExports, pointAtEntries, publicExports, type Provider } from "../scripts/build.js";
 import { CACHE, ROOT, run, type RunResult } from "./consumer/exec.js";
 import { filesUnder, packageIssues, packedPackage, repack, unpack, type PackedPackage } from "./consumer/pack.js";
 
@@ -83,12 +83,17 @@ describe("the build", () => {
       const text = readFileSync(join(good, file), "utf8");
       if (file.startsWith("dist/cjs/")) {
         expect(text, file).toMatch(/^"use strict";/);
-        expect(text, file).toContain("module.exports");
+        // Plain assignments (plainExports in scripts/build.ts), not esbuild's getters.
+        expect(text, file).toContain('Object.defineProperty(exports, "__esModule", { value: true });');
+        expect(text, file).not.toMatch(/__toCommonJS|__export\(|module\.exports\s*=/);
+        expect(text, file).toMatch(/^exports\.\w+ = [\w$.]+;$/m);
         expect(text, file).not.toMatch(/import\.meta|^\s*(import|export)\s/m);
       } else {
         expect(text, file).toMatch(/^(import|export) /m);
         expect(text, file).not.toMatch(/\brequire\(|module\.exports/);
       }
+      // ASCII only (asciiOnly in scripts/build.ts): V8 keeps the source as a one-byte string.
+      expect(text, file).not.toMatch(/[^\x00-\x7f]/);
       // openapi-fetch is compiled into the main entry (BUNDLED_DEPENDENCIES): no file imports it.
       expect(text, file).not.toMatch(/from "openapi-fetch"|require\("openapi-fetch"\)/);
     }
@@ -133,6 +138,50 @@ describe("the build", () => {
     expect(duplicatedDefinitions("class KlingError extends Error {}\nconst withRetry = (f) => f;", names)).toEqual(["KlingError", "withRetry"]);
     // Imported, subclassed or a plain constant: no identity is copied.
     expect(duplicatedDefinitions('import { KlingError } from "../index.js";\nvar FileExistsError = class extends KlingError {};\nvar DEFAULTS = { a: 1 };', names)).toEqual([]);
+  });
+
+  it("writes CommonJS exports as plain assignments and drops the helpers left unused", () => {
+    const esbuildOutput = [
+      '"use strict";',
+      "var __defProp = Object.defineProperty;",
+      "var __export = (target, all) => {",
+      "  for (var name in all)",
+      "    __defProp(target, name, { get: all[name], enumerable: true });",
+      "};",
+      "var __toCommonJS = (mod) => __defProp({}, \"__esModule\", { value: true });",
+      "var __toESM = (mod) => __defProp({}, \"default\", { value: mod });",
+      "",
+      "// src/index.ts",
+      "var index_exports = {};",
+      "__export(index_exports, {",
+      "  KlingError: () => KlingError,",
+      "  helper: () => import_other.helper",
+      "});",
+      "module.exports = __toCommonJS(index_exports);",
+      "var import_other = __toESM(require(\"./other.js\"));",
+      "var KlingError = class extends Error {};",
+      "// Annotate the CommonJS export names for ESM import in node:",
+      "0 && (module.exports = {",
+      "  KlingError,",
+      "  helper",
+      "});",
+      "",
+    ].join("\n");
+    const out = plainExports(esbuildOutput, "index.js");
+    expect(out).toContain('Object.defineProperty(exports, "__esModule", { value: true });');
+    expect(out.trimEnd().split("\n").slice(-2)).toEqual(["exports.KlingError = KlingError;", "exports.helper = import_other.helper;"]);
+    // __export and __toCommonJS are gone; __toESM and the __defProp it uses stay.
+    expect(out).not.toMatch(/__export|__toCommonJS|module\.exports|Annotate/);
+    expect(out).toContain("var __toESM =");
+    expect(out).toContain("var __defProp =");
+    // An output of another shape is refused, not passed through with its getters.
+    expect(() => plainExports('"use strict";\nmodule.exports = {};\n', "odd.js")).toThrow(/export block was not found/);
+    expect(() => plainExports(esbuildOutput.replace("() => KlingError", "KlingError"), "odd.js")).toThrow(/unexpected export line/);
+  });
+
+  it("leaves no character outside ASCII", () => {
+    expect(asciiOnly("// it\u2019s \u{1F600}\nconst a = 1;")).toBe("// it\\u{2019}s \\u{1f600}\nconst a = 1;");
+    expect(asciiOnly("plain")).toBe("plain");
   });
 
   it("points imports of earlier entries' names at their files and bundles the rest", () => {
