@@ -15,6 +15,8 @@ export interface BundleSize {
   nodeImports: string[];
   /** Every input file of the bundle, relative to the working directory. */
   inputs: string[];
+  /** Minified bytes each input file contributes to the bundle, largest first. */
+  bytesByInput: Array<[input: string, bytes: number]>;
   /** The minified bundle. */
   code: string;
 }
@@ -67,6 +69,9 @@ export async function bundleSize(entry: string, options: { withoutSpecData?: boo
     gzipBytes: gzipSync(output.contents, { level: 9 }).byteLength,
     nodeImports: [...nodeImports].sort(),
     inputs: Object.keys(result.metafile.inputs).sort(),
+    bytesByInput: Object.entries(Object.values(result.metafile.outputs)[0]?.inputs ?? {})
+      .map(([input, { bytesInOutput }]): [string, number] => [input, bytesInOutput])
+      .sort((a, b) => b[1] - a[1]),
     code: output.text,
   };
 }

@@ -189,6 +189,11 @@ describe("browser bundle of the main entry", () => {
     // The stub really left the data out (the task's metadata.fps is only named by the schema).
     expect(whole.code).toContain("fps");
     expect(code.code).not.toContain("fps");
+    // The per-file shares the bench lists add up to the bundle, less esbuild's own glue.
+    const shared = whole.bytesByInput.reduce((sum, [, bytes]) => sum + bytes, 0);
+    expect(shared).toBeLessThanOrEqual(whole.minifiedBytes);
+    expect(shared).toBeGreaterThan(whole.minifiedBytes * 0.95);
+    expect(whole.bytesByInput.map(([input]) => input)).toContain("src/wait-many.ts");
     expect(code.gzipBytes, `${code.gzipBytes} B min+gzip`).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
   });
 

@@ -39,9 +39,14 @@ export async function benchBundle(): Promise<SectionResult> {
       status: isKling ? verdict(atMost(gzipBytes, BUDGETS.bundleGzipBytes)) : "",
     };
   });
+  const kling = sizes[subjects.findIndex(([name]) => name.startsWith("xiexus-kling"))]!;
+  const shares = kling.bytesByInput
+    .filter(([, bytes]) => bytes >= 500)
+    .map(([input, bytes]) => `${input.replace(/^.*node_modules\//, "").replace(/\/dist\/index\.mjs$/, "")} ${fmtBytes(bytes)}`);
   return {
     rows,
     notes: [
+      `Where xiexus-kling's ${fmtBytes(kling.minifiedBytes)} of minified code come from (files of 500 B or more, before gzip): ${shares.join(", ")}.`,
       "Bundle: `bundleSize` of scripts/bundle-size.ts (esbuild browser bundle, ESM, minified, gzip level 9); each library's " +
         "entry re-exports its whole public surface; xiexus-kling is src/index.ts with openapi-fetch bundled in. " +
         "6 kB is read as 6,000 bytes.",
