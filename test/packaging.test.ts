@@ -180,8 +180,10 @@ describe("the build", () => {
   });
 
   it("leaves no character outside ASCII", () => {
-    expect(asciiOnly("// it\u2019s \u{1F600}\nconst a = 1;")).toBe("// it\\u{2019}s \\u{1f600}\nconst a = 1;");
-    expect(asciiOnly("plain")).toBe("plain");
+    expect(asciiOnly("// it\u2019s \u{1F600}\nconst a = 1;", "a.js")).toBe("// it\\u{2019}s \\u{1f600}\nconst a = 1;");
+    expect(asciiOnly("plain", "a.js")).toBe("plain");
+    // Outside a // comment it could be code (a regular expression, a string): refused, not rewritten.
+    expect(() => asciiOnly('const a = 1;\nconst quote = /\u2019/;', "a.js")).toThrow(/a\.js:2: a character outside ASCII/);
   });
 
   it("points imports of earlier entries' names at their files and bundles the rest", () => {
