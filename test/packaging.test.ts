@@ -2,7 +2,9 @@
 // publint, attw and the tarball's exact file list. Each check is also run on a deliberately broken
 // package or input, so it can fail.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -177,6 +179,19 @@ describe("the build", () => {
     // An output of another shape is refused, not passed through with its getters.
     expect(() => plainExports('"use strict";\nmodule.exports = {};\n', "odd.js")).toThrow(/export block was not found/);
     expect(() => plainExports(esbuildOutput.replace("() => KlingError", "KlingError"), "odd.js")).toThrow(/unexpected export line/);
+  });
+
+  it("gives CommonJS consumers ordinary properties they can spy on, as the ESM file's names", async () => {
+    const cjs = createRequire(import.meta.url)(join(good, "dist/cjs/src/index.js")) as Record<string, unknown>;
+    const esm = (await import(pathToFileURL(join(good, "dist/esm/src/index.js")).href)) as Record<string, unknown>;
+    expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort());
+    expect(Object.getOwnPropertyDescriptor(cjs, "createKlingClient")).toMatchObject({ writable: true, configurable: true, enumerable: true });
+    // What jest.spyOn / vi.spyOn do: esbuild's getters (configurable: false) refused it.
+    const original = cjs.createKlingClient;
+    Object.defineProperty(cjs, "createKlingClient", { value: () => "spied", configurable: true, writable: true });
+    expect((cjs.createKlingClient as () => string)()).toBe("spied");
+    cjs.createKlingClient = original;
+    expect(cjs.__esModule).toBe(true);
   });
 
   it("leaves no character outside ASCII", () => {
