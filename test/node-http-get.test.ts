@@ -62,6 +62,13 @@ function makeServer(seen: Seen[], other: () => string): http.Server {
         return encoded("deflate", deflateSync(TASK_TEXT));
       case "br":
         return encoded("br", brotliCompressSync(TASK_TEXT));
+      case "gzip-then-br":
+        return encoded("gzip, br", brotliCompressSync(gzipSync(TASK_TEXT)));
+      case "unknown-coding":
+        // fetch passes a body it cannot decode through as it came.
+        return encoded("x-unknown", Buffer.from(TASK_TEXT));
+      case "gzip-and-unknown":
+        return encoded("gzip, x-unknown", gzipSync(TASK_TEXT));
       case "declared-too-big":
         // Says 8 MiB up front and sends it slowly: the client must not wait for the bytes to refuse.
         res.writeHead(200, { ...json, "content-length": String(8 * 1024 * 1024) });
@@ -128,8 +135,18 @@ describe.each(TRANSPORTS)("the task GET over %s", (_name, transport) => {
     expect((error as Error).message).toMatch(/redirect/);
   });
 
-  it.each(["gzip", "deflate", "br"])("decodes a %s body", async (encoding) => {
+  it.each(["gzip", "deflate", "br", "gzip-then-br"])("decodes a %s body", async (encoding) => {
     await expect(client(transport).getImage2VideoTask(encoding)).resolves.toEqual({ ...TASK });
+  });
+
+  it("passes a body with a coding fetch does not know through undecoded, as fetch does", async () => {
+    await expect(client(transport).getImage2VideoTask("unknown-coding")).resolves.toEqual({ ...TASK });
+    // A list with an unknown coding is left whole: gzip bytes are not JSON, and nothing is retried.
+    const since = seen.length;
+    const error = await client({ ...transport, maxRetries: 1 }).getImage2VideoTask("gzip-and-unknown").catch((e: unknown) => e);
+    expect((error as Error).name).toBe("ResponseValidationError");
+    expect((error as Error).message).toMatch(/not JSON/);
+    expect(requestsFor(since)).toHaveLength(1);
   });
 
   it("a body that stalls after the headers is a timeout: the attempt's limit covers the body", async () => {

@@ -3,8 +3,9 @@
 // poll; a batch of 1,000 tasks peaks near 150 MB through fetch and near 100 MB through this
 // (BENCHMARKS.md, "batch"), and one poll costs about 0.7x of a fetch round trip.
 // It keeps fetch's contract where the client relies on it: redirects are followed (Authorization
-// dropped when the origin changes), gzip/deflate/br bodies are decoded, a body cut short or a
-// connection error rejects (the transport retries it), and the decoded body is capped.
+// dropped when the origin changes), gzip/deflate/br bodies are decoded (a coding fetch does not
+// know passes through, as it does there), a body cut short or a connection error rejects (the
+// transport retries it), and the decoded body is capped.
 import http from "node:http";
 import https from "node:https";
 import zlib from "node:zlib";
@@ -12,24 +13,29 @@ import { ResponseTooLargeError } from "../errors.js";
 import { isLoopbackHost, type HttpGet, type HttpGetRequest, type HttpGetResponse } from "../options.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 
-/** A decoder for a Content-Encoding fetch would decode; undefined for identity. */
-function decoder(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined {
-  switch (encoding?.trim().toLowerCase()) {
-    case undefined:
-    case "":
-    case "identity":
-      return undefined;
-    case "gzip":
-    case "x-gzip":
+/**
+ * The decoders for a Content-Encoding, outermost coding first, as undici's fetch reads the header:
+ * a list ("gzip, br") is undone from its last coding back; a coding fetch does not know (or
+ * "identity" in a list) leaves the whole body as it came. None for no header.
+ */
+function decoders(encoding: string | undefined): Array<zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> {
+  const out: Array<zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = [];
+  const codings = encoding ? encoding.toLowerCase().split(",") : [];
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const coding = codings[i]!.trim();
+    if (coding === "gzip" || coding === "x-gzip") {
       // Lenient about a missing trailer, as browsers and undici are.
-      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    case "deflate":
-      return zlib.createInflate({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    case "br":
-      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
-    default:
-      throw new Error(`unsupported Content-Encoding ${JSON.stringify(encoding)}`);
+      out.push(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }));
+    } else if (coding === "deflate") {
+      out.push(zlib.createInflate({ finishFlush: zlib.constants.Z_SYNC_FLUSH }));
+    } else if (coding === "br") {
+      out.push(zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }));
+    } else {
+      for (const unused of out) unused.destroy();
+      return [];
+    }
   }
+  return out;
 }
 
 /** One hop: sends the GET and reads the whole answer (or only its headers, for a redirect). */
@@ -61,18 +67,15 @@ function hop(url: URL, request: HttpGetRequest, headers: Record<string, string>)
         return done(new Uint8Array(0));
       }
       const length = res.headers["content-length"];
-      const encoding = res.headers["content-encoding"];
-      if (length !== undefined && !encoding && Number(length) > maxBytes) return fail(new ResponseTooLargeError(maxBytes, status));
+      const decoding = decoders(res.headers["content-encoding"]);
+      // Undecoded, the declared length is the body's size: refuse it before reading a byte.
+      if (length !== undefined && !decoding.length && Number(length) > maxBytes) {
+        return fail(new ResponseTooLargeError(maxBytes, status));
+      }
       let body: NodeJS.ReadableStream = res;
-      try {
-        const inflate = decoder(encoding);
-        if (inflate) {
-          res.pipe(inflate);
-          inflate.on("error", fail);
-          body = inflate;
-        }
-      } catch (error) {
-        return fail(error);
+      for (const decoder of decoding) {
+        decoder.on("error", fail);
+        body = body.pipe(decoder);
       }
       const chunks: Buffer[] = [];
       let size = 0;
