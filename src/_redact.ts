@@ -34,14 +34,17 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
     for (let item = work.pop(); item; item = work.pop()) {
       const [source, out] = item;
       for (const [k, v] of Object.entries(source)) {
+        let copy: unknown;
         if (v === null || typeof v !== "object" || v instanceof Headers || v instanceof Error || seen.has(v)) {
-          out[k] = scrub(v, seen);
-          continue;
+          copy = scrub(v, seen);
+        } else {
+          copy = Array.isArray(v) ? [] : {};
+          seen.set(v, copy);
+          work.push([v, copy as Record<string, unknown>]);
         }
-        const child: Record<string, unknown> = Array.isArray(v) ? ([] as unknown as Record<string, unknown>) : {};
-        seen.set(v, child);
-        out[k] = child;
-        work.push([v, child]);
+        // Defined, not assigned: JSON.parse makes "__proto__" an own key, and assigning it would
+        // swap the copy's prototype instead (the key gone, its contents inherited).
+        Object.defineProperty(out, k, { value: copy, writable: true, enumerable: true, configurable: true });
       }
     }
     return root;

@@ -48,6 +48,11 @@ beforeAll(async () => {
     }
     if (scenario === "200-failed") return json(200, { task_id: "t", status: "failed", error: { code: 1, message: `denied for ${auth}` } });
     if (scenario === "200-running") return json(200, { task_id: `t ${auth}`, status: "in_progress" });
+    if (scenario === "404-proto") {
+      // JSON.parse makes "__proto__" an own key of the body, like any other.
+      res.writeHead(404, { "content-type": "application/json" });
+      return void res.end(`{"__proto__":{"message":"inherited"},"error":{"message":"rejected ${auth}"}}`);
+    }
     if (scenario === "200-notexist") return json(200, { code: "task_not_exist", message: `task_not_exist ${auth}`, data: null });
     return json(status, { error: { message: `rejected ${auth}`, type: "echo", code: auth } });
   });
@@ -109,6 +114,14 @@ describe("no error shows the API key", () => {
     const error = (await errorOf("401-echo")) as { body: { error: { message: string } }; headers: Headers };
     expect(error.body.error.message).toBe("rejected Bearer [redacted]");
     expect(error.headers.get("x-echo-authorization")).toBe("Bearer [redacted]");
+  });
+
+  it("a body's own __proto__ key stays an own key of the scrubbed copy, not its prototype", async () => {
+    const error = (await errorOf("404-proto")) as { body: Record<string, unknown>; message: string };
+    expect(Object.getPrototypeOf(error.body)).toBe(Object.prototype);
+    expect(Object.keys(error.body)).toEqual(["__proto__", "error"]);
+    expect(JSON.stringify(error.body)).toBe('{"__proto__":{"message":"inherited"},"error":{"message":"rejected Bearer [redacted]"}}');
+    expect(error.message).not.toContain("inherited");
   });
 
   it("connection refused", async () => {
