@@ -33,6 +33,8 @@ import {
   taskNotFoundBody,
   type FakeRelay,
   type FakeVideoHost,
+  type ScriptedResponse,
+  type Step,
   type VideoFault,
 } from "../src/testing/index.js";
 // Not public: the spec's own validators, to prove what the relay serves conforms.
@@ -139,9 +141,27 @@ describe("scripted answers", () => {
 
   it("refuses malformed scripts and non-loopback hosts", async () => {
     expect(() => relay.setTask("x", [])).toThrow(/non-empty array/);
-    expect(() => relay.setTask("x", [{ status: 42 }])).toThrow(/100 to 599/);
+    expect(() => relay.setTask("x", [{ status: 42 }])).toThrow(/200 to 599/);
+    // A 1xx cannot end a request: the client would wait for a final answer forever.
+    expect(() => relay.setTask("x", [{ status: 101 }])).toThrow(/200 to 599/);
+    // node:http would throw these at request time, into the test run as an uncaught exception.
+    expect(() => relay.setTask("x", [{ status: 200, headers: { "x-a": "a\nb" } }])).toThrow(/header x-a/);
+    expect(() => relay.setTask("x", [{ status: 200, headers: { "bad name": "x" } }])).toThrow(/not an HTTP token/);
+    expect(() => relay.setTask("x", [{ status: 200, body: { n: 10n } }])).toThrow(/JSON data/);
+    expect(() => relay.setTask("x", [{ ...QUEUED_TASK, metadata: { seed: 1n } } as unknown as Step])).toThrow(/JSON data/);
     await expect(createFakeRelay({ host: "0.0.0.0" })).rejects.toThrow(/loopback/);
     await expect(createFakeRelay({ apiKey: "" })).rejects.toThrow(/apiKey/);
+  });
+
+  it("a step edited into something unsendable after setTask answers 500 saying why, and the relay keeps serving", async () => {
+    const step: ScriptedResponse = { status: 503, headers: { "retry-after": "1" } };
+    relay.setTask("edited", [step]);
+    step.headers = { "retry-after": "1\r\nx-injected: yes" };
+    const answer = await fetch(relay.url + taskPath("edited"), { headers: { authorization: `Bearer ${relay.apiKey}` } });
+    expect(answer.status).toBe(500);
+    expect(answer.headers.get("x-injected")).toBeNull();
+    expect(await answer.text()).toMatch(/^fake relay: cannot send this step: /);
+    expect((await client().getImage2VideoTask(DEMO_TASK_ID)).task_id).toBe(DEMO_TASK_ID);
   });
 });
 

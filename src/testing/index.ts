@@ -40,7 +40,7 @@ export const FAKE_RELAY_API_KEY = "sk-fake-relay";
 
 /** One scripted HTTP answer: any status, any body (objects as JSON, strings as text/HTML), extra headers, a delay. */
 export interface ScriptedResponse {
-  /** HTTP status code, 100-599. */
+  /** HTTP status code, 200-599 (a final answer: an informational 1xx cannot end a request). */
   status: number;
   /** The body: a string or bytes are sent as they are, anything else as JSON; absent means an empty body. */
   body?: unknown;
@@ -139,19 +139,40 @@ function checkSteps(taskId: string, steps: readonly Step[]): Step[] {
     if (step === null || typeof step !== "object" || Array.isArray(step)) {
       throw new TypeError(`${where}: every step must be a task body or { status, body?, headers?, delayMs? }`);
     }
-    if (!isScriptedResponse(step as Step)) continue;
-    const { status, delayMs, headers } = step as ScriptedResponse;
-    if (!Number.isInteger(status) || status < 100 || status > 599) {
-      throw new RangeError(`${where}: status must be an integer from 100 to 599, got ${status}`);
+    if (!isScriptedResponse(step as Step)) {
+      checkJson(where, step);
+      continue;
+    }
+    const { status, delayMs, headers, body } = step as ScriptedResponse;
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(`${where}: status must be an integer from 200 to 599, got ${status}`);
     }
     if (delayMs !== undefined && !(typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0)) {
       throw new RangeError(`${where}: delayMs must be a finite number >= 0`);
     }
-    for (const value of Object.values(headers ?? {})) {
-      if (typeof value !== "string") throw new TypeError(`${where}: header values must be strings`);
+    // Checked here, not when a request comes: node:http throws on a bad header, and the throw
+    // would land in the test run as an uncaught exception.
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      if (!HEADER_NAME.test(name)) throw new TypeError(`${where}: header name ${JSON.stringify(name)} is not an HTTP token`);
+      if (typeof value !== "string" || !HEADER_VALUE.test(value)) {
+        throw new TypeError(`${where}: header ${name} must be a string without line breaks or control characters`);
+      }
     }
+    if (typeof body !== "string" && !(body instanceof Uint8Array)) checkJson(where, body);
   }
   return [...steps];
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Refuses a body JSON.stringify cannot send (a BigInt, a cycle) before any request needs it. */
+function checkJson(where: string, body: unknown): void {
+  try {
+    JSON.stringify(body);
+  } catch (error) {
+    throw new TypeError(`${where}: a body must be a string, bytes or JSON data (${(error as Error).message})`);
+  }
 }
 
 function errorBody(message: string, type: string, code: string | null, param: string | null = null): object {
@@ -192,6 +213,18 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
   reset();
 
   function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    try {
+      write(res, status, body, headers);
+    } catch (error) {
+      // A step edited after it was checked: answer 500 saying why, rather than throw into the test run.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      res.statusCode = 500;
+      res.setHeader("content-type", "text/plain; charset=utf-8");
+      res.end(`fake relay: cannot send this step: ${(error as Error).message}`);
+    }
+  }
+
+  function write(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
     let payload: string | Uint8Array | undefined;
     let type: string | undefined;
     if (typeof body === "string") {
@@ -204,7 +237,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
       payload = JSON.stringify(body);
       type = "application/json; charset=utf-8";
     }
-    if (status === 204 || status === 304 || (status >= 100 && status < 200)) payload = undefined;
+    if (status === 204 || status === 304) payload = undefined;
     res.statusCode = status;
     if (type !== undefined && payload !== undefined) res.setHeader("content-type", type);
     res.setHeader("x-request-id", `fake-relay-${++counter}`);
