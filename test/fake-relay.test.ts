@@ -380,6 +380,7 @@ describe("video host (the video option): a second origin serving the demo video"
     expect(() => host.update({ faults: [{ kind: "drop", afterBytes: -1 }] })).toThrow(/afterBytes/);
     expect(() => host.update({ faults: [{ kind: "status", status: 42 }] })).toThrow(/200 to 599/);
     expect(() => host.update({ faults: [{ kind: "explode" } as unknown as VideoFault] })).toThrow(/kind/);
+    expect(() => host.update({ faults: [{ kind: "redirect", location: "/v\r\nx-injected: 1" }] })).toThrow(/header location/);
     expect(() => host.update({ version: 1.5 })).toThrow(/version/);
   });
 

@@ -125,6 +125,17 @@ export interface FakeVideoHost {
 
 const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
+/**
+ * Refuses a header node:http would refuse: checked when a script or fault is set, because at
+ * request time node:http's throw would land in the test run as an uncaught exception.
+ */
+export function checkHeader(where: string, name: string, value: unknown): void {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TypeError(`${where}: header name ${JSON.stringify(name)} is not an HTTP token`);
+  if (typeof value !== "string" || !/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+    throw new TypeError(`${where}: header ${name} must be a string without line breaks or control characters`);
+  }
+}
+
 function checkFault(fault: VideoFault): VideoFault {
   const where = "fake relay: video fault";
   if (fault === null || typeof fault !== "object") throw new TypeError(`${where} must be an object`);
@@ -143,6 +154,7 @@ function checkFault(fault: VideoFault): VideoFault {
       return fault;
     case "redirect":
       if (typeof fault.location !== "string" || fault.location === "") throw new TypeError(`${where} redirect: location must be a URL`);
+      checkHeader(`${where} redirect`, "location", fault.location);
       return fault;
     default:
       throw new TypeError(`${where}: kind must be drop, short, stall, status or redirect`);
