@@ -148,6 +148,10 @@ export function waitForMany(
   if (taskIds === null || typeof (taskIds as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {
     throw new InvalidArgumentError("taskIds", "taskIds must be an iterable of task ids (an array, a Set, ...)");
   }
+  // A string is an iterable of its characters: "abc" would wait for tasks "a", "b" and "c".
+  if (typeof taskIds === "string") {
+    throw new InvalidArgumentError("taskIds", "taskIds is one string: pass an array of ids (for one task, waitForImage2VideoTask)");
+  }
 
   // Duplicates are waited for once: the Map keeps the first occurrence's order.
   const entries = new Map<string, Entry>();

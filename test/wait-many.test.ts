@@ -202,6 +202,9 @@ describe("waitForMany (scripted get, fake timers)", () => {
       () => waitForMany(null as unknown as Iterable<string>, get),
     ];
     for (const call of bad) expect(call).toThrow(InvalidArgumentError);
+    // A string is an Iterable<string> to TypeScript too: only the check stops "abc" becoming three waits.
+    const oneString: Iterable<string> = "abc";
+    expect(() => waitForMany(oneString, get)).toThrow(/taskIds is one string/);
     expect(calls).toHaveLength(0);
     expect(() => waitForMany(["a"], get, { concurrency: 256 })).not.toThrow();
   });
