@@ -6,8 +6,11 @@ import type { paths } from "./_spec.js";
 import { APIError, TaskNotFoundError } from "./errors.js";
 import {
   checkDuration,
+  checkOptionsObject,
   checkRetries,
+  checkSignal,
   checkTaskId,
+  checkValidation,
   resolveOptions,
   type KlingClientOptions,
   type ValidationMode,
@@ -55,8 +58,8 @@ function parseErrorText(text: string): unknown {
 }
 
 /** Creates a client; reads XIEXUS_API_KEY / XIEXUS_BASE_URL when the options do not say. Throws InvalidArgumentError on bad options. */
-export function createKlingClient(options: KlingClientOptions = {}): KlingClient {
-  return build(options, []);
+export function createKlingClient(options?: KlingClientOptions): KlingClient {
+  return build(checkOptionsObject(options), []);
 }
 
 function build(options: KlingClientOptions, middlewares: Middleware[]): KlingClient {
@@ -181,18 +184,21 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       }
       client.eject(...less);
     },
-    async getImage2VideoTask(taskId: string, call: GetTaskOptions = {}) {
+    async getImage2VideoTask(taskId: string, given?: GetTaskOptions) {
+      const call = checkOptionsObject(given);
+      checkSignal(call.signal);
+      if (call.validation !== undefined) checkValidation(call.validation);
       return getTask(checkTaskId(taskId), call);
     },
-    async waitForImage2VideoTask(taskId: string, wait: WaitOptions = {}) {
+    async waitForImage2VideoTask(taskId: string, wait?: WaitOptions) {
       const id = checkTaskId(taskId);
       return waitForTask(id, (signal) => getTask(id, { signal }), wait);
     },
-    waitForImage2VideoTasks(taskIds: Iterable<string>, wait: WaitManyOptions = {}) {
+    waitForImage2VideoTasks(taskIds: Iterable<string>, wait?: WaitManyOptions) {
       return waitForMany(taskIds, (id, signal) => getTask(id, { signal }, "batch"), wait);
     },
     withOptions(overrides: KlingClientOptions) {
-      return build({ ...options, ...overrides }, added);
+      return build({ ...options, ...checkOptionsObject(overrides) }, added);
     },
   };
 }

@@ -156,11 +156,13 @@ function checkApiKey(key: string | null | undefined): string | null {
       "no API key: set the XIEXUS_API_KEY environment variable or pass options.apiKey (null when a proxy adds it)",
     );
   }
-  // The key itself never appears in a message: say what is wrong with it, not what it is.
-  if (typeof key !== "string" || /\s/.test(key) || CONTROL.test(key)) {
+  // The key itself never appears in a message: say what is wrong with it, not what it is. Keys are
+  // visible ASCII; anything else (a pasted line break, a zero-width space) cannot be a key, and
+  // outside Latin-1 fetch could not even send it.
+  if (typeof key !== "string" || /[^\x21-\x7e]/.test(key)) {
     throw new InvalidArgumentError(
       "apiKey",
-      "the API key contains whitespace, a line break or a control character; check XIEXUS_API_KEY or options.apiKey",
+      "the API key contains whitespace, a line break, a control character or a character outside ASCII; check XIEXUS_API_KEY or options.apiKey",
     );
   }
   return key;
@@ -216,25 +218,62 @@ export function checkTaskId(taskId: unknown): string {
 
 const VALIDATION_MODES: readonly ValidationMode[] = ["strict", "compat", "off"];
 
+/** Checks a validation mode: "strict", "compat" or "off". */
+export function checkValidation(value: unknown): ValidationMode {
+  if (!VALIDATION_MODES.includes(value as ValidationMode)) {
+    throw new InvalidArgumentError("validation", `validation must be "strict", "compat" or "off", got ${String(value)}`);
+  }
+  return value as ValidationMode;
+}
+
+/** Checks an options argument: an object, or absent (none); null, a string or an array is a mistake. */
+export function checkOptionsObject<T extends object>(value: T | undefined, name = "options"): T {
+  if (value === undefined) return {} as T;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    throw new InvalidArgumentError(name, `${name} must be an object, got ${got}`);
+  }
+  return value;
+}
+
+/** Checks an optional function option. */
+export function checkFunction<T>(name: string, value: T): T {
+  if (value !== undefined && typeof value !== "function") throw new InvalidArgumentError(name, `${name} must be a function`);
+  return value;
+}
+
+/** Checks an optional abort signal; read by its shape, so a signal from another realm or polyfill counts. */
+export function checkSignal(value: unknown): AbortSignal | undefined {
+  const signal = value as Partial<AbortSignal> | null | undefined;
+  if (signal !== undefined && (typeof signal?.aborted !== "boolean" || typeof signal.addEventListener !== "function")) {
+    throw new InvalidArgumentError("signal", "signal must be an AbortSignal");
+  }
+  return signal as AbortSignal | undefined;
+}
+
 /** Applies environment and defaults to the options and checks each one; throws InvalidArgumentError. */
-export function resolveOptions(options: KlingClientOptions = {}): ResolvedOptions {
-  const validation = options.validation ?? DEFAULTS.validation;
-  if (!VALIDATION_MODES.includes(validation)) {
-    throw new InvalidArgumentError("validation", `validation must be "strict", "compat" or "off", got ${String(validation)}`);
-  }
-  if (options.fetch !== undefined && typeof options.fetch !== "function") {
-    throw new InvalidArgumentError("fetch", "fetch must be a function");
-  }
-  if (options.httpGet !== undefined && typeof options.httpGet !== "function") {
-    throw new InvalidArgumentError("httpGet", "httpGet must be a function");
+export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
+  const options = checkOptionsObject(given);
+  const validation = checkValidation(options.validation ?? DEFAULTS.validation);
+  checkFunction("fetch", options.fetch);
+  checkFunction("httpGet", options.httpGet);
+  const givenHeaders = options.headers ?? {};
+  const proto: unknown = Object.getPrototypeOf(givenHeaders);
+  if (typeof givenHeaders !== "object" || (proto !== Object.prototype && proto !== null)) {
+    // A Headers, Map or array would be read as an empty record: say so rather than drop them.
+    throw new InvalidArgumentError("headers", "headers must be a plain object of name: value strings");
   }
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers ?? {})) {
+  for (const [name, value] of Object.entries(givenHeaders)) {
     if (/^authorization$/i.test(name)) {
       throw new InvalidArgumentError("headers", "set the key with apiKey, not an Authorization header");
     }
-    if (typeof value !== "string" || CONTROL.test(value)) {
-      throw new InvalidArgumentError("headers", `header ${name} must be a string without control characters`);
+    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(name)) {
+      throw new InvalidArgumentError("headers", `header name ${JSON.stringify(name)} is not an HTTP token`);
+    }
+    // fetch sends Latin-1 only (a ByteString): anything above U+00FF would fail at every request.
+    if (typeof value !== "string" || CONTROL.test(value) || /[^\0-\xff]/.test(value)) {
+      throw new InvalidArgumentError("headers", `header ${name} must be a string of Latin-1 characters without control characters`);
     }
     headers[name] = value;
   }

@@ -5,7 +5,7 @@
 // flat whatever the number of tasks: only `concurrency` requests (and their AbortControllers) exist
 // at a time, and nothing is ever attached to a long-lived signal per request.
 import { InvalidArgumentError, KlingError, RateLimitError, ResponseValidationError, TaskFailedError, WaitTimeoutError } from "./errors.js";
-import { checkCount, checkDuration, checkTaskId, MAX_TIMER_MS } from "./options.js";
+import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./retry.js";
 import { statusKind } from "./status.js";
 import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
@@ -137,14 +137,15 @@ const BATCH_ENDED = Symbol("batch ended");
 export function waitForMany(
   taskIds: Iterable<string>,
   get: GetTaskById,
-  options: WaitManyOptions = {},
+  given?: WaitManyOptions,
 ): AsyncIterableIterator<WaitOutcome> {
+  const options = checkOptionsObject(given);
   const concurrency = checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY);
   const timeoutMs = checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true);
   const fixedInterval = options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs);
-  const { signal, onUpdate } = options;
-  if (typeof get !== "function") throw new InvalidArgumentError("get", "get must be a function");
-  if (onUpdate !== undefined && typeof onUpdate !== "function") throw new InvalidArgumentError("onUpdate", "onUpdate must be a function");
+  const signal = checkSignal(options.signal);
+  const onUpdate = checkFunction("onUpdate", options.onUpdate);
+  checkFunction("get", get);
   if (taskIds === null || typeof (taskIds as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {
     throw new InvalidArgumentError("taskIds", "taskIds must be an iterable of task ids (an array, a Set, ...)");
   }

@@ -1,6 +1,7 @@
 // Waiting for one task: its options, the default poll schedule, and the wait itself, which is a
 // batch of one (src/wait-many.ts decides what each status means and when to poll again).
 import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
+import { checkFunction, checkOptionsObject } from "./options.js";
 import { waitForMany } from "./wait-many.js";
 
 /** Options of `waitForImage2VideoTask`. */
@@ -33,8 +34,9 @@ export type GetTask = (signal: AbortSignal) => Promise<Image2VideoTaskResult>;
  * Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects):
  * a batch of one, so one scheduler decides for single and batch waits alike.
  */
-export async function waitForTask(taskId: string, get: GetTask, options: WaitOptions = {}): Promise<CompletedImage2VideoTask> {
-  const { onUpdate } = options;
+export async function waitForTask(taskId: string, get: GetTask, given?: WaitOptions): Promise<CompletedImage2VideoTask> {
+  const options = checkOptionsObject(given);
+  const onUpdate = checkFunction("onUpdate", options.onUpdate);
   const batch = waitForMany([taskId], (_id, signal) => get(signal), {
     signal: options.signal,
     timeoutMs: options.timeoutMs,

@@ -96,6 +96,11 @@ describe("API key", () => {
     ["a line break", "sk-abc\ndef"],
     ["a trailing newline (a pasted key)", "sk-abc\n"],
     ["a tab", "sk-abc\t"],
+    // Not whitespace to a regex's \s, and invisible when pasted.
+    ["a zero-width space", "sk-abc\u200b"],
+    // fetch refuses a header above U+00FF at every request: a retried "connection error" before.
+    ["a character outside Latin-1", "sk-abc\u2603"],
+    ["a character outside ASCII", "sk-abc\u00e9"],
   ])("with %s is refused, without echoing the key", (_name, key) => {
     const error = (() => {
       try {
@@ -107,7 +112,7 @@ describe("API key", () => {
     })();
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.argument).toBe("apiKey");
-    expect(error.message).toMatch(/whitespace, a line break or a control character/);
+    expect(error.message).toMatch(/whitespace, a line break, a control character or a character outside ASCII/);
     expect(error.message).not.toContain("sk-abc");
   });
 
@@ -171,16 +176,51 @@ describe("options", () => {
     [{ maxRetries: 1.5 }, /maxRetries must be a whole number from 0 to 10/],
     [{ maxRetries: 11 }, /maxRetries/],
     [{ validation: "loose" as "strict" }, /validation must be "strict", "compat" or "off"/],
+    // A Headers or an array would be read as an empty record, silently dropping every header.
+    [{ headers: new Headers({ "x-a": "1" }) as unknown as Record<string, string> }, /headers must be a plain object/],
+    [{ headers: [["x-a", "1"]] as unknown as Record<string, string> }, /headers must be a plain object/],
+    // fetch would refuse these at every request, as a retried connection error.
+    [{ headers: { "bad name": "x" } }, /header name "bad name" is not an HTTP token/],
+    [{ headers: { "x-a": "snow \u2603" } }, /header x-a must be a string of Latin-1 characters/],
+    [{ headers: { "x-a": "a\r\nx-b: 1" } }, /header x-a must be a string of Latin-1 characters without control characters/],
+    [{ fetch: "fetch" as unknown as FetchLike }, /fetch must be a function/],
   ])("%o is refused", (options, message) => {
     expect(() => createKlingClient({ apiKey: "sk-a", ...options })).toThrow(message);
+  });
+
+  it("an options argument that is not an object is refused, not read as no options", () => {
+    for (const bad of [null, "sk-a", ["sk-a"]]) {
+      expect(() => createKlingClient(bad as never)).toThrow(/options must be an object, got (null|string|an array)/);
+      expect(() => createKlingClient({ apiKey: "sk-a" }).withOptions(bad as never)).toThrow(InvalidArgumentError);
+    }
+    expect(() => createKlingClient({ apiKey: "sk-a", headers: { "x-latin": "caf\u00e9" } })).not.toThrow();
   });
 
   it("per-call options are checked before any request", async () => {
     const { fetch, urls } = recordingFetch();
     const kling = createKlingClient({ apiKey: "sk-a", fetch });
-    await expect(kling.getImage2VideoTask("t", { timeoutMs: -5 })).rejects.toThrow(InvalidArgumentError);
-    await expect(kling.waitForImage2VideoTask("t", { pollIntervalMs: -1 })).rejects.toThrow(/pollIntervalMs/);
+    const bad: Array<[() => Promise<unknown>, RegExp]> = [
+      [() => kling.getImage2VideoTask("t", { timeoutMs: -5 }), /timeoutMs/],
+      [() => kling.getImage2VideoTask("t", { validation: "loose" as "strict" }), /validation must be/],
+      [() => kling.getImage2VideoTask("t", { signal: {} as AbortSignal }), /signal must be an AbortSignal/],
+      [() => kling.getImage2VideoTask("t", null as never), /options must be an object, got null/],
+      [() => kling.getImage2VideoTask("t", "strict" as never), /options must be an object, got string/],
+      [() => kling.waitForImage2VideoTask("t", { pollIntervalMs: -1 }), /pollIntervalMs/],
+      [() => kling.waitForImage2VideoTask("t", { onUpdate: 5 as never }), /onUpdate must be a function/],
+      [() => kling.waitForImage2VideoTask("t", { signal: "stop" as never }), /signal must be an AbortSignal/],
+      [() => kling.waitForImage2VideoTask("t", null as never), /options must be an object/],
+      [async () => kling.waitForImage2VideoTasks(["t"], null as never), /options must be an object/],
+      [async () => kling.waitForImage2VideoTasks(["t"], { signal: {} as AbortSignal }), /signal must be an AbortSignal/],
+    ];
+    for (const [call, message] of bad) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message).toMatch(message);
+    }
     expect(urls).toEqual([]);
+    // A signal is read by its shape: one from another realm or a polyfill is accepted.
+    const foreign = { aborted: false, addEventListener() {}, removeEventListener() {} } as unknown as AbortSignal;
+    await expect(kling.getImage2VideoTask("t", { signal: foreign })).resolves.toMatchObject({ status: "queued" });
   });
 
   it("looks up globalThis.fetch at call time, so a mock installed after creation is used", async () => {
