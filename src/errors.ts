@@ -86,7 +86,7 @@ export class APIError extends KlingError {
     if (status === 403) return new PermissionDeniedError(init);
     if (status === 404 || (status === 400 && isTaskNotExist(body))) return new TaskNotFoundError(init);
     if (status === 429) return new RateLimitError(init);
-    if (status >= 500) return new InternalServerError(init);
+    if (status >= 500 && status <= 599) return new InternalServerError(init);
     return new APIError(init);
   }
 }
@@ -160,8 +160,9 @@ export class APIConnectionTimeoutError extends APIConnectionError {
 }
 
 /**
- * A body was larger than `maxResponseBytes` (counted after decompression): the read stopped at
- * the limit and the connection was dropped. Not retried: the same server would send it again.
+ * A body was larger than `maxResponseBytes` (counted after decompression), or a download larger
+ * than its `maxBytes`: the read stopped at the limit and the connection was dropped. Not retried:
+ * the same server would send it again.
  */
 export class ResponseTooLargeError extends KlingError {
   override name = "ResponseTooLargeError";
@@ -169,14 +170,17 @@ export class ResponseTooLargeError extends KlingError {
   readonly limit: number;
   /** HTTP status of the answer. */
   readonly status: number;
-  constructor(limit: number, status: number) {
-    super(`the answer (HTTP ${status}) is larger than maxResponseBytes (${limit} bytes); the read was stopped`);
+  constructor(limit: number, status: number, option = "maxResponseBytes") {
+    super(`the answer (HTTP ${status}) is larger than ${option} (${limit} bytes); the read was stopped`);
     this.limit = limit;
     this.status = status;
   }
 }
 
-/** The relay answered 2xx with a body that does not match the spec (or cannot be made to, in compat mode). */
+/**
+ * The relay answered 2xx with a body that does not match the spec (or cannot be made to, in compat
+ * mode), or a video host with bytes that are not the file (an encoding that was not asked for).
+ */
 export class ResponseValidationError extends KlingError {
   override name = "ResponseValidationError";
   /** What did not match, and where (JSON pointer into the body). */

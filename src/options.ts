@@ -105,6 +105,15 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOST.test(host);
 }
 
+/**
+ * Whether a redirect from `from` to `to` may be followed: to https, or to plain http on loopback;
+ * and to this machine only from this machine (a remote host must not steer us to a local service).
+ */
+export function isAllowedRedirect(from: URL, to: URL): boolean {
+  const local = isLoopbackHost(to.hostname);
+  return (to.protocol === "https:" || (to.protocol === "http:" && local)) && (!local || isLoopbackHost(from.hostname));
+}
+
 /** An environment variable; unset and empty are the same (`FOO= cmd` must not override a default). */
 function env(name: string): string | undefined {
   // `process` is absent in browsers; reading it through globalThis keeps the bundle free of Node.

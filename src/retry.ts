@@ -16,7 +16,8 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 export function isRetryableStatus(status: number): boolean {
   // Timeouts, rate limits and server-side failures are transient.
   if (status === 408 || status === 429) return true;
-  if (status >= 500) return true;
+  // 5xx only: a status past 599 is no HTTP status at all, and nothing says it will pass.
+  if (status >= 500 && status <= 599) return true;
   // 400, 401, 403, 404 and the rest of 4xx will answer the same again.
   return false;
 }

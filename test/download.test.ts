@@ -11,6 +11,7 @@ import { join } from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import { DOWNLOAD_RSS_BUDGET_MB, measureDownload } from "../scripts/bench/download.js";
+import { gzipSync } from "node:zlib";
 import {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -18,8 +19,11 @@ import {
   InternalServerError,
   InvalidArgumentError,
   KlingError,
+  ResponseTooLargeError,
+  ResponseValidationError,
   TaskNotFoundError,
 } from "../src/errors.js";
+import { isAllowedRedirect } from "../src/options.js";
 import {
   downloadVideo,
   FileExistsError,
@@ -367,6 +371,8 @@ describe("bad input, refused before any request", () => {
     ["overwrite", { overwrite: "yes" }],
     ["onProgress", { onProgress: "log" }],
     ["signal", { signal: {} }],
+    ["maxBytes", { maxBytes: 0 }],
+    ["maxBytes", { maxBytes: 1.5 }],
   ])("option %s", async (argument, options) => {
     const error = await fail(downloadVideo(video.url, target(), options as DownloadOptions));
     expect(error).toMatchObject({ argument });
@@ -441,6 +447,145 @@ describe("memory", () => {
     expect(report.peakRssMb).toBeLessThan(DOWNLOAD_RSS_BUDGET_MB);
     expect(report.maxRssMb).toBeLessThan(DOWNLOAD_RSS_BUDGET_MB);
   }, 180_000);
+});
+
+/** A bare loopback host answering as `handler` says (`hit`: 1 for its first request); `requests` holds each request's headers. */
+async function hostile(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, hit: number) => void,
+): Promise<{ url: string; requests: http.IncomingHttpHeaders[]; close(): Promise<void> }> {
+  const requests: http.IncomingHttpHeaders[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.headers);
+    handler(req, res, requests.length);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v.mp4`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe("hosts that misbehave", () => {
+  const versionA = Buffer.alloc(100_000, 0xaa);
+  const versionB = Buffer.alloc(100_000, 0xbb);
+
+  it("a 206 of another version (the host ignored If-Range) is not spliced on: the file starts over", async () => {
+    const host = await hostile((req, res, hit) => {
+      if (hit === 1) {
+        // Version A, dropped after 40,000 bytes.
+        res.writeHead(200, { etag: '"A"', "content-length": String(versionA.length) });
+        res.write(versionA.subarray(0, 40_000));
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+      if (range) {
+        // If-Range: "A" is ignored, and the rest of version B is sent.
+        const from = Number(range[1]);
+        res.writeHead(206, { etag: '"B"', "content-range": `bytes ${from}-${versionB.length - 1}/${versionB.length}` });
+        return void res.end(versionB.subarray(from));
+      }
+      res.writeHead(200, { etag: '"B"', "content-length": String(versionB.length) });
+      res.end(versionB);
+    });
+    try {
+      await downloadVideo(host.url, target());
+      expect((await readFile(target())).equals(versionB)).toBe(true);
+      expect(host.requests.map((h) => [h.range, h["if-range"]])).toEqual([
+        [undefined, undefined],
+        [expect.stringMatching(/^bytes=\d+-$/), '"A"'],
+        [undefined, undefined],
+      ]);
+      expect(await entries()).toEqual(["video.mp4"]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("an encoded body (identity was asked for) is refused, not saved as the video", async () => {
+    const host = await hostile((_req, res) => {
+      const gz = gzipSync(versionA);
+      res.writeHead(200, { "content-encoding": "gzip", "content-length": String(gz.length) });
+      res.end(gz);
+    });
+    try {
+      const error = await fail(downloadVideo(host.url, target()));
+      expect(error).toBeInstanceOf(ResponseValidationError);
+      expect((error as Error).message).toMatch(/Content-Encoding "gzip"/);
+      expect(host.requests).toHaveLength(1);
+      expect(host.requests[0]!["accept-encoding"]).toBe("identity");
+      expect(await entries()).toEqual([]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("a file over maxBytes stops the download, declared or streamed, without retry or leftovers", async () => {
+    let declared = true;
+    const host = await hostile((_req, res) => {
+      if (declared) {
+        res.writeHead(200, { "content-length": String(10 * 1024 ** 3) });
+        return void res.write(Buffer.alloc(1000));
+      }
+      // No length: an endless body, stopped once past the limit.
+      res.writeHead(200);
+      const pump = (): void => {
+        while (res.write(Buffer.alloc(64 * 1024))) if (res.destroyed) return;
+        res.once("drain", pump);
+      };
+      pump();
+    });
+    try {
+      const first = await fail(downloadVideo(host.url, target(), { maxBytes: 1_000_000 }));
+      expect(first).toBeInstanceOf(ResponseTooLargeError);
+      expect(first).toMatchObject({ limit: 1_000_000, status: 200 });
+      expect((first as Error).message).toMatch(/larger than maxBytes \(1000000 bytes\)/);
+      declared = false;
+      const second = await fail(downloadVideo(host.url, target(), { maxBytes: 1_000_000 }));
+      expect(second).toBeInstanceOf(ResponseTooLargeError);
+      expect(host.requests).toHaveLength(2);
+      expect(await entries()).toEqual([]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("a status past 599 is a plain APIError, not retried as a 5xx", async () => {
+    const host = await hostile((_req, res) => {
+      res.writeHead(999);
+      res.end();
+    });
+    try {
+      const error = await fail(downloadVideo(host.url, target()));
+      expect(error).toBeInstanceOf(APIError);
+      expect(error).not.toBeInstanceOf(InternalServerError);
+      expect(host.requests).toHaveLength(1);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("a file name near the 255-byte limit still gets a temp file", async () => {
+    const name = `${"a".repeat(246)}.mp4`;
+    await expect(downloadVideo(video.url, target(name))).resolves.toMatchObject({ bytes: video.size });
+    expect(await entries()).toEqual([name]);
+  });
+
+  it("redirects reach this machine only from this machine", () => {
+    const remote = new URL("https://cdn.example/v.mp4");
+    const local = new URL("http://127.0.0.1:8080/v.mp4");
+    expect(isAllowedRedirect(remote, new URL("https://other.example/v.mp4"))).toBe(true);
+    expect(isAllowedRedirect(local, new URL("http://localhost:9000/v.mp4"))).toBe(true);
+    // A remote host must not steer the download to a local service, over http or https.
+    expect(isAllowedRedirect(remote, local)).toBe(false);
+    expect(isAllowedRedirect(remote, new URL("https://localhost/v.mp4"))).toBe(false);
+    expect(isAllowedRedirect(remote, new URL("http://other.example/v.mp4"))).toBe(false);
+    expect(isAllowedRedirect(local, new URL("ftp://127.0.0.1/v.mp4"))).toBe(false);
+  });
 });
 
 // Keeps the scripted server helper honest: a bare loopback host with no ranges, no length.

@@ -8,7 +8,8 @@ describe("isRetryableStatus", () => {
   it.each([408, 429, 500, 502, 503, 504, 599])("retries %i", (status) => {
     expect(isRetryableStatus(status)).toBe(true);
   });
-  it.each([200, 304, 400, 401, 403, 404, 409, 422])("never retries %i", (status) => {
+  // Past 599 is no HTTP status: nothing says another attempt would pass.
+  it.each([200, 304, 400, 401, 403, 404, 409, 422, 600, 999])("never retries %i", (status) => {
     expect(isRetryableStatus(status)).toBe(false);
   });
 });

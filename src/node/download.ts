@@ -13,8 +13,20 @@ import {
   APIConnectionTimeoutError,
   APIError,
   InvalidArgumentError,
+  ResponseTooLargeError,
+  ResponseValidationError,
 } from "../errors.js";
-import { checkDuration, checkRetries, DEFAULTS, isLoopbackHost } from "../options.js";
+import {
+  checkCount,
+  checkDuration,
+  checkFunction,
+  checkOptionsObject,
+  checkRetries,
+  checkSignal,
+  DEFAULTS,
+  isAllowedRedirect,
+  isLoopbackHost,
+} from "../options.js";
 import { backoffMs, isRetryableStatus, retryDelayMs } from "../retry.js";
 import { describeCause } from "../transport.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
@@ -22,6 +34,9 @@ import type { Image2VideoTask } from "../types.js";
 
 /** Default of `timeoutMs`: the limit of connect + headers, and of any silence while the body streams. */
 export const DEFAULT_DOWNLOAD_TIMEOUT_MS = DEFAULTS.timeoutMs;
+
+/** Default of `maxBytes`: 2 GiB, far above any video Kling renders (tens of MB), and a bound on the disk a host can fill. */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3;
 
 /** Bytes of an HTTP error body kept for the APIError (an error page, not a video). */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -54,6 +69,11 @@ export interface DownloadOptions {
    * each resumes where the last stopped when the host supports ranges. Default: 2.
    */
   maxRetries?: number;
+  /**
+   * Largest file accepted, in bytes (`Infinity`: none). A larger one, declared or streamed, stops
+   * the download with `ResponseTooLargeError`, not retried, nothing left behind. Default: 2 GiB.
+   */
+  maxBytes?: number;
   /** Called each time bytes are written (and when a download starts over). Default: none. */
   onProgress?: (progress: DownloadProgress) => void;
 }
@@ -130,28 +150,21 @@ interface Resolved {
   overwrite: boolean;
   timeoutMs: number;
   maxRetries: number;
+  maxBytes: number;
   signal: AbortSignal | undefined;
   onProgress: ((progress: DownloadProgress) => void) | undefined;
 }
 
-function resolveArgs(source: unknown, filePath: unknown, options: DownloadOptions): Resolved {
+function resolveArgs(source: unknown, filePath: unknown, given: DownloadOptions | undefined): Resolved {
   const url = sourceUrl(source);
   if (typeof filePath !== "string" || filePath.trim() === "") {
     throw new InvalidArgumentError("filePath", "filePath must be a non-empty string");
   }
   if (filePath.includes("\0")) throw new InvalidArgumentError("filePath", "filePath contains a NUL character");
-  if (options === null || typeof options !== "object") {
-    throw new InvalidArgumentError("options", "options must be an object");
-  }
-  const { signal, overwrite, onProgress } = options;
+  const options = checkOptionsObject(given);
+  const { overwrite, maxBytes = DEFAULT_MAX_DOWNLOAD_BYTES } = options;
   if (overwrite !== undefined && typeof overwrite !== "boolean") {
     throw new InvalidArgumentError("overwrite", `overwrite must be a boolean, got ${typeof overwrite}`);
-  }
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    throw new InvalidArgumentError("onProgress", "onProgress must be a function");
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError("signal", "signal must be an AbortSignal");
   }
   return {
     url,
@@ -159,8 +172,9 @@ function resolveArgs(source: unknown, filePath: unknown, options: DownloadOption
     overwrite: overwrite ?? false,
     timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS, true),
     maxRetries: checkRetries(options.maxRetries ?? DEFAULTS.maxRetries),
-    signal,
-    onProgress,
+    maxBytes: maxBytes === Number.POSITIVE_INFINITY ? maxBytes : checkCount("maxBytes", maxBytes, 1, Number.MAX_SAFE_INTEGER),
+    signal: checkSignal(options.signal),
+    onProgress: checkFunction("onProgress", options.onProgress),
   };
 }
 
@@ -233,6 +247,13 @@ async function errorBody(res: http.IncomingMessage): Promise<unknown> {
   }
 }
 
+/** What identifies this version of the file, for If-Range: a strong ETag, else Last-Modified. */
+function validatorOf(res: http.IncomingMessage): string | undefined {
+  const etag = res.headers.etag;
+  // If-Range takes only a strong ETag; a weak one (W/"...") would make every resume a full download.
+  return etag && !etag.startsWith("W/") ? etag : res.headers["last-modified"];
+}
+
 /** `bytes <start>-<end>/<total>` -> its numbers; undefined when malformed. */
 function parseContentRange(value: string | undefined): { start: number; end: number; total: number | undefined } | undefined {
   const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? "");
@@ -286,6 +307,10 @@ async function getFollowing(
       next = checkVideoUrl(next.href, "redirect");
     } catch (error) {
       throw new APIConnectionError(`GET ${shown(url)} -> ${res.statusCode} redirect refused: ${(error as Error).message}`);
+    }
+    if (!isAllowedRedirect(url, next)) {
+      // Or a remote host could have a local service's answer saved as the video.
+      throw new APIConnectionError(`GET ${shown(url)} -> ${res.statusCode} redirect refused: to loopback from another host`);
     }
     url = next;
   }
@@ -361,6 +386,13 @@ async function attempt(
       throw new Retryable(error, undefined);
     }
 
+    const encoding = res.headers["content-encoding"]?.trim().toLowerCase();
+    if (encoding && encoding !== "identity") {
+      // Identity was asked for: encoded bytes saved as the video would be a corrupt file reported as done.
+      res.destroy();
+      const message = `${where} answered with Content-Encoding ${JSON.stringify(encoding)}, not the file's own bytes`;
+      throw new Fatal(new ResponseValidationError(message, { body: "", status }));
+    }
     let position = 0;
     if (status === 206 && resuming) {
       const range = parseContentRange(res.headers["content-range"]);
@@ -368,6 +400,16 @@ async function attempt(
         res.destroy();
         state.noRanges = true;
         throw new Retryable(new APIConnectionError(`${where} -> 206 with an unexpected Content-Range; starting over`), 0);
+      }
+      // Like with like: an ETag is quoted, a Last-Modified date is not.
+      const now = state.validator?.startsWith('"') ? res.headers.etag : res.headers["last-modified"];
+      if (state.validator !== undefined && now !== undefined && now !== state.validator) {
+        // A host that ignored If-Range sent the rest of another version: the two would splice into a
+        // file that is neither. Start over from byte 0.
+        res.destroy();
+        await local(() => file.truncate(0));
+        Object.assign(state, { received: 0, total: undefined, validator: undefined });
+        throw new Retryable(new APIConnectionError(`${where} -> 206 of another version of the file; starting over`), 0);
       }
       position = state.received;
       state.total = range.total ?? state.total;
@@ -381,17 +423,20 @@ async function attempt(
       if (state.received > 0) await local(() => file.truncate(0));
       state.received = 0;
       state.total = contentLength(res);
-      const etag = res.headers.etag;
-      const lastModified = res.headers["last-modified"];
-      // If-Range takes only a strong ETag; a weak one (W/"...") would make every resume a full download.
-      state.validator = etag && !etag.startsWith("W/") ? etag : lastModified;
+      state.validator = validatorOf(res);
       await local(progress);
+    }
+    if (state.total !== undefined && state.total > args.maxBytes) {
+      res.destroy();
+      throw new Fatal(new ResponseTooLargeError(args.maxBytes, status, "maxBytes"));
     }
 
     watch();
     inBody = true;
     for await (const chunk of res as AsyncIterable<Buffer>) {
       watch();
+      // A host that sends more than it declared, or declared nothing, is stopped at the limit too.
+      if (position + chunk.length > args.maxBytes) throw new Fatal(new ResponseTooLargeError(args.maxBytes, status, "maxBytes"));
       // Written before the next chunk is read: the socket pauses while the disk catches up.
       await local(async () => {
         let offset = 0;
@@ -468,7 +513,7 @@ async function commit(temp: string, target: string, overwrite: boolean): Promise
 export async function downloadVideo(
   taskOrUrl: DownloadSource,
   filePath: string,
-  options: DownloadOptions = {},
+  options?: DownloadOptions,
 ): Promise<DownloadResult> {
   const args = resolveArgs(taskOrUrl, filePath, options);
   const { signal, target } = args;
@@ -476,7 +521,9 @@ export async function downloadVideo(
   await checkTarget(target, args.overwrite);
   if (signal?.aborted) throw signal.reason;
 
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.part`);
+  // A name near the file system's 255-byte limit would not fit the affixes: such a one is not repeated.
+  const name = Buffer.byteLength(basename(target)) > 200 ? "xiexus-kling" : basename(target);
+  const temp = join(dirname(target), `.${name}.${randomBytes(6).toString("hex")}.part`);
   const file = await open(temp, "wx");
   let closed = false;
   const state: DownloadState = { received: 0, total: undefined, validator: undefined, noRanges: false };

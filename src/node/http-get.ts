@@ -10,7 +10,7 @@ import http from "node:http";
 import https from "node:https";
 import zlib from "node:zlib";
 import { ResponseTooLargeError } from "../errors.js";
-import { isLoopbackHost, type HttpGet, type HttpGetRequest, type HttpGetResponse } from "../options.js";
+import { isAllowedRedirect, type HttpGet, type HttpGetRequest, type HttpGetResponse } from "../options.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 
 /**
@@ -101,8 +101,8 @@ function hop(url: URL, request: HttpGetRequest, headers: Record<string, string>)
 
 /**
  * Sends a GET over node:http(s) and reads its answer, following redirects like fetch: a GET with
- * the same headers, less Authorization (and Cookie) once the origin changes, plain http only to
- * loopback. Pass it as the client's `httpGet`.
+ * the same headers, less Authorization (and Cookie) once the origin changes; plain http only to
+ * loopback, and loopback only from loopback. Pass it as the client's `httpGet`.
  */
 export const nodeHttpGet: HttpGet = async (request) => {
   let url = new URL(request.url);
@@ -113,8 +113,8 @@ export const nodeHttpGet: HttpGet = async (request) => {
     if (!isRedirect(answer.status) || location === null) return answer;
     if (hops >= MAX_REDIRECTS) throw new Error(`redirected more than ${MAX_REDIRECTS} times`);
     const next = new URL(location, url);
-    if (next.protocol !== "https:" && !(next.protocol === "http:" && isLoopbackHost(next.hostname))) {
-      throw new Error(`refused a redirect to ${next.protocol}//${next.host}: https only, or http to loopback`);
+    if (!isAllowedRedirect(url, next)) {
+      throw new Error(`refused a redirect to ${next.protocol}//${next.host}: https only, and loopback only from loopback`);
     }
     if (next.origin !== url.origin) {
       headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !/^(authorization|cookie)$/i.test(name)));

@@ -4,7 +4,7 @@
 // The error classes shared with the main entry are not re-exported here: import them from
 // "xiexus-kling" (they are the same classes, so instanceof works across both entries).
 
-export { downloadVideo, FileExistsError, DEFAULT_DOWNLOAD_TIMEOUT_MS } from "./download.js";
+export { downloadVideo, FileExistsError, DEFAULT_DOWNLOAD_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES } from "./download.js";
 export { nodeHttpGet } from "./http-get.js";
 
 export type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSource } from "./download.js";
