@@ -2,12 +2,26 @@
 // Authorization header back (in a body, a header or a low-level error message) gets it scrubbed.
 const REDACTED = "[redacted]";
 
-/** Returns a function that replaces every occurrence of `secret` in strings, deep in plain data (none when there is no secret). */
+/**
+ * The forms a key takes in text: itself, and as JSON writes it where `/` is escaped (PHP's
+ * json_encode). A key is token68 (options.ts), so JSON escapes nothing else in it.
+ */
+export function secretForms(key: string): string[] {
+  return key.includes("/") ? [key, key.replace(/\//g, "\\/")] : [key];
+}
+
+/** Replaces every form of the key in `text` with [redacted]. */
+export function scrubText(text: string, forms: readonly string[]): string {
+  for (const form of forms) if (text.includes(form)) text = text.split(form).join(REDACTED);
+  return text;
+}
+
+/** Returns a function that replaces every form of `key` in strings, deep in plain data (none when there is no key). */
 export function createRedactor(key: string | null): <T>(value: T) => T {
   if (!key) return <T>(value: T): T => value;
-  const secret = key;
+  const forms = secretForms(key);
   function scrub(value: unknown, seen: Map<object, unknown>): unknown {
-    if (typeof value === "string") return value.includes(secret) ? value.split(secret).join(REDACTED) : value;
+    if (typeof value === "string") return scrubText(value, forms);
     if (value === null || typeof value !== "object") return value;
     if (seen.has(value)) return seen.get(value);
     if (value instanceof Headers) {
@@ -17,7 +31,7 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
     }
     if (value instanceof Error) {
       seen.set(value, value);
-      if (!String(value.message).includes(secret) && !String(value.stack).includes(secret)) {
+      if (scrubText(String(value.message), forms) === String(value.message) && scrubText(String(value.stack), forms) === String(value.stack)) {
         const cause = (value as { cause?: unknown }).cause;
         return cause === undefined || scrub(cause, seen) === cause ? value : new Error(value.message, { cause: scrub(cause, seen) });
       }

@@ -234,7 +234,7 @@ export class WaitTimeoutError extends KlingError {
   constructor(taskId: string, timeoutMs: number, lastTask: Image2VideoTask | undefined) {
     super(
       `task ${taskId} not finished after ${timeoutMs} ms` +
-        (lastTask?.status ? ` (last status: ${lastTask.status})` : " (no answer yet)"),
+        (lastTask?.status ? ` (last status: ${lastTask.status})` : " (no task seen yet)"),
     );
     this.taskId = taskId;
     this.timeoutMs = timeoutMs;

@@ -165,13 +165,14 @@ function checkApiKey(key: string | null | undefined): string | null {
       "no API key: set the XIEXUS_API_KEY environment variable or pass options.apiKey (null when a proxy adds it)",
     );
   }
-  // The key itself never appears in a message: say what is wrong with it, not what it is. Keys are
-  // visible ASCII; anything else (a pasted line break, a zero-width space) cannot be a key, and
-  // outside Latin-1 fetch could not even send it.
-  if (typeof key !== "string" || /[^\x21-\x7e]/.test(key)) {
+  // The key itself never appears in a message: say what is wrong with it, not what it is. A Bearer
+  // token is token68 (RFC 6750): anything else (a pasted line break, a zero-width space, a quote)
+  // cannot be a key, fetch cannot send some of it, and JSON would escape some of it past the redactor.
+  if (typeof key !== "string" || !/^[\w.~+/-]+=*$/.test(key)) {
     throw new InvalidArgumentError(
       "apiKey",
-      "the API key contains whitespace, a line break, a control character or a character outside ASCII; check XIEXUS_API_KEY or options.apiKey",
+      "the API key has a character no Bearer token has (only letters, digits, - . _ ~ + / and a trailing =): " +
+        "whitespace, a line break, a quote? check XIEXUS_API_KEY or options.apiKey",
     );
   }
   return key;

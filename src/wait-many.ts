@@ -156,8 +156,16 @@ export function waitForMany(
 
   // Duplicates are waited for once: the Map keeps the first occurrence's order.
   const entries = new Map<string, Entry>();
+  let index = 0;
   for (const taskId of taskIds) {
-    const id = checkTaskId(taskId);
+    let id: string;
+    try {
+      id = checkTaskId(taskId);
+    } catch (error) {
+      // In a list of thousands, which one.
+      throw new InvalidArgumentError("taskId", `${(error as Error).message} (taskIds[${index}])`);
+    }
+    index++;
     if (!entries.has(id)) {
       entries.set(id, { id, due: 0, seq: entries.size, polls: 0, last: undefined, controller: undefined, settled: false });
     }

@@ -48,6 +48,11 @@ beforeAll(async () => {
     }
     if (scenario === "200-failed") return json(200, { task_id: "t", status: "failed", error: { code: 1, message: `denied for ${auth}` } });
     if (scenario === "200-running") return json(200, { task_id: `t ${auth}`, status: "in_progress" });
+    if (scenario === "200-escaped") {
+      // As PHP's json_encode writes it: every "/" escaped, so the raw text does not hold the key as is.
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(`{"status":"weird","note":"you sent ${auth.replace(/\//g, "\\/")}"}`);
+    }
     if (scenario === "404-proto") {
       // JSON.parse makes "__proto__" an own key of the body, like any other.
       res.writeHead(404, { "content-type": "application/json" });
@@ -122,6 +127,16 @@ describe("no error shows the API key", () => {
     expect(Object.keys(error.body)).toEqual(["__proto__", "error"]);
     expect(JSON.stringify(error.body)).toBe('{"__proto__":{"message":"inherited"},"error":{"message":"rejected Bearer [redacted]"}}');
     expect(error.message).not.toContain("inherited");
+  });
+
+  it("a key with a slash, echoed JSON-escaped (\\/) in a body that fails validation, is scrubbed", async () => {
+    const slashKey = "sk-CANARY/7f3c9a1e/5b2d";
+    const error = await createKlingClient({ apiKey: slashKey, baseUrl: url, maxRetries: 0 })
+      .getImage2VideoTask("200-escaped")
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KlingError);
+    expect((error as { body: { note: string } }).body.note).toBe("you sent Bearer [redacted]");
+    expect(everythingVisible(error)).not.toContain("7f3c9a1e");
   });
 
   it("connection refused", async () => {

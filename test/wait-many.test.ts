@@ -205,6 +205,7 @@ describe("waitForMany (scripted get, fake timers)", () => {
     // A string is an Iterable<string> to TypeScript too: only the check stops "abc" becoming three waits.
     const oneString: Iterable<string> = "abc";
     expect(() => waitForMany(oneString, get)).toThrow(/taskIds is one string/);
+    expect(() => waitForMany(["a", "b", "c\n"], get)).toThrow(/control character \(taskIds\[2\]\)$/);
     expect(calls).toHaveLength(0);
     expect(() => waitForMany(["a"], get, { concurrency: 256 })).not.toThrow();
   });

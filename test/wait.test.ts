@@ -90,7 +90,7 @@ describe("waitForImage2VideoTask", () => {
     const error = result.error as WaitTimeoutError;
     expect(error.taskId).toBe("t-requested");
     expect(error.lastTask).toBeUndefined();
-    expect(error.message).toBe("task t-requested not finished after 1000 ms (no answer yet)");
+    expect(error.message).toBe("task t-requested not finished after 1000 ms (no task seen yet)");
   });
 
   it("timeoutMs: Infinity waits without a deadline; beyond 2^31-1 ms is refused", async () => {
