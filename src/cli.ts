@@ -15,6 +15,7 @@ import {
   InvalidArgumentError,
   type KlingClient,
   PermissionDeniedError,
+  ResponseTooLargeError,
   ResponseValidationError,
   TaskFailedError,
   TaskNotFoundError,
@@ -24,7 +25,8 @@ import {
   type Image2VideoTaskStatus,
 } from "./index.js";
 import { downloadVideo, FileExistsError, nodeHttpGet, type DownloadProgress, type DownloadResult } from "./node/index.js";
-import { MAX_TIMER_MS } from "./options.js";
+import { checkTaskId, MAX_TIMER_MS } from "./options.js";
+import { scrubText, secretForms } from "./_redact.js";
 import { statusKind } from "./status.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from "./wait-many.js";
 
@@ -42,6 +44,9 @@ export const EXIT_CODES = Object.freeze({
   fileError: 9,
   internal: 70,
   interrupted: 130,
+  hangup: 129,
+  terminated: 143,
+  brokenPipe: 141,
 } as const);
 
 /** The text printed by `xiexus-kling --help`. */
@@ -57,9 +62,10 @@ Commands:
   help                        Show this help
 
 Options:
-  --json                Print JSON on stdout: one document (the task, or
-                        {"error": {"name", "message", "exitCode", "status"?, ...}}); with several
-                        task ids or --output, one line per task: {"taskId", "task"?, "file"?, "error"?}
+  --json                Print JSON on stdout: one document (the task; with --output
+                        {"taskId", "task", "file"}; or {"error": {"name", "message", "exitCode",
+                        "status"?, ...}}); with several task ids, one line per task:
+                        {"taskId", "task"?, "file"?, "error"?}
   --base-url <url>      Relay base URL (default: $XIEXUS_BASE_URL, else https://api.xiexus.cn)
   --timeout <seconds>   wait: total time budget, per task (default 900)
                         status, download: time limit of each attempt (default 60)
@@ -87,18 +93,22 @@ Exit codes:
   0    done (status: the task was fetched and has not failed)
   1    the task failed
   2    usage error: bad flags, missing task id, missing XIEXUS_API_KEY, invalid option,
-       output file exists (use --force)
+       output file exists (use --force) or its directory is missing
   3    task not found
   4    authentication or permission error (check XIEXUS_API_KEY)
   5    wait timed out (--timeout)
   6    network or server error (connection, time-out, 429, 5xx, other HTTP errors)
-  7    the relay's answer did not match the API spec
+  7    the relay's answer did not match the API spec (or was too large, or its video URL unusable)
   8    download: the task has not completed yet (use wait --output)
-  9    the output file could not be written (missing directory, permission, disk full)
+  9    the output file could not be written (permission, disk full)
   70   internal error (a bug: please report it with the --debug output)
+  129  hung up (SIGHUP)
   130  interrupted (Ctrl-C)
+  141  stdout was closed early (e.g. piped into head): the rest is not printed
+  143  terminated (SIGTERM)
 With several task ids: 0 only when every task completed (and was saved); otherwise the code of the
-worst outcome, in this order: 130, 70, 4, 6, 7, 9, 2, 5, 3, 1.
+worst outcome, in this order: 130, 70, 4, 6, 7, 9, 2, 5, 3, 1. On a signal or a closed stdout,
+every wait and download stops and no temporary file is left.
 `;
 
 type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
@@ -133,7 +143,10 @@ const RESULT_LABELS = {
   8: "not_ready",
   9: "write_error",
   70: "internal_error",
+  129: "interrupted",
   130: "interrupted",
+  141: "interrupted",
+  143: "interrupted",
 } as const satisfies Record<ExitCode, string>;
 
 /** How the CLI shows each status, and the exit code each command gives for it. */
@@ -167,11 +180,11 @@ class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The abort reason used for Ctrl-C. */
+/** The abort reason used for Ctrl-C, SIGTERM and SIGHUP (and a closed stdout): how the run ends. */
 class Interrupted extends Error {
   override name = "Interrupted";
-  constructor() {
-    super("interrupted");
+  constructor(readonly exitCode: number = EXIT_CODES.interrupted) {
+    super(exitCode === EXIT_CODES.brokenPipe ? "stdout closed" : "interrupted");
   }
 }
 
@@ -181,7 +194,12 @@ class NotReady extends Error {
 }
 
 const ESC = "\u001b[";
-const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/**
+ * What relay-supplied text must not bring to a terminal or a line-based output: C0 and C1 controls
+ * (line breaks and tabs included: they would forge rows and columns), line and paragraph
+ * separators, and the bidirectional overrides that make text read other than it is.
+ */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /** The longest --timeout / --interval: the library's timer limit in whole seconds, less one (2147482). */
 const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000) - 1;
@@ -215,6 +233,8 @@ class Printer {
     private readonly io: Io,
     private readonly secret: string | undefined,
   ) {
+    // Short "keys" are left alone: scrubbing them would mangle ordinary words.
+    this.forms = secret && secret.length >= 8 ? secretForms(secret) : [];
     const noColor = (optionalEnv(io.env, "NO_COLOR") ?? "") !== "";
     const dumb = optionalEnv(io.env, "TERM") === "dumb";
     this.live = io.stderr.isTTY === true && !dumb;
@@ -223,12 +243,14 @@ class Printer {
       stderr: this.live && !noColor,
     };
   }
+  private readonly forms: readonly string[];
+  /** Set once stdout is closed under us (EPIPE): nothing more is written to it. */
+  stdoutClosed = false;
   private scrub(text: string): string {
-    // Short "keys" are left alone: scrubbing them would mangle ordinary words.
-    return this.secret && this.secret.length >= 8 ? text.split(this.secret).join("[redacted]") : text;
+    return scrubText(text, this.forms);
   }
   out(text: string): void {
-    this.io.stdout.write(this.scrub(text));
+    if (!this.stdoutClosed) this.io.stdout.write(this.scrub(text));
   }
   err(text: string): void {
     this.io.stderr.write(this.scrub(text));
@@ -238,9 +260,51 @@ class Printer {
   }
 }
 
-/** Makes relay-supplied text safe to print on a terminal (no escape sequences smuggled in). */
+/** Makes relay-supplied text safe to print on a terminal or in a line: one line, no escape sequences smuggled in. */
 function clean(text: string): string {
   return text.replace(CONTROL_CHARS, "?");
+}
+
+/** Our own multi-line text (a message with a hint line, a stack): each line cleaned, the breaks kept. */
+function cleanLines(text: string): string {
+  return text.split("\n").map(clean).join("\n");
+}
+
+/**
+ * JSON for stdout: JSON.stringify leaves C1 controls, separators and bidi overrides raw inside
+ * strings, where a terminal would act on them; written as \u escapes they are the same JSON.
+ */
+function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) =>
+    `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** Columns a character takes on a terminal: 2 for East Asian wide and fullwidth ones and emoji, else 1. */
+function columnsOf(codePoint: number): number {
+  return (codePoint >= 0x1100 && codePoint <= 0x115f) ||
+    (codePoint >= 0x2e80 && codePoint <= 0xa4cf) ||
+    (codePoint >= 0xac00 && codePoint <= 0xd7a3) ||
+    (codePoint >= 0xf900 && codePoint <= 0xfaff) ||
+    (codePoint >= 0xfe30 && codePoint <= 0xfe4f) ||
+    (codePoint >= 0xff00 && codePoint <= 0xff60) ||
+    (codePoint >= 0xffe0 && codePoint <= 0xffe6) ||
+    (codePoint >= 0x1f300 && codePoint <= 0x1faff) ||
+    (codePoint >= 0x20000 && codePoint <= 0x3fffd)
+    ? 2
+    : 1;
+}
+
+/** The longest start of `text` that fits in `columns` terminal columns. */
+export function fitColumns(text: string, columns: number): string {
+  let used = 0;
+  let end = 0;
+  for (const char of text) {
+    used += columnsOf(char.codePointAt(0)!);
+    if (used > columns) break;
+    end += char.length;
+  }
+  return text.slice(0, end);
 }
 
 /** Live progress on stderr: a redrawn spinner line on a terminal, one plain line per status otherwise. */
@@ -381,7 +445,8 @@ class Board {
     const spinner = this.printer.paint("stderr", 36, SPINNER[this.frame++ % SPINNER.length]!);
     const seconds = Math.floor((Date.now() - this.started) / 1000);
     const lines = shown.map(([id, status]) => {
-      const head = `${clean(id)} `.slice(0, width - status.length - 8);
+      // By columns, not characters: a wide id cut by length would wrap and break the redraw.
+      const head = fitColumns(`${clean(id)} `, Math.max(0, width - status.length - 8));
       return `${spinner} ${head}${this.printer.paint("stderr", styleOf(status)?.color, status)} ${seconds}s`;
     });
     if (open.length > shown.length) lines.push(`  ... and ${open.length - shown.length} more`);
@@ -463,8 +528,9 @@ function packageVersion(): string {
 function parseSeconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const seconds = /^\d+(\.\d+)?$|^\.\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!(seconds > 0) || seconds > MAX_SECONDS) {
-    throw new UsageError(`${flag} must be a number of seconds greater than 0 and at most ${MAX_SECONDS}`);
+  // Milliseconds are the unit below: 0.0001 would round to 0, a poll loop with no pause at all.
+  if (!(seconds >= 0.001) || seconds > MAX_SECONDS) {
+    throw new UsageError(`${flag} must be a number of seconds from 0.001 to ${MAX_SECONDS}`);
   }
   return Math.round(seconds * 1000);
 }
@@ -498,11 +564,12 @@ function describe(error: unknown, baseUrlSource: string, taskId: string | undefi
   const name = error instanceof Error ? error.name : "Error";
   const raw = error instanceof Error ? error.message : String(error);
   let code: ExitCode = EXIT_CODES.internal;
-  let message = raw;
+  // The library's messages quote the relay: one line, cleaned, before our own hint lines go after it.
+  let message = clean(raw);
   const json: Record<string, unknown> = { name };
   if (error instanceof UsageError) {
     code = EXIT_CODES.usage;
-    message = `${raw}\nRun xiexus-kling --help for usage.`;
+    message = `${clean(raw)}\nRun xiexus-kling --help for usage.`;
   } else if (isPermissionError(error)) {
     code = EXIT_CODES.usage;
   } else if (error instanceof FileExistsError) {
@@ -513,27 +580,31 @@ function describe(error: unknown, baseUrlSource: string, taskId: string | undefi
     code = EXIT_CODES.notReady;
   } else if (isFileSystemError(error)) {
     code = EXIT_CODES.fileError;
-    message = `cannot write the video: ${raw}`;
+    message = `cannot write the video: ${clean(raw)}`;
   } else if (error instanceof Interrupted) {
-    code = EXIT_CODES.interrupted;
+    code = error.exitCode as ExitCode;
+  } else if (error instanceof InvalidArgumentError && error.argument === "task.url") {
+    // The relay's answer named a video URL we may not fetch (file:, credentials, plain http).
+    code = EXIT_CODES.invalidResponse;
+    json.argument = error.argument;
   } else if (error instanceof InvalidArgumentError) {
     code = EXIT_CODES.usage;
     json.argument = error.argument;
-    if (error.argument === "baseUrl") message = `${raw} (from ${baseUrlSource})`;
-    if (error.argument === "taskId") message = `invalid task id: ${raw}`;
+    if (error.argument === "baseUrl") message = `${clean(raw)} (from ${baseUrlSource})`;
+    if (error.argument === "taskId") message = `invalid task id: ${clean(raw)}`;
   } else if (error instanceof TaskFailedError) {
     code = EXIT_CODES.taskFailed;
     json.task = error.task;
   } else if (error instanceof TaskNotFoundError) {
     code = EXIT_CODES.notFound;
-    message = `no task ${JSON.stringify(taskId ?? "")} on this relay (${raw})`;
+    message = `no task ${clean(JSON.stringify(taskId ?? ""))} on this relay (${clean(raw)})`;
   } else if (error instanceof AuthenticationError || error instanceof PermissionDeniedError) {
     code = EXIT_CODES.auth;
-    message = `${raw}\nThe relay refused the key: check XIEXUS_API_KEY (and --base-url / XIEXUS_BASE_URL).`;
+    message = `${clean(raw)}\nThe relay refused the key: check XIEXUS_API_KEY (and --base-url / XIEXUS_BASE_URL).`;
   } else if (error instanceof WaitTimeoutError) {
     code = EXIT_CODES.timeout;
     if (error.lastTask) json.task = error.lastTask;
-  } else if (error instanceof ResponseValidationError) {
+  } else if (error instanceof ResponseValidationError || error instanceof ResponseTooLargeError) {
     code = EXIT_CODES.invalidResponse;
     json.status = error.status;
   } else if (error instanceof APIConnectionError || error instanceof APIError) {
@@ -545,7 +616,7 @@ function describe(error: unknown, baseUrlSource: string, taskId: string | undefi
   }
   json.message = raw;
   json.exitCode = code;
-  if (code === EXIT_CODES.internal) message = `internal error: ${raw}\nThis is a bug; please report it with the --debug output.`;
+  if (code === EXIT_CODES.internal) message = `internal error: ${clean(raw)}\nThis is a bug; please report it with the --debug output.`;
   return { code, message, json };
 }
 
@@ -621,7 +692,7 @@ async function waitForTasks(client: KlingClient, taskIds: readonly string[], opt
     const label = RESULT_LABELS[code];
     const write = (): void => {
       if (json) {
-        printer.out(`${JSON.stringify({ taskId, ...(task && { task }), ...(file && { file }), ...(described && { error: described.json }) })}\n`);
+        printer.out(`${toJson({ taskId, ...(task && { task }), ...(file && { file }), ...(described && { error: described.json }) })}\n`);
         return;
       }
       const detail = file ? file.path : task?.url ?? described?.message.split("\n")[0] ?? "";
@@ -721,9 +792,10 @@ async function main(argv: string[], io: Io): Promise<number> {
 
   const fail = (error: unknown): number => {
     const { code, message, json: body } = describe(error, baseUrlSource, currentTaskId);
-    if (json) printer.out(`${JSON.stringify({ error: body }, null, indent)}\n`);
-    else printer.err(`${printer.paint("stderr", 31, "xiexus-kling:")} ${clean(message)}\n`);
-    if (debug && error instanceof Error && error.stack) printer.err(`${error.stack}\n`);
+    if (json) printer.out(`${toJson({ error: body }, indent)}\n`);
+    else printer.err(`${printer.paint("stderr", 31, "xiexus-kling:")} ${cleanLines(message)}\n`);
+    // A stack's first line is the message, which may quote the relay.
+    if (debug && error instanceof Error && error.stack) printer.err(`${cleanLines(error.stack)}\n`);
     return code;
   };
 
@@ -740,7 +812,7 @@ async function main(argv: string[], io: Io): Promise<number> {
     if (error instanceof UsageError) return fail(error);
     const text = error instanceof Error ? error.message : String(error);
     // Node's messages go on about `--` tricks; the first sentence is the useful part.
-    return fail(new UsageError(text.split(". To specify")[0]!.replace(/\.$/, "")));
+    return fail(new UsageError(text.split(/\.\s+To specify/)[0]!.replace(/\.$/, "")));
   }
 
   const { values, positionals } = parsed;
@@ -757,22 +829,49 @@ async function main(argv: string[], io: Io): Promise<number> {
     return EXIT_CODES.ok;
   }
   if (positionals.length === 0) {
-    printer.out(USAGE);
+    // A usage error: the help goes where errors go, and stdout stays empty.
+    printer.err(USAGE);
     return EXIT_CODES.usage;
   }
 
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = (): void => {
+  const stop = (exitCode: number): void => {
     interrupts++;
     if (interrupts > 1) {
-      // A second Ctrl-C means now: restore the terminal and go.
+      // A second signal means now: restore the terminal and go.
       if (printer.live) io.stderr.write(`\r${ESC}2K${ESC}?25h`);
-      process.exit(EXIT_CODES.interrupted);
+      process.exit(exitCode);
     }
-    controller.abort(new Interrupted());
+    // Every wait and download stops, temp files are removed and the cursor comes back.
+    controller.abort(new Interrupted(exitCode));
   };
-  process.on("SIGINT", onSigint);
+  const signals = [
+    ["SIGINT", () => stop(EXIT_CODES.interrupted)],
+    ["SIGTERM", () => stop(EXIT_CODES.terminated)],
+    ["SIGHUP", () => stop(EXIT_CODES.hangup)],
+  ] as const;
+  // Windows has no SIGHUP and Deno there refuses a listener for it: a signal we cannot hear is skipped.
+  const listen = (on: boolean): void => {
+    for (const [name, handler] of signals) {
+      try {
+        if (on) process.on(name, handler);
+        else process.off(name, handler);
+      } catch {
+        // Not a signal of this platform.
+      }
+    }
+  };
+  listen(true);
+  // stdout closed under us (`| head`): stop as for a signal, quietly; stderr's own failures are
+  // nothing to act on. Both listeners stay: the error can come after main() returned.
+  io.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    printer.stdoutClosed = true;
+    if (error.code !== "EPIPE") return;
+    if (!controller.signal.aborted) controller.abort(new Interrupted(EXIT_CODES.brokenPipe));
+    process.exitCode = EXIT_CODES.brokenPipe;
+  });
+  io.stderr.on("error", () => undefined);
   try {
     const [command, ...taskIds] = positionals;
     if (command !== "status" && command !== "wait" && command !== "download") {
@@ -780,6 +879,16 @@ async function main(argv: string[], io: Io): Promise<number> {
     }
     const taskId = taskIds[0];
     if (taskId === undefined) throw new UsageError(`${command} needs a task id: xiexus-kling ${command} <task_id>`);
+    if (taskIds.length > 1) {
+      // Which of many: its place on the command line.
+      taskIds.forEach((id, i) => {
+        try {
+          checkTaskId(id);
+        } catch (error) {
+          throw new InvalidArgumentError("taskId", `task id #${i + 1}: ${(error as Error).message}`);
+        }
+      });
+    }
     currentTaskId = taskId;
     if (taskIds.length > 1) indent = undefined;
     if (command !== "wait" && taskIds.length > 1) {
@@ -847,7 +956,7 @@ async function main(argv: string[], io: Io): Promise<number> {
 
     if (command === "status") {
       const task = await client.getImage2VideoTask(taskId, { signal: controller.signal });
-      printer.out(json ? `${JSON.stringify(task, null, 2)}\n` : summarize(task, printer));
+      printer.out(json ? `${toJson(task, 2)}\n` : summarize(task, printer));
       return styleOf(task.status)?.status ?? EXIT_CODES.invalidResponse;
     }
 
@@ -898,24 +1007,25 @@ async function main(argv: string[], io: Io): Promise<number> {
       progress.stop();
     }
     if (target === undefined) {
-      printer.out(json ? `${JSON.stringify(task, null, 2)}\n` : `${clean(task.url)}\n`);
+      printer.out(json ? `${toJson(task, 2)}\n` : `${clean(task.url)}\n`);
       return EXIT_CODES.ok;
     }
     printResult(task, await save(task, target));
     return EXIT_CODES.ok;
 
     function printResult(task: Image2VideoTask, file: DownloadResult): void {
-      printer.out(json ? `${JSON.stringify({ taskId, task, file }, null, 2)}\n` : `${clean(file.path)}\n`);
+      printer.out(json ? `${toJson({ taskId, task, file }, 2)}\n` : `${clean(file.path)}\n`);
     }
   } catch (error) {
     if (error instanceof Interrupted) {
+      if (error.exitCode === EXIT_CODES.brokenPipe) return error.exitCode;
       printer.err("interrupted\n");
-      if (json) printer.out(`${JSON.stringify({ error: describe(error, baseUrlSource, currentTaskId).json }, null, indent)}\n`);
-      return EXIT_CODES.interrupted;
+      if (json) printer.out(`${toJson({ error: describe(error, baseUrlSource, currentTaskId).json }, indent)}\n`);
+      return error.exitCode;
     }
     return fail(error);
   } finally {
-    process.off("SIGINT", onSigint);
+    listen(false);
   }
 }
 
@@ -960,8 +1070,9 @@ try {
 if (entryPoint) {
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
     (code) => {
-      process.exitCode = code;
-      if (code === EXIT_CODES.interrupted) {
+      // A broken pipe noticed after main() returned has set its own code already.
+      if (process.exitCode !== EXIT_CODES.brokenPipe) process.exitCode = code;
+      if (code >= 128) {
         // An aborted request may leave a socket behind for a moment; Ctrl-C must not wait for it.
         setTimeout(() => process.exit(code), 200).unref();
       }

@@ -7,10 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_CODES, EXIT_PRECEDENCE, isEntryPoint, USAGE, videoFileName } from "../src/cli.js";
+import { EXIT_CODES, EXIT_PRECEDENCE, fitColumns, isEntryPoint, USAGE, videoFileName } from "../src/cli.js";
 import {
   COMPLETED_TASK,
   createFakeRelay,
+  FAILED_TASK,
   FAILED_TASK_ID,
   IN_PROGRESS_TASK,
   QUEUED_TASK,
@@ -41,6 +42,13 @@ beforeAll(async () => {
     { status: 500, body: "<html><body><h1>500 Internal Server Error</h1></body></html>", headers: { "retry-after": "0" } },
   ]);
   relay.setTask("garbled", [{ status: 200, body: "<html>not a task</html>" }]);
+  // Relay text that would forge output: a second URL line, a tab column, C1 and bidi controls.
+  relay.setTask("forged", [{ ...COMPLETED_TASK, url: `${COMPLETED_TASK.url}\nhttps://evil.example/b.mp4\tcompleted` }]);
+  relay.setTask("c1", [{ ...FAILED_TASK, error: { code: 1, message: "red\u009b31m \u202egnp.exe \u2028next" } }]);
+  relay.setTask("escape-404", [{ status: 404, body: { error: { message: "gone\u001b]0;PWNED\u0007\u001b[2J" } } }]);
+  relay.setTask("huge", [{ status: 200, body: `{"status":"queued","pad":"${"x".repeat(5 * 1024 * 1024)}"}` }]);
+  relay.setTask("long-url", [{ ...COMPLETED_TASK, url: `${COMPLETED_TASK.url}?${"q".repeat(1024 * 1024)}` }]);
+  relay.setTask("file-url", [{ ...COMPLETED_TASK, url: "file:///etc/passwd" }]);
   videos = await createFakeRelay({ apiKey: KEY, video: true });
   videos.setTask("done", [COMPLETED_TASK]);
   videos.setTask("progressing", [QUEUED_TASK, IN_PROGRESS_TASK, COMPLETED_TASK]);
@@ -265,8 +273,11 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
   it("--help prints the usage with every exit code; no arguments print it too, with exit 2", async () => {
     const [help, none] = await Promise.all([cli(["--help"]), cli([])]);
     expect(help.code).toBe(0);
+    expect(help.stdout).toBe(USAGE);
+    // Without arguments it is a usage error: the help goes to stderr, stdout stays empty.
     expect(none.code).toBe(EXIT_CODES.usage);
-    for (const run of [help, none]) expect(run.stdout).toBe(USAGE);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toBe(USAGE);
     for (const code of Object.values(EXIT_CODES)) expect(USAGE).toMatch(new RegExp(`^  ${code} +\\S`, "m"));
   });
 
@@ -423,6 +434,100 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(runs[2]!.stderr).toContain("use --output-dir");
     expect(runs[5]!.stderr).toContain("takes one task id, got 2 arguments");
     expect(relay.requests.filter((r) => r.taskId === "a" || r.taskId === "b")).toEqual([]);
+  });
+
+  it("relay text cannot forge lines, columns or terminal commands, on stdout, stderr or in JSON", async () => {
+    const [wait, status, json, debug, batch] = await Promise.all([
+      cli(["wait", "forged"]),
+      cli(["status", "c1"]),
+      cli(["status", "c1", "--json"]),
+      cli(["status", "escape-404", "--debug"]),
+      cli(["wait", "forged", "done"]),
+    ]);
+    expect(wait.stdout).toBe(`${COMPLETED_TASK.url}?https://evil.example/b.mp4?completed\n`);
+    expect(status.stdout).toMatch(/^error +1: red\?31m \?gnp\.exe \?next$/m);
+    // The JSON is the same data, with the controls as \u escapes a terminal cannot act on.
+    expect(json.stdout).not.toMatch(/[\u0080-\u009f\u2028\u202e]/);
+    expect(json.stdout).toContain("\\u009b31m");
+    expect((JSON.parse(json.stdout) as { error: { message: string } }).error.message).toBe("red\u009b31m \u202egnp.exe \u2028next");
+    expect(debug.code).toBe(EXIT_CODES.notFound);
+    expect(debug.stderr).toContain("at ");
+    expect(debug.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    // Piped batch lines stay three tab-separated columns each.
+    const rows = batch.stdout.trim().split("\n");
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row.split("\t")).toHaveLength(3);
+  });
+
+  it("an answer over maxResponseBytes exits 7, and a task whose video URL cannot be fetched too", async () => {
+    const [huge, fileUrl] = await Promise.all([
+      cli(["status", "huge"]),
+      cli(["download", "file-url", "--output", path.join(freshDir(), "v.mp4")]),
+    ]);
+    expect(huge.code).toBe(EXIT_CODES.invalidResponse);
+    expect(huge.stderr).toMatch(/larger than maxResponseBytes/);
+    expect(huge.stderr).not.toContain("This is a bug");
+    expect(fileUrl.code).toBe(EXIT_CODES.invalidResponse);
+    expect(fileUrl.stderr).toMatch(/must use https/);
+  });
+
+  it("stdout closed early (| head) ends the run quietly with 141, no stack trace", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "status", "long-url"], {
+      cwd: ROOT,
+      env: { ...process.env, XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url },
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    // Read one chunk of the 1 MB summary, then hang up, as `head -c 1` does.
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(EXIT_CODES.brokenPipe);
+    expect(stderr).toBe("");
+  });
+
+  it("refuses sub-millisecond durations, names a bad id among many, and keeps Node's option errors to one line", async () => {
+    const [tiny, many, ambiguous] = await Promise.all([
+      cli(["wait", "never-tiny", "--interval", "0.0001"]),
+      cli(["wait", "x-a", "x-b\u0001c", "x-d"]),
+      cli(["status", "--base-url", "--", "done"]),
+    ]);
+    expect(tiny.code).toBe(EXIT_CODES.usage);
+    expect(tiny.stderr).toContain("--interval must be a number of seconds from 0.001 to");
+    expect(many.code).toBe(EXIT_CODES.usage);
+    expect(many.stderr).toMatch(/^xiexus-kling: invalid task id: task id #2: taskId contains a control character\n/);
+    expect(ambiguous.code).toBe(EXIT_CODES.usage);
+    expect(ambiguous.stderr).toMatch(/^xiexus-kling: [^\n]+\nRun xiexus-kling --help for usage\.\n$/);
+    expect(relay.requests.filter((r) => ["never-tiny", "x-a", "x-d"].includes(r.taskId ?? ""))).toEqual([]);
+  });
+
+  it("batch lines on a terminal are cut by columns: a wide id never wraps", () => {
+    expect(fitColumns("日本語abc", 5)).toBe("日本");
+    expect(fitColumns("日本語abc", 6)).toBe("日本語");
+    expect(fitColumns("abc", 10)).toBe("abc");
+    expect(fitColumns("a😀b", 2)).toBe("a");
+  });
+
+  it("SIGTERM during a download exits 143 and leaves no temporary file", async () => {
+    const dir = freshDir();
+    // A host of its own: a stall fault is spent by the first download that meets it.
+    const host = await createFakeRelay({ apiKey: KEY, video: { faults: [{ kind: "stall", afterBytes: 64 * 1024 }] } });
+    host.setTask("done", [COMPLETED_TASK]);
+    let sent = false;
+    let poll: NodeJS.Timeout | undefined;
+    const run = await cli(["wait", "done", "--output", path.join(dir, "v.mp4")], { XIEXUS_BASE_URL: host.url }, (stderr, kill) => {
+      if (poll !== undefined || !stderr.includes("downloading")) return;
+      poll = setInterval(() => {
+        if (sent || !host.video!.requests.some((r) => r.bytesSent > 0)) return;
+        sent = true;
+        clearInterval(poll);
+        kill("SIGTERM");
+      }, 20);
+    }).finally(() => host.close());
+    clearInterval(poll);
+    expect(sent).toBe(true);
+    expect(run.code).toBe(EXIT_CODES.terminated);
+    expect(run.stderr).toMatch(/interrupted\n$/);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it("Ctrl-C during a download exits 130 and leaves no temporary file", async () => {
