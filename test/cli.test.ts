@@ -61,17 +61,13 @@ beforeAll(async () => {
   // Its own id: the tests run concurrently, and "refuse-me" is fetched once --force is given.
   videos.setTask("refuse-dir", [COMPLETED_TASK]);
   videos.setTask("b-never-2", [{ ...QUEUED_TASK, task_id: "b-never-2" }]);
-  stalled = await createFakeRelay({ apiKey: KEY, video: { faults: [{ kind: "stall", afterBytes: 64 * 1024 }] } });
-  stalled.setTask("done", [COMPLETED_TASK]);
 });
 afterAll(async () => {
   await relay.close();
-  await stalled.close();
   await videos.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
-let stalled: FakeRelay;
 let videos: FakeRelay;
 const scratch = mkdtempSync(path.join(tmpdir(), "xiexus-cli-"));
 let dirs = 0;
@@ -507,7 +503,10 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(fitColumns("a😀b", 2)).toBe("a");
   });
 
-  it("SIGTERM during a download exits 143 and leaves no temporary file", async () => {
+  it.each([
+    ["Ctrl-C", "SIGINT", EXIT_CODES.interrupted],
+    ["SIGTERM", "SIGTERM", EXIT_CODES.terminated],
+  ] as const)("%s during a download exits with its code and leaves no temporary file", async (_name, signal, code) => {
     const dir = freshDir();
     // A host of its own: a stall fault is spent by the first download that meets it.
     const host = await createFakeRelay({ apiKey: KEY, video: { faults: [{ kind: "stall", afterBytes: 64 * 1024 }] } });
@@ -516,38 +515,17 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     let poll: NodeJS.Timeout | undefined;
     const run = await cli(["wait", "done", "--output", path.join(dir, "v.mp4")], { XIEXUS_BASE_URL: host.url }, (stderr, kill) => {
       if (poll !== undefined || !stderr.includes("downloading")) return;
+      // The host sends 64 KiB, then stalls: once bytes went out, the temp file surely exists.
       poll = setInterval(() => {
         if (sent || !host.video!.requests.some((r) => r.bytesSent > 0)) return;
         sent = true;
         clearInterval(poll);
-        kill("SIGTERM");
+        kill(signal);
       }, 20);
     }).finally(() => host.close());
     clearInterval(poll);
     expect(sent).toBe(true);
-    expect(run.code).toBe(EXIT_CODES.terminated);
-    expect(run.stderr).toMatch(/interrupted\n$/);
-    expect(readdirSync(dir)).toEqual([]);
-  });
-
-  it("Ctrl-C during a download exits 130 and leaves no temporary file", async () => {
-    const dir = freshDir();
-    const file = path.join(dir, "v.mp4");
-    let sent = false;
-    let poll: NodeJS.Timeout | undefined;
-    const run = await cli(["wait", "done", "--output", file], { XIEXUS_BASE_URL: stalled.url }, (stderr, kill) => {
-      if (poll !== undefined || !stderr.includes("downloading")) return;
-      // The host sends 64 KiB, then stalls: once bytes went out, the temp file surely exists.
-      poll = setInterval(() => {
-        if (sent || !stalled.video!.requests.some((r) => r.bytesSent > 0)) return;
-        sent = true;
-        clearInterval(poll);
-        kill("SIGINT");
-      }, 20);
-    });
-    clearInterval(poll);
-    expect(sent).toBe(true);
-    expect(run.code).toBe(EXIT_CODES.interrupted);
+    expect(run.code).toBe(code);
     expect(run.stderr).toMatch(/interrupted\n$/);
     expect(readdirSync(dir)).toEqual([]);
   });
