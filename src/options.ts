@@ -237,11 +237,11 @@ export function checkValidation(value: unknown): ValidationMode {
 }
 
 /** Checks an options argument: an object, or absent (none); null, a string or an array is a mistake. */
-export function checkOptionsObject<T extends object>(value: T | undefined, name = "options"): T {
+export function checkOptionsObject<T extends object>(value: T | undefined): T {
   if (value === undefined) return {} as T;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-    throw new InvalidArgumentError(name, `${name} must be an object, got ${got}`);
+    throw new InvalidArgumentError("options", `options must be an object, got ${got}`);
   }
   return value;
 }
