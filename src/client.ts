@@ -20,7 +20,7 @@ import { IMAGE2VIDEO_TASK_PATH, type CompletedImage2VideoTask, type Image2VideoT
 import { checkAnswer, NOT_FOUND, parseTaskBody } from "./validate.js";
 import { waitForTask, type WaitOptions } from "./wait.js";
 import { waitForMany, type WaitManyOptions, type WaitOutcome } from "./wait-many.js";
-import { createRedactor } from "./_redact.js";
+import { createRedactor, secretForms } from "./_redact.js";
 
 /** Per-call options of `getImage2VideoTask`; each overrides the client's setting for this call. */
 export interface GetTaskOptions {
@@ -65,6 +65,7 @@ export function createKlingClient(options?: KlingClientOptions): KlingClient {
 function build(options: KlingClientOptions, middlewares: Middleware[]): KlingClient {
   const resolved = resolveOptions(options);
   const redact = createRedactor(resolved.apiKey);
+  const keyForms = resolved.apiKey === null ? [] : secretForms(resolved.apiKey);
   const deps = { fetch: resolved.fetch, httpGet: resolved.httpGet, redact };
   const clientPolicy: RequestPolicy = {
     timeoutMs: resolved.timeoutMs,
@@ -96,13 +97,28 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     },
     // Runs after every middleware added with `use` (openapi-fetch runs onResponse last-added first).
     async onResponse({ request, response, schemaPath, options }) {
-      if (!response.ok || resolved.validation === "off" || options.parseAs === "stream" || taskFetches.has(options.fetch)) {
-        return undefined;
-      }
+      if (options.parseAs === "stream" || taskFetches.has(options.fetch)) return undefined;
+      const check = response.ok && resolved.validation !== "off";
+      // Text a relay may have echoed the key into; binary answers are handed on untouched.
+      const textual = /json|text|xml|html|^$/i.test(response.headers.get("content-type") ?? "");
+      if (!check && !(keyForms.length && textual)) return undefined;
       const bytes = bufferedBody(response);
-      const text = redact(bytes ? new TextDecoder().decode(bytes) : await response.clone().text());
-      checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
-      return undefined;
+      const raw = bytes ? new TextDecoder().decode(bytes) : await response.clone().text();
+      const text = redact(raw);
+      if (check) checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
+      // An answer echoing the key reaches a raw caller scrubbed (data, error and headers), as the
+      // task helpers' answers and every thrown error do.
+      let echoed = text !== raw;
+      response.headers.forEach((value) => (echoed ||= keyForms.some((form) => value.includes(form))));
+      if (!echoed) return undefined;
+      const empty = response.status === 204 || response.status === 205 || response.status === 304;
+      const scrubbed = new Response(empty ? null : textual ? text : (bytes as Uint8Array<ArrayBuffer>) ?? raw, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: redact(response.headers),
+      });
+      Object.defineProperty(scrubbed, "url", { value: response.url });
+      return scrubbed;
     },
   });
   const added = [...middlewares];

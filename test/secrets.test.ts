@@ -48,6 +48,10 @@ beforeAll(async () => {
     }
     if (scenario === "200-failed") return json(200, { task_id: "t", status: "failed", error: { code: 1, message: `denied for ${auth}` } });
     if (scenario === "200-running") return json(200, { task_id: `t ${auth}`, status: "in_progress" });
+    if (scenario === "404-plain") {
+      res.writeHead(404, { "content-type": "application/json" });
+      return void res.end('{"error":{"message":"no such task"}}');
+    }
     if (scenario === "200-escaped") {
       // As PHP's json_encode writes it: every "/" escaped, so the raw text does not hold the key as is.
       res.writeHead(200, { "content-type": "application/json" });
@@ -137,6 +141,23 @@ describe("no error shows the API key", () => {
     expect(error).toBeInstanceOf(KlingError);
     expect((error as { body: { note: string } }).body.note).toBe("you sent Bearer [redacted]");
     expect(everythingVisible(error)).not.toContain("7f3c9a1e");
+  });
+
+  it("raw calls get echoed keys scrubbed too: in data, in error and in the response's headers", async () => {
+    const kling = createKlingClient({ apiKey: KEY, baseUrl: url, maxRetries: 0 });
+    const path = "/kling/v1/videos/image2video/{task_id}" as const;
+    const refused = await kling.GET(path, { params: { path: { task_id: "401-echo" } } });
+    expect(refused.response.status).toBe(401);
+    expect(refused.error).toEqual({ error: { message: "rejected Bearer [redacted]", type: "echo", code: "Bearer [redacted]" } });
+    expect(refused.response.headers.get("x-echo-authorization")).toBe("Bearer [redacted]");
+    const failed = await kling.GET(path, { params: { path: { task_id: "200-failed" } } });
+    expect(failed.data?.error?.message).toBe("denied for Bearer [redacted]");
+    for (const result of [refused, failed]) expect(everythingVisible(result)).not.toContain(FRAGMENT);
+    // Nothing to scrub, validation off: the answer is handed on as it came.
+    const plain = await createKlingClient({ apiKey: KEY, baseUrl: url, maxRetries: 0, validation: "off" }).GET(path, {
+      params: { path: { task_id: "404-plain" } },
+    });
+    expect([plain.response.status, plain.error]).toEqual([404, { error: { message: "no such task" } }]);
   });
 
   it("connection refused", async () => {
