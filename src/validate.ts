@@ -101,6 +101,10 @@ export function checkAnswer(path: string, method: string, status: number, text: 
   const issues = isTask && body !== undefined ? taskIssues(body) : responseIssues(path, method, status, body);
   if (issues === undefined || issues.length === 0) return;
   if (isTask && mode === "compat" && compatTask(body) !== undefined) return;
-  const what = body === undefined ? (text === "" ? "an empty body" : "a body that is not JSON") : "a body that does not match the spec";
-  throw new ResponseValidationError(`${method} ${path} answered ${status} with ${what}`, { issues, body: body ?? text, status });
+  if (body === undefined) {
+    // Nothing was parsed, so the schema's complaints about `undefined` would only be noise.
+    const what = text === "" ? "an empty body" : "a body that is not JSON";
+    throw new ResponseValidationError(`${method} ${path} answered ${status} with ${what}`, { body: text, status });
+  }
+  throw new ResponseValidationError(`${method} ${path} answered ${status} with a body that does not match the spec`, { issues, body, status });
 }
