@@ -2,7 +2,7 @@
 // its own timeout (covering the body, which it reads under a byte cap), retries what is worth
 // retrying, and turns transport failures into APIConnectionError / APIConnectionTimeoutError.
 // HTTP error answers pass through as Responses: openapi-fetch returns them as `{ error }`.
-import { APIConnectionError, APIConnectionTimeoutError, ResponseTooLargeError } from "./errors.js";
+import { APIConnectionError, APIConnectionTimeoutError, APIError, ResponseTooLargeError } from "./errors.js";
 import type { FetchLike, HttpGet, HttpGetResponse } from "./options.js";
 import { backoffMs, isIdempotent, isRetryableStatus, retryDelayMs } from "./retry.js";
 import { sleep } from "./_sleep.js";
@@ -42,8 +42,20 @@ const bufferedBodies = new WeakMap<Response, Uint8Array>();
 /** Bodies an HttpGet already read, by the body-less Response that stands for its answer. */
 const prereadBodies = new WeakMap<Response, Uint8Array>();
 
+/**
+ * A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
+ * takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
+ */
+class OddStatus {
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+  ) {}
+}
+
 /** An HttpGet's answer as a Response without a body stream (the bytes wait in prereadBodies). */
 function fromHttpGet(answer: HttpGetResponse): Response {
+  if (answer.status > 599) throw new OddStatus(answer.status, answer.headers);
   const response = new Response(null, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
   Object.defineProperty(response, "url", { value: answer.url });
   prereadBodies.set(response, answer.body);
@@ -123,6 +135,10 @@ async function attempt(out: Outgoing, policy: RequestPolicy, deps: TransportDeps
   let streaming = false;
   try {
     const response = await out.send(controller.signal, last);
+    if (response.status > 599) {
+      response.body?.cancel().catch(() => {});
+      throw new OddStatus(response.status, response.headers);
+    }
     if (mode === "stream" && response.ok) {
       // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
       streaming = true;
@@ -149,6 +165,10 @@ async function attempt(out: Outgoing, policy: RequestPolicy, deps: TransportDeps
     if (userSignal?.aborted) throw userSignal.reason;
     if (error instanceof ResponseTooLargeError) throw error;
     const where = `${out.method} ${new URL(out.url).pathname}`;
+    if (error instanceof OddStatus) {
+      const { status, headers } = error;
+      throw new APIError({ status, headers: deps.redact(headers), body: "", method: out.method, path: new URL(out.url).pathname });
+    }
     if (controller.signal.reason === TIMED_OUT) {
       throw new APIConnectionTimeoutError(`${where} timed out after ${policy.timeoutMs} ms`);
     }

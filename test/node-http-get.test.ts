@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   APIConnectionError,
   APIConnectionTimeoutError,
+  APIError,
   createKlingClient,
   InvalidArgumentError,
   ResponseTooLargeError,
@@ -62,6 +63,10 @@ function makeServer(seen: Seen[], other: () => string): http.Server {
         return encoded("deflate", deflateSync(TASK_TEXT));
       case "br":
         return encoded("br", brotliCompressSync(TASK_TEXT));
+      case "status-999":
+        // A proxy's "request denied": no HTTP status, and no Response can be built with it.
+        res.writeHead(999, json);
+        return res.end('{"error":"denied"}');
       case "gzip-then-br":
         return encoded("gzip, br", brotliCompressSync(gzipSync(TASK_TEXT)));
       case "unknown-coding":
@@ -137,6 +142,15 @@ describe.each(TRANSPORTS)("the task GET over %s", (_name, transport) => {
 
   it.each(["gzip", "deflate", "br", "gzip-then-br"])("decodes a %s body", async (encoding) => {
     await expect(client(transport).getImage2VideoTask(encoding)).resolves.toEqual({ ...TASK });
+  });
+
+  it("a status past 599 is a plain APIError at once, not a retried connection error", async () => {
+    const since = seen.length;
+    const error = await client({ ...transport, maxRetries: 2 }).getImage2VideoTask("status-999").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ status: 999 });
+    expect((error as Error).message).toMatch(/-> 999/);
+    expect(requestsFor(since)).toHaveLength(1);
   });
 
   it("passes a body with a coding fetch does not know through undecoded, as fetch does", async () => {
