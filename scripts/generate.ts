@@ -42,6 +42,7 @@ import {
   type JsonObject,
   type NormalizeContext,
 } from "./spec-normalize.js";
+import { checkBaseUrl } from "../src/options.js";
 
 /** The methods OpenAPI defines on a path item, in the order they are listed. */
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
@@ -91,7 +92,9 @@ function isObject(value: unknown): value is JsonObject {
 }
 
 /** Parses one spec, JSON or YAML, and sanity-checks it; throws a message naming the file. */
-export function parseSpec(fileName: string, text: string): SpecDocument {
+export function parseSpec(fileName: string, raw: string): SpecDocument {
+  // A byte-order mark is no content: JSON.parse would refuse it with an invisible character.
+  const text = raw.replace(/^\uFEFF/, "");
   let doc: unknown;
   // JSON when it looks like JSON or the name says nothing else; YAML (a superset) otherwise.
   if (/^\s*[{[]/.test(text)) {
@@ -118,6 +121,55 @@ export function parseSpec(fileName: string, text: string): SpecDocument {
   }
   return doc as SpecDocument;
 }
+
+/** The file-name rule of a spec: it names a generated module and an import, so no quotes, slashes or line breaks. */
+export function checkSpecName(base: string, shown: string): void {
+  if (!/^[\w. ()-]+$/.test(base) || base.startsWith(".")) {
+    throw new Error(`${JSON.stringify(shown)} is not a usable spec name: letters, digits, space, ".", "_", "-" and parentheses only`);
+  }
+}
+
+/** Deepest nesting of a spec read: far beyond any real one, well within the stack of every tool after us. */
+const MAX_DEPTH = 200;
+
+/**
+ * What no spec may hold anywhere, extensions and examples included (every tool after us reads
+ * those too): a `$ref` or discriminator mapping that leaves the document (it would be fetched or
+ * read from disk), a string that is not well-formed Unicode (it cannot be written back as read),
+ * nesting deeper than MAX_DEPTH.
+ */
+function scanDocument(file: string, doc: unknown): void {
+  const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  const outside = (ref: string, at: string): never => {
+    throw new Error(`${file}#${at}: ${JSON.stringify(ref)} points outside the document; only local references (#/...) are read`);
+  };
+  const visit = (node: unknown, at: string, depth: number): void => {
+    if (depth > MAX_DEPTH) throw new Error(`${file}#${at}: nested deeper than ${MAX_DEPTH} levels`);
+    if (typeof node === "string") {
+      if (lone.test(node)) throw new Error(`${file}#${at}: a string that is not well-formed Unicode (a lone surrogate)`);
+      return;
+    }
+    if (Array.isArray(node)) return node.forEach((child, i) => visit(child, `${at}/${i}`, depth + 1));
+    if (!isObject(node)) return;
+    if (typeof node.$ref === "string" && !node.$ref.startsWith("#")) outside(node.$ref, `${at}/$ref`);
+    if (isObject(node.discriminator) && isObject(node.discriminator.mapping)) {
+      for (const [name, target] of Object.entries(node.discriminator.mapping)) {
+        // A bare word names a component; anything with a path in it is a reference.
+        if (typeof target === "string" && /[/#.:]/.test(target) && !target.startsWith("#")) {
+          outside(target, `${at}/discriminator/mapping/${pointerToken(name)}`);
+        }
+      }
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (lone.test(key)) throw new Error(`${file}#${at}: a key that is not well-formed Unicode (a lone surrogate)`);
+      visit(child, `${at}/${pointerToken(key)}`, depth + 1);
+    }
+  };
+  visit(doc, "", 0);
+}
+
+/** A response status key: a code, a range (`2XX`) or `default`. */
+const STATUS_KEY = /^([1-5]\d\d|[1-5]XX|default)$/i;
 
 function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -166,12 +218,19 @@ function lintOwn(input: SpecInput, doc: SpecDocument, index: number, warn: Warn)
     warn(`${input.file}#/servers: "servers" is empty; the base URL comes from another spec or the default`);
   }
   for (const [route, rawItem] of Object.entries(copy.paths)) {
+    // OpenAPI's rule; it also keeps "__proto__" and "constructor" from becoming routes.
+    if (!route.startsWith("/")) throw new Error(`${input.file}#/paths/${pointerToken(route)}: a path must start with "/"`);
     const item = deref(copy, rawItem, `${input.file}#/paths/${pointerToken(route)}`);
     if (!isObject(item)) continue;
     for (const method of METHODS) {
       const op = item[method];
       if (!isObject(op)) continue;
       const at = `${input.file}#/paths/${pointerToken(route)}/${method}`;
+      for (const status of Object.keys(isObject(op.responses) ? op.responses : {})) {
+        if (!STATUS_KEY.test(status)) {
+          throw new Error(`${at}/responses/${pointerToken(status)}: not a status code, a range like 2XX, or "default"`);
+        }
+      }
       let operationId: string | null = typeof op.operationId === "string" && op.operationId !== "" ? op.operationId : null;
       if (operationId === null) {
         warn(`${at}: no operationId; the operation is typed inline in paths`);
@@ -205,12 +264,19 @@ function lintOwn(input: SpecInput, doc: SpecDocument, index: number, warn: Warn)
 async function prepareSpec(input: SpecInput, index: number, warn: Warn): Promise<PreparedSpec> {
   const doc = parseSpec(input.file, input.text);
   const base = path.basename(input.file).replace(/\.(json|ya?ml)$/i, "");
+  checkSpecName(base, input.file);
+  scanDocument(input.file, doc);
   if (`${base}.ts` === INDEX) throw new Error(`${input.file}: a spec may not be called "index" (generated/index.ts is the merged module)`);
   const { copy, operations } = lintOwn(input, doc, index, warn);
 
   const config = await redocly();
   const document = makeDocumentFromString(JSON.stringify(copy), path.resolve(input.file));
-  const problems = await lintDocument({ document, config: config.styleguide, externalRefResolver: new BaseResolver(config.resolve) });
+  let problems: Awaited<ReturnType<typeof lintDocument>>;
+  try {
+    problems = await lintDocument({ document, config: config.styleguide, externalRefResolver: new BaseResolver(config.resolve) });
+  } catch (error) {
+    throw new Error(`${input.file}: the OpenAPI linter failed on it: ${(error as Error).message}`);
+  }
   const errors: string[] = [];
   for (const problem of problems) {
     if (problem.ruleId === "operation-operationId-unique") continue; // reported above, fixed in the copy
@@ -314,6 +380,15 @@ class SchemaTable {
 
 const lit = (text: string): string => JSON.stringify(text);
 
+/**
+ * JSON data as a JavaScript literal. In a literal `"__proto__": x` sets the prototype instead of a
+ * key (JSON.parse makes it a key), so that one key is written computed. In compact JSON a key
+ * follows `{` or `,`, which inside a string would sit behind an escaped quote.
+ */
+export function dataLiteral(value: unknown): string {
+  return JSON.stringify(value).replace(/([{,])"__proto__":/g, '$1["__proto__"]:');
+}
+
 /** Generates every file for a set of specs (sorted by file name); pure: the same input gives the same bytes. */
 export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = () => undefined): Promise<GeneratedFile[]> {
   if (inputs.length === 0) throw new Error("no spec to generate from");
@@ -360,10 +435,23 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
   let defaultBaseUrl: string | undefined;
   let baseFrom = "";
   for (const s of specs) {
-    const url = Array.isArray(s.doc.servers) ? s.doc.servers[0]?.url : undefined;
-    if (typeof url !== "string") continue;
-    if (!/^https?:\/\//.test(url)) {
-      warn(`${s.input.file}#/servers/0/url: ${lit(url)} is not an absolute http(s) URL; not used as the base URL`);
+    const server = (Array.isArray(s.doc.servers) ? s.doc.servers[0] : undefined) as JsonObject | undefined;
+    if (typeof server?.url !== "string") continue;
+    // Server variables take their defaults: `https://{region}.example.com`.
+    const variables = isObject(server.variables) ? server.variables : {};
+    const url = server.url.replace(/\{([^{}]*)\}/g, (whole, name: string) => {
+      const variable = variables[name];
+      return isObject(variable) && typeof variable.default === "string" ? variable.default : whole;
+    });
+    // The client's own rule, so `createKlingClient()` never refuses its default.
+    let refusal = /[{}]/.test(url) ? "a server variable has no default" : undefined;
+    try {
+      if (!refusal) checkBaseUrl(url);
+    } catch (error) {
+      refusal = (error as Error).message;
+    }
+    if (refusal) {
+      warn(`${s.input.file}#/servers/0/url: ${lit(server.url)} cannot be the client's base URL (${refusal}); not used`);
     } else if (defaultBaseUrl === undefined) {
       defaultBaseUrl = url;
       baseFrom = s.input.file;
@@ -406,7 +494,7 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
     routes.get(entry.route)!.set(entry.method, entry);
   }
   const lines: string[] = [header(sorted, "The whole spec set: merged types and response schemas.")];
-  for (const s of specs) lines.push(`import type * as ${alias(s)} from "./${s.base}.js";`);
+  for (const s of specs) lines.push(`import type * as ${alias(s)} from ${lit(`./${s.base}.js`)};`);
   lines.push("", "/** Every path of every spec; each method from the spec that defines it (the first by file name when several do). */");
   lines.push("export interface paths {");
   for (const [route, methods] of routes) {
@@ -454,7 +542,7 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
     "",
     "/** The JSON response schemas as JSON Schema 2020-12 data; `{ $ref: n }` points at `schemas[n]`. */",
     "export const schemas: readonly unknown[] = [",
-    ...table.schemas.map((schema) => `    ${JSON.stringify(schema)},`),
+    ...table.schemas.map((schema) => `    ${dataLiteral(schema)},`),
     "];",
     "",
     "/** path -> method -> status (`200`, `2XX`, `default`) -> index in `schemas`; -1: an answer without a JSON schema. */",

@@ -100,14 +100,20 @@ export const FOLD_NON_BREAKING_AFTER = 3;
 export function formatChanges(changes: readonly SpecChange[]): string {
   const lines: string[] = [];
   if (changes.length === 0) lines.push("no changes");
-  const changeWidth = Math.max(0, ...changes.map((c) => c.change.length));
-  const locationWidth = Math.max(0, ...changes.map((c) => c.location.length));
+  // Folded, not spread: a spread of 100,000 arguments overflows the call.
+  const changeWidth = changes.reduce((width, c) => Math.max(width, c.change.length), 0);
+  const locationWidth = changes.reduce((width, c) => Math.max(width, c.location.length), 0);
   for (const level of LEVELS) {
     const atLevel = changes.filter((c) => c.level === level);
     if (atLevel.length === 0) continue;
     lines.push(`== ${level} (${atLevel.length}) ==`);
     const groups = new Map<string, SpecChange[]>();
-    for (const change of atLevel) groups.set(change.operation, [...(groups.get(change.operation) ?? []), change]);
+    for (const change of atLevel) {
+      // Appended in place: copying the group per change made 32,000 changes take 40 s.
+      const group = groups.get(change.operation);
+      if (group) group.push(change);
+      else groups.set(change.operation, [change]);
+    }
     for (const [operation, group] of groups) {
       lines.push(operation);
       const seen = new Map<string, number>();

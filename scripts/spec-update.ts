@@ -23,7 +23,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { generateSpecs, parseSpec, readSpecs, SPEC_EXTENSIONS, writeGenerated, type SpecInput } from "./generate.js";
+import { checkSpecName, generateSpecs, parseSpec, readSpecs, SPEC_EXTENSIONS, writeGenerated, type SpecInput } from "./generate.js";
 import { diffSpecs, formatChanges } from "./spec-diff.js";
 
 const USAGE = "usage: spec-update <file> [--name <name>] [--no-test] [--spec-dir DIR] [--out-dir DIR]";
@@ -50,7 +50,7 @@ export function targetName(source: string, name?: string): string {
   }
   const ext = SPEC_EXTENSIONS.find((e) => raw.toLowerCase().endsWith(e));
   const base = ext ? raw.slice(0, -ext.length) : raw;
-  if (!/^[\w. ()-]+$/.test(base) || base.startsWith(".")) throw new Error(`${JSON.stringify(raw)} is not a usable spec name`);
+  checkSpecName(base, raw);
   return `${base}.json`;
 }
 

@@ -198,3 +198,86 @@ describe("a combined 3.0 spec beside the seed's", () => {
     expect((await readSpecs(path.join(dir, "openapi"))).map((s) => s.file)).toEqual(["openapi/a.json", "openapi/b.yaml"]);
   });
 });
+
+describe("hostile specs: refused or made harmless, never followed outside the document", () => {
+  type Doc = Record<string, unknown>;
+  const seed = JSON.parse(seedText) as Doc;
+  const compact = JSON.stringify(seed);
+  /** The seed with `edit` applied to a deep copy. */
+  const edited = (edit: (doc: Doc) => void): string => {
+    const doc = structuredClone(seed);
+    edit(doc);
+    return JSON.stringify(doc);
+  };
+  /** The object at `keys` under `node`. */
+  const dig = (node: unknown, ...keys: string[]): Doc => keys.reduce((at, key) => (at as Doc)[key], node) as Doc;
+  const okSchema = (doc: Doc): Doc =>
+    dig(doc, "paths", "/kling/v1/videos/image2video/{task_id}", "get", "responses", "200", "content", "application/json", "schema");
+
+  it("a $ref or discriminator mapping leaving the document is refused wherever it sits, and nothing is fetched", async () => {
+    const http = await import("node:http");
+    let hits = 0;
+    const server = http.createServer((_req, res) => {
+      hits++;
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const remote = `http://127.0.0.1:${(server.address() as { port: number }).port}/schema.json`;
+    try {
+      const cases: Array<[string, (doc: Doc) => void]> = [
+        ["an extension", (doc) => (okSchema(doc)["x-foo"] = { $ref: remote })],
+        ["an example", (doc) => (okSchema(doc).example = { $ref: "/etc/passwd" })],
+        ["a top-level extension", (doc) => (doc["x-top"] = { $ref: `${remote}#/a` })],
+        ["a discriminator mapping", (doc) => (okSchema(doc).discriminator = { propertyName: "status", mapping: { queued: remote } })],
+      ];
+      for (const [name, edit] of cases) {
+        await expect(generateSpecs([{ file: seedFile, text: edited(edit) }]), name).rejects.toThrow(/points outside the document/);
+      }
+      expect(hits).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("refuses a file name that could break out of the generated import, paths and statuses that are no such thing", async () => {
+    await expect(generateSpecs([{ file: 'openapi/zz";console.log(1);".json', text: seedText }])).rejects.toThrow(/not a usable spec name/);
+    // An own "__proto__" key, as JSON.parse reads it: written into the text by hand.
+    const protoText = compact.replace('"paths":{', '"paths":{"__proto__":{},');
+    await expect(generateSpecs([{ file: seedFile, text: protoText }])).rejects.toThrow(/#\/paths\/__proto__: a path must start with "\/"/);
+    const status = seedText.replace('"200":', '"__proto__":');
+    await expect(generateSpecs([{ file: seedFile, text: status }])).rejects.toThrow(/responses\/__proto__: not a status code/);
+  });
+
+  it("a property named __proto__ stays a property in the generated data, so validation still sees it", async () => {
+    const text = compact.replace('"properties":{', '"properties":{"__proto__":{"type":"integer"},');
+    const files = await generateSpecs([{ file: seedFile, text }]);
+    const literal = /\["__proto__"\]:\{"type":"integer"\}/;
+    expect(index(files)).toMatch(literal);
+    // The literal as the module evaluates it: an own key, not a prototype.
+    const line = index(files).split("\n").find((l) => literal.test(l))!.trim().replace(/,$/, "");
+    const value = new Function(`return ${line}`)() as { properties: Record<string, unknown> };
+    expect(Object.keys(value.properties)).toContain("__proto__");
+    expect(Object.getPrototypeOf(value.properties)).toBe(Object.prototype);
+  });
+
+  it("a server URL the client would refuse is not the default base URL; server variables take their defaults", async () => {
+    for (const url of ["http://relay.example", "https://user:pw@relay.example", "https://{region}.relay.example"]) {
+      const warnings: string[] = [];
+      const files = await generateSpecs([{ file: seedFile, text: edited((doc) => (doc.servers = [{ url }])) }], (w) => warnings.push(w));
+      expect(index(files)).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
+      expect(warnings.join("\n")).toMatch(/servers\/0\/url: .* cannot be the client's base URL/);
+    }
+    const regional = edited((doc) => (doc.servers = [{ url: "https://{region}.relay.example", variables: { region: { default: "cn" } } }]));
+    expect(index(await generateSpecs([{ file: seedFile, text: regional }]))).toContain('defaultBaseUrl: string = "https://cn.relay.example"');
+  });
+
+  it("refuses lone surrogates and runaway nesting with their location; reads a JSON file with a byte-order mark", async () => {
+    const lone = edited((doc) => (okSchema(doc).description = "\ud800 broken"));
+    await expect(generateSpecs([{ file: seedFile, text: lone }])).rejects.toThrow(/schema\/description: a string that is not well-formed Unicode/);
+    let deep: unknown = { type: "string" };
+    for (let i = 0; i < 300; i++) deep = { type: "array", items: deep };
+    const nested = edited((doc) => (dig(okSchema(doc), "properties").deep = deep));
+    await expect(generateSpecs([{ file: seedFile, text: nested }])).rejects.toThrow(/nested deeper than 200 levels/);
+    await expect(generateSpecs([{ file: seedFile, text: `\ufeff${seedText}` }])).resolves.toHaveLength(2);
+  });
+});

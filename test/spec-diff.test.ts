@@ -642,6 +642,12 @@ describe("formatChanges folds repeats of a non-breaking rule, never a breaking o
     const text = formatChanges(added.slice(0, FOLD_NON_BREAKING_AFTER));
     expect(text).not.toContain("more like this");
   });
+
+  it("formats a diff of 200,000 changes (a spread of that many arguments overflowed the call)", () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => change("breaking", "api-security-component-removed", i));
+    const text = formatChanges(many);
+    expect(text.trimEnd().split("\n").at(-1)).toBe("200000 breaking, 0 maybe-breaking, 0 non-breaking");
+  });
 });
 
 describe("spec-diff CLI", () => {
