@@ -226,6 +226,17 @@ function lintOwn(input: SpecInput, doc: SpecDocument, index: number, warn: Warn)
       const op = item[method];
       if (!isObject(op)) continue;
       const at = `${input.file}#/paths/${pointerToken(route)}/${method}`;
+      // A `{name}` in the path with no `in: path` parameter for it is typed `path?: never`: no caller could fill it.
+      const declared = new Set<string>();
+      for (const list of [item.parameters, op.parameters]) {
+        for (const raw of Array.isArray(list) ? list : []) {
+          const parameter = deref(copy, raw, at);
+          if (isObject(parameter) && parameter.in === "path" && typeof parameter.name === "string") declared.add(parameter.name);
+        }
+      }
+      for (const [, name] of route.matchAll(/\{([^{}]+)\}/g)) {
+        if (!declared.has(name!)) warn(`${at}: the path's {${name}} has no "in: path" parameter; calls cannot fill it`);
+      }
       for (const status of Object.keys(isObject(op.responses) ? op.responses : {})) {
         if (!STATUS_KEY.test(status)) {
           throw new Error(`${at}/responses/${pointerToken(status)}: not a status code, a range like 2XX, or "default"`);

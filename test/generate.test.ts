@@ -271,6 +271,18 @@ describe("hostile specs: refused or made harmless, never followed outside the do
     expect(index(await generateSpecs([{ file: seedFile, text: regional }]))).toContain('defaultBaseUrl: string = "https://cn.relay.example"');
   });
 
+  it("warns about a path parameter the operation does not declare, naming the operation", async () => {
+    const undeclared = edited((doc) => (dig(doc, "paths", "/kling/v1/videos/image2video/{task_id}", "get").parameters = []));
+    const warnings: string[] = [];
+    await generateSpecs([{ file: seedFile, text: undeclared }], (w) => warnings.push(w));
+    expect(warnings).toContain(
+      `${seedFile}#/paths/~1kling~1v1~1videos~1image2video~1{task_id}/get: the path's {task_id} has no "in: path" parameter; calls cannot fill it`,
+    );
+    const clean: string[] = [];
+    await generateSpecs([{ file: seedFile, text: seedText }], (w) => clean.push(w));
+    expect(clean.filter((w) => w.includes("has no"))).toEqual([]);
+  });
+
   it("refuses lone surrogates and runaway nesting with their location; reads a JSON file with a byte-order mark", async () => {
     const lone = edited((doc) => (okSchema(doc).description = "\ud800 broken"));
     await expect(generateSpecs([{ file: seedFile, text: lone }])).rejects.toThrow(/schema\/description: a string that is not well-formed Unicode/);
