@@ -782,6 +782,17 @@ async function main(argv: string[], io: Io): Promise<number> {
     return isPermissionError(error) ? EXIT_CODES.usage : EXIT_CODES.internal;
   }
   const printer = new Printer(io, secret);
+  const controller = new AbortController();
+  // stdout closed under us (`| head`): stop as for a signal, quietly; stderr's own failures are
+  // nothing to act on. Set before anything is printed (--help too), and kept: the error can come
+  // after main() returned.
+  io.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    printer.stdoutClosed = true;
+    if (error.code !== "EPIPE") return;
+    if (!controller.signal.aborted) controller.abort(new Interrupted(EXIT_CODES.brokenPipe));
+    process.exitCode = EXIT_CODES.brokenPipe;
+  });
+  io.stderr.on("error", () => undefined);
   const beforeDashes = argv.indexOf("--") === -1 ? argv : argv.slice(0, argv.indexOf("--"));
   const json = beforeDashes.includes("--json");
   const debug = beforeDashes.includes("--debug");
@@ -834,7 +845,6 @@ async function main(argv: string[], io: Io): Promise<number> {
     return EXIT_CODES.usage;
   }
 
-  const controller = new AbortController();
   let interrupts = 0;
   const stop = (exitCode: number): void => {
     interrupts++;
@@ -863,15 +873,6 @@ async function main(argv: string[], io: Io): Promise<number> {
     }
   };
   listen(true);
-  // stdout closed under us (`| head`): stop as for a signal, quietly; stderr's own failures are
-  // nothing to act on. Both listeners stay: the error can come after main() returned.
-  io.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    printer.stdoutClosed = true;
-    if (error.code !== "EPIPE") return;
-    if (!controller.signal.aborted) controller.abort(new Interrupted(EXIT_CODES.brokenPipe));
-    process.exitCode = EXIT_CODES.brokenPipe;
-  });
-  io.stderr.on("error", () => undefined);
   try {
     const [command, ...taskIds] = positionals;
     if (command !== "status" && command !== "wait" && command !== "download") {

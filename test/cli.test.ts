@@ -479,6 +479,13 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code).toBe(EXIT_CODES.brokenPipe);
     expect(stderr).toBe("");
+    // Output before any request (the help) into a pipe already closed, as `| true` does.
+    const help = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "--help"], { cwd: ROOT, env: process.env });
+    help.stdout.destroy();
+    let helpErr = "";
+    help.stderr.setEncoding("utf8").on("data", (chunk: string) => (helpErr += chunk));
+    expect(await new Promise<number | null>((resolve) => help.on("close", resolve))).toBe(EXIT_CODES.brokenPipe);
+    expect(helpErr).toBe("");
   });
 
   it("refuses sub-millisecond durations, names a bad id among many, and keeps Node's option errors to one line", async () => {
