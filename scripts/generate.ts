@@ -42,7 +42,7 @@ import {
   type JsonObject,
   type NormalizeContext,
 } from "./spec-normalize.js";
-import { checkBaseUrl } from "../src/options.js";
+import { checkBaseUrl, LONE_SURROGATE } from "../src/options.js";
 
 /** The methods OpenAPI defines on a path item, in the order they are listed. */
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
@@ -139,14 +139,13 @@ const MAX_DEPTH = 200;
  * nesting deeper than MAX_DEPTH.
  */
 function scanDocument(file: string, doc: unknown): void {
-  const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
   const outside = (ref: string, at: string): never => {
     throw new Error(`${file}#${at}: ${JSON.stringify(ref)} points outside the document; only local references (#/...) are read`);
   };
   const visit = (node: unknown, at: string, depth: number): void => {
     if (depth > MAX_DEPTH) throw new Error(`${file}#${at}: nested deeper than ${MAX_DEPTH} levels`);
     if (typeof node === "string") {
-      if (lone.test(node)) throw new Error(`${file}#${at}: a string that is not well-formed Unicode (a lone surrogate)`);
+      if (LONE_SURROGATE.test(node)) throw new Error(`${file}#${at}: a string that is not well-formed Unicode (a lone surrogate)`);
       return;
     }
     if (Array.isArray(node)) return node.forEach((child, i) => visit(child, `${at}/${i}`, depth + 1));
@@ -161,7 +160,7 @@ function scanDocument(file: string, doc: unknown): void {
       }
     }
     for (const [key, child] of Object.entries(node)) {
-      if (lone.test(key)) throw new Error(`${file}#${at}: a key that is not well-formed Unicode (a lone surrogate)`);
+      if (LONE_SURROGATE.test(key)) throw new Error(`${file}#${at}: a key that is not well-formed Unicode (a lone surrogate)`);
       visit(child, `${at}/${pointerToken(key)}`, depth + 1);
     }
   };

@@ -195,11 +195,14 @@ class NotReady extends Error {
 
 const ESC = "\u001b[";
 /**
- * What relay-supplied text must not bring to a terminal or a line-based output: C0 and C1 controls
- * (line breaks and tabs included: they would forge rows and columns), line and paragraph
- * separators, and the bidirectional overrides that make text read other than it is.
+ * What relay-supplied text must not bring to a terminal that JSON.stringify leaves raw: DEL and C1
+ * controls, line and paragraph separators, and the bidirectional overrides that make text read
+ * other than it is.
  */
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_BEYOND_C0 = "\\u007f-\\u009f\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069";
+/** Those plus the C0 controls (line breaks and tabs included: they would forge rows and columns). */
+const CONTROL_CHARS = new RegExp(`[\\u0000-\\u001f${UNSAFE_BEYOND_C0}]`, "g");
+const JSON_UNSAFE = new RegExp(`[${UNSAFE_BEYOND_C0}]`, "g");
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /** The longest --timeout / --interval: the library's timer limit in whole seconds, less one (2147482). */
 const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000) - 1;
@@ -275,7 +278,7 @@ function cleanLines(text: string): string {
  * strings, where a terminal would act on them; written as \u escapes they are the same JSON.
  */
 function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) =>
+  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (c) =>
     `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
@@ -1082,7 +1085,7 @@ if (entryPoint) {
       // main() reports every error itself; reaching this is a bug, still shown without the key.
       const key = process.env.XIEXUS_API_KEY;
       const text = String(error instanceof Error ? error.message : error);
-      process.stderr.write(`xiexus-kling: internal error: ${key ? text.split(key).join("[redacted]") : text}\n`);
+      process.stderr.write(`xiexus-kling: internal error: ${key ? scrubText(text, secretForms(key)) : text}\n`);
       process.exitCode = EXIT_CODES.internal;
     },
   );

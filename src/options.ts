@@ -97,8 +97,11 @@ export const MAX_TASK_ID_LENGTH = 256;
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/;
+
+/** An HTTP token (RFC 9110): what a header name may be. */
+export const HTTP_TOKEN = /^[!#$%&'*+.^_`|~\w-]+$/;
 
 /** Whether a host name is this machine: `localhost`, 127.x.x.x or ::1 (bracketed or not). */
 export function isLoopbackHost(host: string): boolean {
@@ -278,7 +281,7 @@ export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
     if (/^authorization$/i.test(name)) {
       throw new InvalidArgumentError("headers", "set the key with apiKey, not an Authorization header");
     }
-    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(name)) {
+    if (!HTTP_TOKEN.test(name)) {
       throw new InvalidArgumentError("headers", `header name ${JSON.stringify(name)} is not an HTTP token`);
     }
     // fetch sends Latin-1 only (a ByteString): anything above U+00FF would fail at every request.

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { HTTP_TOKEN } from "../options.js";
 
 /** Default size of the fake video: 256 KiB. */
 export const DEFAULT_VIDEO_SIZE = 256 * 1024;
@@ -130,7 +131,7 @@ const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "coo
  * request time node:http's throw would land in the test run as an uncaught exception.
  */
 export function checkHeader(where: string, name: string, value: unknown): void {
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TypeError(`${where}: header name ${JSON.stringify(name)} is not an HTTP token`);
+  if (!HTTP_TOKEN.test(name)) throw new TypeError(`${where}: header name ${JSON.stringify(name)} is not an HTTP token`);
   if (typeof value !== "string" || !/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
     throw new TypeError(`${where}: header ${name} must be a string without line breaks or control characters`);
   }
