@@ -13,6 +13,14 @@ export const DEFAULT_VIDEO_SIZE = 256 * 1024;
 /** Path of the fake video on the video host (the recorded task's file name). */
 export const FAKE_VIDEO_PATH = "/kling/videos/8f3a2c1e.mp4";
 
+/** Every `/kling/videos/<name>.mp4` serves the same video, so each created task can have its own URL. */
+const VIDEO_PATH = /^\/kling\/videos\/[^/]+\.mp4$/;
+
+/** Path of the video of a task the fake relay created: its id in the file name, so `requests` show whose video was fetched. */
+export function fakeVideoPath(taskId: string): string {
+  return `/kling/videos/${encodeURIComponent(taskId)}.mp4`;
+}
+
 /** The query string of the fake video's URL: a stand-in for a signed URL's token (not a secret). */
 export const FAKE_VIDEO_QUERY = "?Expires=4102444800&Signature=fake-video-signature";
 
@@ -88,6 +96,11 @@ export interface FakeVideoOptions {
   faults?: readonly VideoFault[];
   /** Content version: changing it changes the bytes, the ETag and Last-Modified (the file "changed"). Default: 1. */
   version?: number;
+  /**
+   * Send at most this many body bytes per second (a slow CDN), so a test can stop or kill a
+   * download half-way. 0 or absent: as fast as the socket takes them.
+   */
+  bytesPerSecond?: number;
 }
 
 /** What the video host recorded of one request; credential headers are recorded with their value `[redacted]`. */
@@ -112,6 +125,8 @@ export interface FakeVideoHost {
   readonly origin: string;
   /** Full URL of the video, with a signed-URL-like query string. */
   readonly url: string;
+  /** URL of the video as served for task `taskId` (same bytes, its own path); what created tasks point at. */
+  urlFor(taskId: string): string;
   /** Current size of the video in bytes. */
   readonly size: number;
   /** sha256 (hex) of the current video. */
@@ -168,22 +183,27 @@ interface VideoState {
   etag: boolean;
   lastModified: boolean;
   version: number;
+  bytesPerSecond: number;
   faults: VideoFault[];
 }
 
 function applyOptions(state: VideoState, options: FakeVideoOptions): void {
   if (options === null || typeof options !== "object") throw new TypeError("fake relay: video options must be an object");
-  const { size, version, faults } = options;
+  const { size, version, faults, bytesPerSecond } = options;
   if (size !== undefined && !(Number.isInteger(size) && size >= 0 && size <= MAX_VIDEO_SIZE)) {
     throw new RangeError(`fake relay: video size must be a whole number of bytes from 0 to ${MAX_VIDEO_SIZE}`);
   }
   if (version !== undefined && !(Number.isInteger(version) && version >= 0)) {
     throw new RangeError("fake relay: video version must be a whole number >= 0");
   }
+  if (bytesPerSecond !== undefined && !(typeof bytesPerSecond === "number" && Number.isFinite(bytesPerSecond) && bytesPerSecond >= 0)) {
+    throw new RangeError("fake relay: video bytesPerSecond must be a finite number >= 0");
+  }
   if (faults !== undefined && !Array.isArray(faults)) throw new TypeError("fake relay: video faults must be an array");
   const checked = faults?.map(checkFault);
   state.size = size ?? state.size;
   state.version = version ?? state.version;
+  state.bytesPerSecond = bytesPerSecond ?? state.bytesPerSecond;
   state.ranges = options.ranges ?? state.ranges;
   state.etag = options.etag ?? state.etag;
   state.lastModified = options.lastModified ?? state.lastModified;
@@ -209,7 +229,7 @@ export async function startVideoHost(
   host: string,
   options: FakeVideoOptions,
 ): Promise<{ host: FakeVideoHost; server: Server }> {
-  const state: VideoState = { size: DEFAULT_VIDEO_SIZE, ranges: true, etag: true, lastModified: true, version: 1, faults: [] };
+  const state: VideoState = { size: DEFAULT_VIDEO_SIZE, ranges: true, etag: true, lastModified: true, version: 1, bytesPerSecond: 0, faults: [] };
   applyOptions(state, options);
   const requests: RecordedVideoRequest[] = [];
   const hashes = new Map<string, string>();
@@ -236,7 +256,7 @@ export async function startVideoHost(
       res.end(method === "HEAD" ? undefined : body);
     };
 
-    if (path !== FAKE_VIDEO_PATH) {
+    if (!VIDEO_PATH.test(path)) {
       answer(404, { "content-type": "text/plain" }, "not found");
       return;
     }
@@ -296,9 +316,18 @@ export async function startVideoHost(
       }
       // "stall": nothing more; the open socket holds the client until it (or close()) gives up.
     };
+    // Throttled: small chunks, one every `pause` ms, so the rate holds for small files too.
+    const rate = state.bytesPerSecond;
+    const step = rate > 0 ? Math.max(1, Math.min(CHUNK, Math.floor(rate / 20))) : CHUNK;
+    let timer: NodeJS.Timeout | undefined;
+    let pause = 0;
+    const later = (): void => {
+      timer = setTimeout(pump, pause);
+    };
     const pump = (): void => {
+      timer = undefined;
       while (at < limit) {
-        const length = Math.min(CHUNK, limit - at);
+        const length = Math.min(step, limit - at);
         const chunk = window(at, length, version);
         at += length;
         record.bytesSent += length;
@@ -306,6 +335,12 @@ export async function startVideoHost(
         // The fault strikes only once its bytes are flushed, so the client sees exactly afterBytes.
         const ok = res.write(chunk, last ? finish : undefined);
         if (last) return;
+        if (rate > 0) {
+          pause = (length / rate) * 1000;
+          if (ok) later();
+          else res.once("drain", later);
+          return;
+        }
         if (!ok) {
           res.once("drain", pump);
           return;
@@ -313,7 +348,11 @@ export async function startVideoHost(
       }
       finish();
     };
-    res.on("close", () => res.off("drain", pump));
+    res.on("close", () => {
+      res.off("drain", pump);
+      res.off("drain", later);
+      clearTimeout(timer);
+    });
     pump();
   });
 
@@ -331,6 +370,7 @@ export async function startVideoHost(
     host: {
       origin,
       url: `${origin}${FAKE_VIDEO_PATH}${FAKE_VIDEO_QUERY}`,
+      urlFor: (taskId) => `${origin}${fakeVideoPath(taskId)}${FAKE_VIDEO_QUERY}`,
       get size() {
         return state.size;
       },
