@@ -3,59 +3,53 @@
 // cap), plus the task helpers.
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { paths } from "./_spec.js";
-import { APIError, TaskNotFoundError } from "./errors.js";
-import {
-  checkDuration,
-  checkOptionsObject,
-  checkRetries,
-  checkSignal,
-  checkTaskId,
-  checkValidation,
-  resolveOptions,
-  type KlingClientOptions,
-  type ValidationMode,
-} from "./options.js";
-import { bufferedBody, createTransport, readBody, type RequestPolicy } from "./transport.js";
-import { IMAGE2VIDEO_TASK_PATH, type CompletedImage2VideoTask, type Image2VideoTaskResult } from "./types.js";
-import { checkAnswer, NOT_FOUND, parseTaskBody } from "./validate.js";
-import { waitForTask, type WaitOptions } from "./wait.js";
-import { waitForMany, type WaitManyOptions, type WaitOutcome } from "./wait-many.js";
+import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
+import { IMAGE2VIDEO, TEXT2VIDEO } from "./routes.js";
+import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteContext } from "./task-route.js";
+import { bufferedBody, createTransport, type RequestPolicy, type Transport } from "./transport.js";
+import type {
+  CompletedImage2VideoTask,
+  CompletedText2VideoTask,
+  CreatedTask,
+  CreateImage2VideoRequest,
+  CreateText2VideoRequest,
+  Image2VideoTaskResult,
+  Text2VideoTaskResult,
+} from "./types.js";
+import { checkAnswer } from "./validate.js";
+import type { WaitOptions } from "./wait.js";
+import type { WaitManyOptions, WaitOutcome } from "./wait-many.js";
 import { createRedactor, secretForms } from "./_redact.js";
 
-/** Per-call options of `getImage2VideoTask`; each overrides the client's setting for this call. */
-export interface GetTaskOptions {
-  /** Aborts the call; it then rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /** Time limit of one attempt, ms. Default: the client's `timeoutMs`. */
-  timeoutMs?: number;
-  /** Retries after the first attempt. Default: the client's `maxRetries`. */
-  maxRetries?: number;
-  /** How the body is checked. Default: the client's `validation`. */
-  validation?: ValidationMode;
-}
+export type { CreateTaskOptions, GenerateOptions, GetTaskOptions } from "./task-route.js";
 
-/** The client: openapi-fetch's typed surface (`GET`, `POST`, `use`, ...) plus the task helpers. */
+/** The client: openapi-fetch's typed surface (`GET`, `POST`, `use`, ...) plus the task helpers of both routes. */
 export interface KlingClient extends Client<paths> {
+  /** Creates an image-to-video task (never sent twice unless the relay surely did not take it); resolves with its id. */
+  createImage2VideoTask(request: CreateImage2VideoRequest, options?: CreateTaskOptions): Promise<CreatedTask>;
   /** Fetches a task once; resolves with it or rejects with a KlingError subclass. */
   getImage2VideoTask(taskId: string, options?: GetTaskOptions): Promise<Image2VideoTaskResult>;
-  /** Polls a task until it completes (resolves) or fails, times out or is aborted (rejects). */
+  /** Polls a task until it completes (resolves) or fails, is cancelled, times out or is aborted (rejects). */
   waitForImage2VideoTask(taskId: string, options?: WaitOptions): Promise<CompletedImage2VideoTask>;
   /** Polls many tasks, at most `concurrency` requests at once; yields each outcome as its task settles. */
   waitForImage2VideoTasks(taskIds: Iterable<string>, options?: WaitManyOptions): AsyncIterable<WaitOutcome>;
+  /** Creates an image-to-video task, then waits for it: resolves with the completed task, rejects as the wait does. */
+  generateImage2Video(request: CreateImage2VideoRequest, options?: GenerateOptions): Promise<CompletedImage2VideoTask>;
+  /** Creates a text-to-video task (never sent twice unless the relay surely did not take it); resolves with its id. */
+  createText2VideoTask(request: CreateText2VideoRequest, options?: CreateTaskOptions): Promise<CreatedTask>;
+  /** Fetches a text-to-video task once. */
+  getText2VideoTask(taskId: string, options?: GetTaskOptions): Promise<Text2VideoTaskResult>;
+  /** Polls a text-to-video task until it completes (resolves) or ends otherwise (rejects). */
+  waitForText2VideoTask(taskId: string, options?: WaitOptions): Promise<CompletedText2VideoTask>;
+  /** Polls many text-to-video tasks; yields each outcome as its task settles. */
+  waitForText2VideoTasks(taskIds: Iterable<string>, options?: WaitManyOptions): AsyncIterable<WaitOutcome>;
+  /** Creates a text-to-video task, then waits for it. */
+  generateText2Video(request: CreateText2VideoRequest, options?: GenerateOptions): Promise<CompletedText2VideoTask>;
   /** A new client with some options changed; middlewares added with `use` carry over. */
   withOptions(options: KlingClientOptions): KlingClient;
 }
 
 const METHODS = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"] as const;
-
-/** An error body as openapi-fetch hands it over: parsed JSON when it is JSON, else the text. */
-function parseErrorText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 /** Creates a client; reads XIEXUS_API_KEY / XIEXUS_BASE_URL when the options do not say. Throws InvalidArgumentError on bad options. */
 export function createKlingClient(options?: KlingClientOptions): KlingClient {
@@ -76,17 +70,19 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   const streamTransport = createTransport(clientPolicy, deps, "stream");
   // The task helpers check bodies themselves: the response middleware leaves their calls alone.
   const taskFetches = new WeakSet<object>();
-  const taskTransport = (policy: RequestPolicy, side: boolean) => {
-    const fetch = createTransport(policy, deps, side ? "side" : "buffer");
-    taskFetches.add(fetch);
+  // One transport per distinct policy, made once: a poll must not build one each time.
+  const taskTransports = new Map<string, Transport>();
+  const taskTransport = (policy: RequestPolicy, side: boolean): Transport => {
+    const key = `${policy.timeoutMs}|${policy.maxRetries}|${policy.retryRateLimit}|${policy.create}|${side}`;
+    let fetch = taskTransports.get(key);
+    if (!fetch) {
+      if (taskTransports.size >= 32) taskTransports.clear();
+      fetch = createTransport(policy, deps, side ? "side" : "buffer");
+      taskFetches.add(fetch);
+      taskTransports.set(key, fetch);
+    }
     return fetch;
   };
-  // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
-  const batchPolicy: RequestPolicy = { ...clientPolicy, retryRateLimit: false };
-  const taskTransports = {
-    single: [taskTransport(clientPolicy, false), taskTransport(clientPolicy, true)],
-    batch: [taskTransport(batchPolicy, false), taskTransport(batchPolicy, true)],
-  } as const;
   const authorization = resolved.apiKey === null ? null : `Bearer ${resolved.apiKey}`;
   const taskHeaders: Record<string, string> = authorization === null ? resolved.headers : { ...resolved.headers, Authorization: authorization };
 
@@ -135,56 +131,9 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     ]),
   ) as unknown as Pick<Client<paths>, (typeof METHODS)[number]>;
 
-  async function getTask(id: string, call: GetTaskOptions, kind: keyof typeof taskTransports = "single"): Promise<Image2VideoTaskResult> {
-    const policy: RequestPolicy = {
-      ...(kind === "batch" ? batchPolicy : clientPolicy),
-      timeoutMs: call.timeoutMs === undefined ? clientPolicy.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
-      maxRetries: call.maxRetries === undefined ? clientPolicy.maxRetries : checkRetries(call.maxRetries),
-    };
-    const sameAsClient = policy.timeoutMs === clientPolicy.timeoutMs && policy.maxRetries === clientPolicy.maxRetries;
-    // Without a user onResponse middleware nobody else reads the Response: the transport hands the
-    // text over directly instead of rebuilding a Response around it.
-    const side = !added.some((m) => m.onResponse);
-    const fetch = sameAsClient ? taskTransports[kind][side ? 1 : 0] : taskTransport(policy, side);
-    let response: Response;
-    let data: unknown;
-    let error: unknown;
-    try {
-      if (added.length === 0) {
-        // No middleware of the user's to run: the request openapi-fetch would build, built here
-        // (the hot path of every poll; openapi-fetch's own machinery would be pure overhead).
-        const url = resolved.baseUrl + IMAGE2VIDEO_TASK_PATH.replace("{task_id}", encodeURIComponent(id));
-        response = await fetch.get(url, taskHeaders, call.signal);
-        if (!response.ok) error = parseErrorText(await response.text());
-      } else {
-        ({ data, error, response } = await client.GET(IMAGE2VIDEO_TASK_PATH, {
-          params: { path: { task_id: id } },
-          parseAs: side ? "stream" : "text",
-          signal: call.signal,
-          fetch,
-        }));
-      }
-    } catch (thrown) {
-      // openapi-fetch rethrows only truthy errors, so an abort with a falsy reason (0, "", false)
-      // surfaces as a TypeError from inside it: report the caller's own reason instead.
-      if (call.signal?.aborted) throw call.signal.reason;
-      throw thrown;
-    }
-    // What an APIError is built from; only computed on the error paths.
-    const errorInit = (body: unknown) => ({
-      status: response.status,
-      headers: redact(response.headers),
-      method: "GET",
-      path: new URL(response.url || `${resolved.baseUrl}${IMAGE2VIDEO_TASK_PATH}`).pathname,
-      body: redact(body),
-    });
-    if (!response.ok) throw APIError.generate(errorInit(error ?? ""));
-    // Scrubbed before parsing, so no error built from the body can carry the key back out.
-    const text = redact(side ? readBody(response) : (data as string | undefined));
-    const task = parseTaskBody(text, response.status, call.validation ?? resolved.validation);
-    if (task === NOT_FOUND) throw new TaskNotFoundError(errorInit(JSON.parse(text!)));
-    return task;
-  }
+  const context: RouteContext = { resolved, deps, clientPolicy, client, added, headers: taskHeaders, transport: taskTransport };
+  const image2video = routeHelpers(IMAGE2VIDEO, context);
+  const text2video = routeHelpers(TEXT2VIDEO, context);
 
   return {
     ...client,
@@ -200,19 +149,16 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       }
       client.eject(...less);
     },
-    async getImage2VideoTask(taskId: string, given?: GetTaskOptions) {
-      const call = checkOptionsObject(given);
-      checkSignal(call.signal);
-      if (call.validation !== undefined) checkValidation(call.validation);
-      return getTask(checkTaskId(taskId), call);
-    },
-    async waitForImage2VideoTask(taskId: string, wait?: WaitOptions) {
-      const id = checkTaskId(taskId);
-      return waitForTask(id, (signal) => getTask(id, { signal }), wait);
-    },
-    waitForImage2VideoTasks(taskIds: Iterable<string>, wait?: WaitManyOptions) {
-      return waitForMany(taskIds, (id, signal) => getTask(id, { signal }, "batch"), wait);
-    },
+    createImage2VideoTask: image2video.create,
+    getImage2VideoTask: image2video.get,
+    waitForImage2VideoTask: image2video.wait,
+    waitForImage2VideoTasks: image2video.waitMany,
+    generateImage2Video: image2video.generate,
+    createText2VideoTask: text2video.create,
+    getText2VideoTask: text2video.get,
+    waitForText2VideoTask: text2video.wait,
+    waitForText2VideoTasks: text2video.waitMany,
+    generateText2Video: text2video.generate,
     withOptions(overrides: KlingClientOptions) {
       return build({ ...options, ...checkOptionsObject(overrides) }, added);
     },

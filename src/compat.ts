@@ -1,7 +1,7 @@
 // Relay variants (shared research: relay-variants.md) rewritten into the spec's shape.
 // One table per decision; the README's compat table mirrors these.
 import { isTaskNotExist } from "./errors.js";
-import type { Image2VideoTask, Image2VideoTaskStatus } from "./types.js";
+import type { Image2VideoTaskStatus, VideoTask } from "./types.js";
 
 // Every status of the spec maps to itself; keyed by the generated union, so a status the spec
 // adds fails the type-check here until it is listed.
@@ -10,6 +10,7 @@ const CANONICAL = {
   in_progress: "in_progress",
   completed: "completed",
   failed: "failed",
+  cancelled: "cancelled",
 } as const satisfies { [S in Image2VideoTaskStatus]: S };
 
 /** Status words real relays send, mapped to the spec's enum (matched case-insensitively). */
@@ -23,11 +24,12 @@ export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
   succeeded: "completed",
   success: "completed",
   failure: "failed",
+  canceled: "cancelled",
 };
 
 /** What normalizing a body found. */
 export type Normalized =
-  | { kind: "task"; task: Image2VideoTask }
+  | { kind: "task"; task: VideoTask }
   | { kind: "not-found" }
   | { kind: "unknown" };
 
@@ -46,17 +48,20 @@ function nonEmptyString(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-function errorOf(task: Json, status: Image2VideoTaskStatus): Image2VideoTask["error"] | undefined {
+function errorOf(task: Json, status: Image2VideoTaskStatus): VideoTask["error"] | undefined {
   const source = isObject(task.error) ? task.error : undefined;
   const message = nonEmptyString(source?.message) ?? nonEmptyString(task.fail_reason);
   const rawCode = source?.code;
-  // The spec's code is an integer; a numeric string becomes one, a word ("task_failed") stays on `raw`.
+  // The spec's code is an integer or a word ("TaskExpired", "task_failed"); a numeric string is
+  // the integer it spells, so a program comparing codes sees one form.
   const code =
     typeof rawCode === "number" && Number.isInteger(rawCode)
       ? rawCode
       : typeof rawCode === "string" && /^-?\d+$/.test(rawCode)
         ? Number(rawCode)
-        : undefined;
+        : typeof rawCode === "string" && rawCode.trim() !== ""
+          ? rawCode
+          : undefined;
   if (message === undefined && code === undefined) return status === "failed" && source ? {} : undefined;
   return { ...(code !== undefined && { code }), ...(message !== undefined && { message }) };
 }
@@ -78,7 +83,7 @@ export function normalizeTask(body: unknown): Normalized {
   if (status === undefined) return { kind: "unknown" };
 
   // Built in the spec's property order, so a printed task reads the same either way.
-  const out: Image2VideoTask = {};
+  const out: VideoTask = {};
   const taskId = nonEmptyString(task.task_id);
   if (taskId !== undefined) out.task_id = taskId;
   out.status = status;
@@ -86,7 +91,7 @@ export function normalizeTask(body: unknown): Normalized {
   if (url !== undefined) out.url = url;
   const format = nonEmptyString(task.format);
   if (format !== undefined) out.format = format;
-  if (isObject(task.metadata)) out.metadata = task.metadata as Image2VideoTask["metadata"];
+  if (isObject(task.metadata)) out.metadata = task.metadata as VideoTask["metadata"];
   const error = errorOf(task, status);
   if (error !== undefined) out.error = error;
   return { kind: "task", task: out };

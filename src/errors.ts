@@ -2,11 +2,24 @@
 // one factory (APIError.generate). No error ever holds the API key: the client scrubs bodies,
 // headers and causes before building one (see redact.ts), and never stores the request.
 import type { ValidationIssue } from "./_spec.js";
-import type { Image2VideoTask } from "./types.js";
+import type { VideoTask } from "./types.js";
 
 /** Base class of every error thrown by xiexus-kling. */
 export class KlingError extends Error {
   override name = "KlingError";
+  /**
+   * True only when a create's fate is unknown: the request may have reached the relay and started
+   * a paid task whose id never came back (a timeout, a connection lost after the body was sent, a
+   * proxy's 5xx page, a 2xx without a task id). The create was not resent. False everywhere else.
+   */
+  readonly mayHaveCreatedTask: boolean = false;
+}
+
+/** Marks an error from a create whose fate is unknown (see `KlingError.mayHaveCreatedTask`); returns it. */
+export function markMayHaveCreatedTask<E extends KlingError>(error: E): E {
+  Object.defineProperty(error, "mayHaveCreatedTask", { value: true, enumerable: true });
+  error.message += "; a task may have been created (the create was not resent: check for it before creating again)";
+  return error;
 }
 
 /** Bad input caught before any request: a task id, API key, base URL or option that cannot work. */
@@ -83,7 +96,7 @@ export class APIError extends KlingError {
   static generate(init: APIErrorInit): APIError {
     const { status, body } = init;
     if (status === 401) return new AuthenticationError(init);
-    if (status === 403) return new PermissionDeniedError(init);
+    if (status === 403) return isQuotaExhausted(body) ? new InsufficientQuotaError(init) : new PermissionDeniedError(init);
     if (status === 404 || (status === 400 && isTaskNotExist(body))) return new TaskNotFoundError(init);
     if (status === 429) return new RateLimitError(init);
     if (status >= 500 && status <= 599) return new InternalServerError(init);
@@ -101,14 +114,52 @@ export function isTaskNotExist(body: unknown): boolean {
   );
 }
 
+/** The gateway's codes for a balance (or the key's own quota) too low to pay for a task. */
+const QUOTA_CODES = new Set(["insufficient_user_quota", "quota_not_enough", "pre_consume_token_quota_failed"]);
+
+/** The error code of a body in either of the gateway's shapes: `{code, message, data}` or `{error: {code, ...}}`. */
+export function gatewayCode(body: unknown): string | undefined {
+  if (!body || typeof body !== "object") return undefined;
+  const record = body as Record<string, unknown>;
+  const inner = record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : record;
+  return typeof inner.code === "string" && inner.code !== "" ? inner.code : undefined;
+}
+
+/**
+ * True for an error body the gateway itself wrote (either of its two shapes, with a message): such
+ * an answer ends the POST with a refund, so no task was created. A proxy's HTML page is not one.
+ */
+export function isGatewayError(body: unknown): boolean {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return false;
+  const record = body as Record<string, unknown>;
+  const inner = record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : record;
+  return typeof inner.message === "string" && (typeof inner.code === "string" || typeof inner.type === "string");
+}
+
+function isQuotaExhausted(body: unknown): boolean {
+  const code = gatewayCode(body);
+  return code !== undefined && QUOTA_CODES.has(code);
+}
+
 /** 401: the API key was missing or refused. */
 export class AuthenticationError extends APIError {
   override name = "AuthenticationError";
 }
 
-/** 403: the key is valid but may not read this task. */
+/** 403: the key is valid but may not do this. */
 export class PermissionDeniedError extends APIError {
   override name = "PermissionDeniedError";
+}
+
+/** 403 for money: the balance (`insufficient_user_quota`) or the key's own quota is too low to pay for a task. Top up, then create again. */
+export class InsufficientQuotaError extends PermissionDeniedError {
+  override name = "InsufficientQuotaError";
+  /** The gateway's code: `insufficient_user_quota`, `quota_not_enough` (older gateways) or `pre_consume_token_quota_failed`. */
+  readonly code: string | undefined;
+  constructor(init: APIErrorInit, message?: string) {
+    super(init, message);
+    this.code = gatewayCode(init.body);
+  }
 }
 
 /** The task does not exist: the spec's 404, or the relay's 400 `task_not_exist`. */
@@ -202,16 +253,19 @@ export class ResponseValidationError extends KlingError {
   }
 }
 
-/** The task ended with status `failed`; `task` is the last answer, `code`/`errorMessage` its error. */
+/**
+ * The task ended with status `failed`; `task` is the last answer, `code`/`errorMessage` its error.
+ * `code` `"TaskExpired"`: the task ran past the relay's deadline; the relay refunded it.
+ */
 export class TaskFailedError extends KlingError {
   override name = "TaskFailedError";
   /** The failed task as the relay reported it. */
-  readonly task: Image2VideoTask;
-  /** The task's error code, when it had one. */
-  readonly code: number | undefined;
+  readonly task: VideoTask;
+  /** The task's error code, when it had one: a number, or a word such as `"TaskExpired"`. */
+  readonly code: number | string | undefined;
   /** The task's error message, when it had one. */
   readonly errorMessage: string | undefined;
-  constructor(task: Image2VideoTask) {
+  constructor(task: VideoTask) {
     const code = task.error?.code;
     const errorMessage = task.error?.message;
     const detail = [code, errorMessage].filter((p) => p !== undefined && p !== "").join(": ");
@@ -222,16 +276,27 @@ export class TaskFailedError extends KlingError {
   }
 }
 
+/** The task ended with status `cancelled`: the relay cancelled it and refunded it; `task` is the last answer. */
+export class TaskCancelledError extends KlingError {
+  override name = "TaskCancelledError";
+  /** The cancelled task as the relay reported it. */
+  readonly task: VideoTask;
+  constructor(task: VideoTask) {
+    super(`task ${task.task_id ?? "(no id)"} was cancelled by the relay (refunded)`);
+    this.task = task;
+  }
+}
+
 /** `waitForImage2VideoTask` ran past its `timeoutMs`; `lastTask` is the last answer seen, if any. */
 export class WaitTimeoutError extends KlingError {
   override name = "WaitTimeoutError";
   /** The task id that was waited on. */
   readonly taskId: string;
   /** The last task seen before giving up (undefined when no poll answered). */
-  readonly lastTask: Image2VideoTask | undefined;
+  readonly lastTask: VideoTask | undefined;
   /** The wait's budget, in ms. */
   readonly timeoutMs: number;
-  constructor(taskId: string, timeoutMs: number, lastTask: Image2VideoTask | undefined) {
+  constructor(taskId: string, timeoutMs: number, lastTask: VideoTask | undefined) {
     super(
       `task ${taskId} not finished after ${timeoutMs} ms` +
         (lastTask?.status ? ` (last status: ${lastTask.status})` : " (no task seen yet)"),

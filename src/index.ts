@@ -11,6 +11,7 @@ export {
   APIError,
   AuthenticationError,
   PermissionDeniedError,
+  InsufficientQuotaError,
   TaskNotFoundError,
   RateLimitError,
   InternalServerError,
@@ -19,14 +20,17 @@ export {
   ResponseValidationError,
   ResponseTooLargeError,
   TaskFailedError,
+  TaskCancelledError,
   WaitTimeoutError,
 } from "./errors.js";
 export { DEFAULTS } from "./options.js";
 export { DEFAULT_WAIT_TIMEOUT_MS } from "./wait.js";
 export { DEFAULT_CONCURRENCY } from "./wait-many.js";
 export { IMAGE2VIDEO_TASK_PATH } from "./types.js";
+export { IMAGE_RULES } from "./image.js";
+export { MAX_PROMPT_LENGTH } from "./create.js";
 
-export type { KlingClient, GetTaskOptions } from "./client.js";
+export type { KlingClient, GetTaskOptions, CreateTaskOptions, GenerateOptions } from "./client.js";
 export type { APIErrorInit } from "./errors.js";
 export type { KlingClientOptions, ValidationMode, FetchLike, HttpGet, HttpGetRequest, HttpGetResponse } from "./options.js";
 export type { WaitOptions } from "./wait.js";
@@ -37,6 +41,22 @@ export type {
   Image2VideoTaskResult,
   CompletedImage2VideoTask,
   FailedImage2VideoTask,
+  Text2VideoTask,
+  Text2VideoTaskStatus,
+  Text2VideoTaskResult,
+  CompletedText2VideoTask,
+  VideoTask,
+  VideoTaskStatus,
+  VideoTaskResult,
+  CompletedVideoTask,
   TaskNotFoundResponse,
+  VideoRequest,
+  VideoResponse,
+  CreateVideoRequest,
+  CreateImage2VideoRequest,
+  CreateText2VideoRequest,
+  CreatedTask,
+  ImageInput,
 } from "./types.js";
+export type { ImageInfo } from "./image.js";
 export type { paths, operations, components, ValidationIssue } from "./_spec.js";

@@ -17,6 +17,12 @@ export interface RequestPolicy {
   maxResponseBytes: number;
   /** Whether a 429 is retried here; a batch handles it itself, pausing every poll. Default true. */
   retryRateLimit?: boolean;
+  /**
+   * A request that creates a paid task: retried (up to `maxRetries`) only when the relay surely did
+   * not take it: the connection was never made, or a 429 (the gateway answers it before doing
+   * anything). Never after a timeout, a reset, a 408 or a 5xx: those may have created a task.
+   */
+  create?: boolean;
 }
 
 /** What the transport needs besides the policy. */
@@ -181,6 +187,24 @@ async function attempt(out: Outgoing, policy: RequestPolicy, deps: TransportDeps
   }
 }
 
+/**
+ * Codes of a connection that was never made, so not one byte of the request left: refused, no
+ * such host, DNS failing, connect timed out (undici's, before any byte of the request).
+ */
+const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** Whether a failed attempt surely sent nothing: its error chain names a connection that was never made. */
+export function neverConnected(error: unknown): boolean {
+  if (error instanceof APIConnectionTimeoutError) return false;
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** The words of an error chain: `fetch failed` says little, its cause's message and code say more. */
 export function describeCause(error: unknown): string {
   const parts: string[] = [];
@@ -195,15 +219,17 @@ export function describeCause(error: unknown): string {
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";
 }
 
-/** The fetch openapi-fetch calls, plus `get`: a GET described by its URL and headers, sent the same way. */
+/** The fetch openapi-fetch calls, plus `get` and `post`: a request described by its URL and headers, sent the same way. */
 export type Transport = ((request: Request) => Promise<Response>) & {
   get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response>;
+  /** A POST whose body is made afresh for each attempt (a stream can be sent once). */
+  post(url: string, headers: Record<string, string>, body: () => BodyInit, signal: AbortSignal | undefined): Promise<Response>;
 };
 
 /** Builds the fetch function openapi-fetch calls, enforcing `policy` on every request. */
 export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode: BodyMode = "buffer"): Transport {
   async function run(out: Outgoing): Promise<Response> {
-    const retries = isIdempotent(out.method) ? policy.maxRetries : 0;
+    const retries = isIdempotent(out.method) || policy.create ? policy.maxRetries : 0;
     for (let n = 0; ; n++) {
       if (out.signal?.aborted) throw out.signal.reason;
       let response: Response;
@@ -211,11 +237,15 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
         response = await attempt(out, policy, deps, mode, n >= retries);
       } catch (error) {
         if (!(error instanceof APIConnectionError) || n >= retries) throw error;
+        // A create is resent only when nothing of it left this machine.
+        if (policy.create && !neverConnected(error)) throw error;
         await sleep(backoffMs(n), out.signal);
         continue;
       }
       if (n >= retries || !isRetryableStatus(response.status)) return response;
       if (response.status === 429 && policy.retryRateLimit === false) return response;
+      // A create's 5xx or 408 may come after the task was made: only a 429 is surely harmless.
+      if (policy.create && response.status !== 429) return response;
       const delay = retryDelayMs(n, response.headers);
       if (delay === undefined) return response;
       await sleep(delay, out.signal);
@@ -242,6 +272,16 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
           : deps.fetch
             ? deps.fetch(new Request(url, { headers, signal: attemptSignal }))
             : fetch(url, { headers, signal: attemptSignal }),
+    });
+  transport.post = (url: string, headers: Record<string, string>, body: () => BodyInit, signal: AbortSignal | undefined): Promise<Response> =>
+    run({
+      method: "POST",
+      url,
+      signal,
+      send: (attemptSignal) => {
+        const init = { method: "POST", headers, body: body(), signal: attemptSignal, duplex: "half" } as RequestInit;
+        return deps.fetch ? deps.fetch(new Request(url, init)) : fetch(url, init);
+      },
     });
   return transport;
 }

@@ -4,7 +4,8 @@ import { responseIssues, type ValidationIssue } from "./_spec.js";
 import { normalizeTask } from "./compat.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
-import { IMAGE2VIDEO_TASK_PATH, type Image2VideoTask, type Image2VideoTaskResult } from "./types.js";
+import { IMAGE2VIDEO, TASK_PATHS } from "./routes.js";
+import type { CreatedTask, VideoTask } from "./types.js";
 
 const NO_STATUS: ValidationIssue = {
   instancePath: "/status",
@@ -15,12 +16,64 @@ const NO_STATUS: ValidationIssue = {
 };
 
 /** The spec's check of a task body, plus the client's one addition: a task must carry `status`. */
-export function taskIssues(body: unknown): ValidationIssue[] {
-  const issues = responseIssues(IMAGE2VIDEO_TASK_PATH, "get", 200, body);
+export function taskIssues(body: unknown, path: string = IMAGE2VIDEO.task): ValidationIssue[] {
+  const issues = responseIssues(path, "get", 200, body);
   if (issues === undefined) throw new Error("generated/ has no JSON schema for the task's 200 response: run npm run generate");
   if (issues.length) return issues;
   if (typeof (body as { status?: unknown }).status !== "string") return [NO_STATUS];
   return [];
+}
+
+/** Parses a 2xx body as JSON; an empty body or one that is not JSON is a ResponseValidationError. */
+function parseJson(text: string | undefined, status: number): unknown {
+  if (text === undefined || text.trim() === "") {
+    throw new ResponseValidationError("the relay answered with an empty body", { body: text ?? "", status });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ResponseValidationError("the relay's answer is not JSON", { body: text, status });
+  }
+}
+
+const NO_TASK_ID: ValidationIssue = {
+  instancePath: "/task_id",
+  schemaPath: "#/properties/task_id",
+  keyword: "required",
+  params: { missingProperty: "task_id" },
+  message: "must have a non-empty task_id (a created task without one cannot be polled)",
+};
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" ? value : undefined;
+}
+
+/**
+ * Parses and checks a create's 2xx answer: the spec's `VideoResponse` with a non-empty `task_id`
+ * (the client's one addition). In compat mode the gateway's other answer shapes are read too
+ * (relay-create.md): `id` when `task_id` is absent, and `data.task_id` in Kling's native reply;
+ * the body as sent stays on `raw`. In off mode any object carrying an id in one of those places passes.
+ */
+export function parseCreatedBody(text: string | undefined, status: number, mode: ValidationMode, path: string): CreatedTask {
+  const body = parseJson(text, status);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ResponseValidationError("the relay's answer is not a JSON object", { body, status });
+  }
+  const record = body as Record<string, unknown>;
+  const issues = mode === "off" ? [] : (responseIssues(path, "post", status, body) ?? []);
+  const spec = nonEmpty(record.task_id);
+  if (issues.length === 0 && spec !== undefined) return body as CreatedTask;
+  if (mode === "strict") {
+    throw new ResponseValidationError("the relay's create answer does not match the spec", { issues: issues.length ? issues : [NO_TASK_ID], body, status });
+  }
+  const data = record.data && typeof record.data === "object" ? (record.data as Record<string, unknown>) : undefined;
+  const taskId = spec ?? nonEmpty(record.id) ?? nonEmpty(data?.task_id);
+  if (taskId === undefined) {
+    throw new ResponseValidationError("the relay's create answer carries no task id", { issues: [NO_TASK_ID], body, status });
+  }
+  if (mode === "off") return { ...record, task_id: taskId } as CreatedTask;
+  const statusWord = nonEmpty(record.status) ?? nonEmpty(data?.task_status);
+  return withRaw({ task_id: taskId, ...(statusWord !== undefined && { status: statusWord }) }, body);
 }
 
 /** What the caller sees when compat mode had to rewrite the body: it, with `raw` kept. */
@@ -33,10 +86,10 @@ function withRaw<T extends object>(task: T, raw: unknown): T & { readonly raw?: 
 export const NOT_FOUND = Symbol("task not found");
 
 /** What compat mode makes of an off-spec body: the rewritten task, NOT_FOUND, or undefined (no known variant). */
-function compatTask(body: unknown): Image2VideoTask | typeof NOT_FOUND | undefined {
+function compatTask(body: unknown, path: string): VideoTask | typeof NOT_FOUND | undefined {
   const normalized = normalizeTask(body);
   if (normalized.kind === "not-found") return NOT_FOUND;
-  if (normalized.kind === "task" && taskIssues(normalized.task).length === 0) return normalized.task;
+  if (normalized.kind === "task" && taskIssues(normalized.task, path).length === 0) return normalized.task;
   return undefined;
 }
 
@@ -48,30 +101,23 @@ export function parseTaskBody(
   text: string | undefined,
   status: number,
   mode: ValidationMode,
-): Image2VideoTaskResult | typeof NOT_FOUND {
-  if (text === undefined || text.trim() === "") {
-    throw new ResponseValidationError("the relay answered with an empty body", { body: text ?? "", status });
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ResponseValidationError("the relay's answer is not JSON", { body: text, status });
-  }
+  path: string = IMAGE2VIDEO.task,
+): (VideoTask & { readonly raw?: unknown }) | typeof NOT_FOUND {
+  const body = parseJson(text, status);
   if (mode === "off") {
     // No schema check, but a task is still an object: `null` or `42` would break every caller.
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       throw new ResponseValidationError("the relay's answer is not a JSON object", { body, status });
     }
-    return body as Image2VideoTaskResult;
+    return body as VideoTask;
   }
 
-  const issues = taskIssues(body);
-  if (issues.length === 0) return body as Image2VideoTaskResult;
+  const issues = taskIssues(body, path);
+  if (issues.length === 0) return body as VideoTask;
   if (mode === "strict") {
     throw new ResponseValidationError("the relay's answer does not match the spec", { issues, body, status });
   }
-  const rewritten = compatTask(body);
+  const rewritten = compatTask(body, path);
   if (rewritten === NOT_FOUND) return NOT_FOUND;
   if (rewritten !== undefined) return withRaw(rewritten, body);
   throw new ResponseValidationError("the relay's answer matches neither the spec nor a known relay variant", {
@@ -97,10 +143,10 @@ export function checkAnswer(path: string, method: string, status: number, text: 
   }
   // The task route is held to what getImage2VideoTask accepts: the spec, a status, and in compat
   // mode the relay variants it can rewrite (handed to raw callers as sent).
-  const isTask = path === IMAGE2VIDEO_TASK_PATH && method === "GET" && status === 200;
-  const issues = isTask && body !== undefined ? taskIssues(body) : responseIssues(path, method, status, body);
+  const isTask = TASK_PATHS.has(path) && method === "GET" && status === 200;
+  const issues = isTask && body !== undefined ? taskIssues(body, path) : responseIssues(path, method, status, body);
   if (issues === undefined || issues.length === 0) return;
-  if (isTask && mode === "compat" && compatTask(body) !== undefined) return;
+  if (isTask && mode === "compat" && compatTask(body, path) !== undefined) return;
   if (body === undefined) {
     // Nothing was parsed, so the schema's complaints about `undefined` would only be noise.
     const what = text === "" ? "an empty body" : "a body that is not JSON";

@@ -4,11 +4,19 @@
 // outcomes come out as an async iterable, in the order the tasks settle. Memory and sockets stay
 // flat whatever the number of tasks: only `concurrency` requests (and their AbortControllers) exist
 // at a time, and nothing is ever attached to a long-lived signal per request.
-import { InvalidArgumentError, KlingError, RateLimitError, ResponseValidationError, TaskFailedError, WaitTimeoutError } from "./errors.js";
+import {
+  InvalidArgumentError,
+  KlingError,
+  RateLimitError,
+  ResponseValidationError,
+  TaskCancelledError,
+  TaskFailedError,
+  WaitTimeoutError,
+} from "./errors.js";
 import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./retry.js";
 import { statusKind } from "./status.js";
-import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
+import type { CompletedVideoTask, VideoTaskResult } from "./types.js";
 import { DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs } from "./wait.js";
 
 /** Default number of requests in flight at once in a batch wait. */
@@ -30,7 +38,7 @@ export interface WaitManyOptions {
   /** Fixed pause between two polls of one task, ms. Default: per task, 2 s growing by 1.5x to 15 s, ±20% jitter. */
   pollIntervalMs?: number;
   /** Called with the task and its id each time that task's status changes (the first answer included). */
-  onUpdate?: (task: Image2VideoTaskResult, taskId: string) => void;
+  onUpdate?: (task: VideoTaskResult, taskId: string) => void;
 }
 
 /** A task that completed: `task.url` is the video. */
@@ -38,7 +46,7 @@ export interface WaitSuccess {
   /** The task id, as given. */
   readonly taskId: string;
   /** The completed task. */
-  readonly task: CompletedImage2VideoTask;
+  readonly task: CompletedVideoTask;
   /** Always undefined here, so `outcome.error` narrows the union. */
   readonly error?: undefined;
 }
@@ -57,7 +65,7 @@ export interface WaitFailure {
 export type WaitOutcome = WaitSuccess | WaitFailure;
 
 /** Fetches one task once, honouring `signal`; a 429 should reject with RateLimitError at once (the batch pauses itself). */
-export type GetTaskById = (taskId: string, signal: AbortSignal) => Promise<Image2VideoTaskResult>;
+export type GetTaskById = (taskId: string, signal: AbortSignal) => Promise<VideoTaskResult>;
 
 /** Checks a concurrency option: a whole number from 1 to MAX_CONCURRENCY. */
 export function checkConcurrency(value: unknown): number {
@@ -73,7 +81,7 @@ interface Entry {
   seq: number;
   /** Polls answered with a running status, for the default schedule. */
   polls: number;
-  last: Image2VideoTaskResult | undefined;
+  last: VideoTaskResult | undefined;
   /** Set while a request for this task is in flight. */
   controller: AbortController | undefined;
   settled: boolean;
@@ -276,7 +284,7 @@ export function waitForMany(
     const controller = new AbortController();
     entry.controller = controller;
     inFlight.add(entry);
-    let answer: Promise<Image2VideoTaskResult>;
+    let answer: Promise<VideoTaskResult>;
     try {
       answer = get(entry.id, controller.signal);
     } catch (error) {
@@ -308,7 +316,7 @@ export function waitForMany(
     return !ended && !entry.settled && !controller.signal.aborted;
   }
 
-  function onAnswer(entry: Entry, task: Image2VideoTaskResult): void {
+  function onAnswer(entry: Entry, task: VideoTaskResult): void {
     rateLimited = 0;
     const changed = entry.last === undefined || entry.last.status !== task.status;
     entry.last = task;
@@ -323,11 +331,14 @@ export function waitForMany(
             error: new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 }),
           });
         } else {
-          settle(entry, { taskId: entry.id, task: task as CompletedImage2VideoTask });
+          settle(entry, { taskId: entry.id, task: task as CompletedVideoTask });
         }
         return;
       case "failed":
         settle(entry, { taskId: entry.id, error: new TaskFailedError(task) });
+        return;
+      case "cancelled":
+        settle(entry, { taskId: entry.id, error: new TaskCancelledError(task) });
         return;
       case "running":
         schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));

@@ -1,7 +1,7 @@
 // Waiting for one task: its options, the default poll schedule, and the wait itself, which is a
 // batch of one (src/wait-many.ts decides what each status means and when to poll again).
-import type { CompletedImage2VideoTask, Image2VideoTaskResult } from "./types.js";
-import { checkFunction, checkOptionsObject } from "./options.js";
+import type { CompletedVideoTask, VideoTaskResult } from "./types.js";
+import { checkDuration, checkFunction, checkOptionsObject, checkSignal } from "./options.js";
 import { waitForMany } from "./wait-many.js";
 
 /** Options of `waitForImage2VideoTask`. */
@@ -13,7 +13,7 @@ export interface WaitOptions {
   /** Fixed pause between polls, ms. Default: about 2 s, growing by 1.5x per poll to about 15 s, with ±20% jitter. */
   pollIntervalMs?: number;
   /** Called with the task each time its status changes (including the first answer). */
-  onUpdate?: (task: Image2VideoTaskResult) => void;
+  onUpdate?: (task: VideoTaskResult) => void;
 }
 
 /** Default wait budget. */
@@ -27,16 +27,26 @@ export function pollDelayMs(poll: number, random: () => number = Math.random): n
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
+/** Checks a wait's options, so a bad one is refused before anything is sent (a generate checks them before its create). */
+export function checkWaitOptions(given: WaitOptions | undefined): WaitOptions {
+  const options = checkOptionsObject(given);
+  checkSignal(options.signal);
+  if (options.timeoutMs !== undefined) checkDuration("timeoutMs", options.timeoutMs, true);
+  if (options.pollIntervalMs !== undefined) checkDuration("pollIntervalMs", options.pollIntervalMs);
+  checkFunction("onUpdate", options.onUpdate);
+  return options;
+}
+
 /** Fetches the task once, honouring `signal`. */
-export type GetTask = (signal: AbortSignal) => Promise<Image2VideoTaskResult>;
+export type GetTask = (signal: AbortSignal) => Promise<VideoTaskResult>;
 
 /**
  * Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects):
  * a batch of one, so one scheduler decides for single and batch waits alike.
  */
-export async function waitForTask(taskId: string, get: GetTask, given?: WaitOptions): Promise<CompletedImage2VideoTask> {
-  const options = checkOptionsObject(given);
-  const onUpdate = checkFunction("onUpdate", options.onUpdate);
+export async function waitForTask(taskId: string, get: GetTask, given?: WaitOptions): Promise<CompletedVideoTask> {
+  const options = checkWaitOptions(given);
+  const onUpdate = options.onUpdate;
   const batch = waitForMany([taskId], (_id, signal) => get(signal), {
     signal: options.signal,
     timeoutMs: options.timeoutMs,
