@@ -1,24 +1,30 @@
 /**
  * Turns every OpenAPI 3.0/3.1 spec in `openapi/` (JSON, or YAML) into TypeScript under `generated/`.
  *
+ * Before a spec is read, the project's overlays for it (`openapi/overlays/`) are applied and its remembered
+ * selection (`openapi/spec-set.json`) keeps only the chosen operations and the components they reach
+ * (scripts/spec-set.ts); what follows reads that result. The spec file itself stays as published.
+ *
  * - `generated/<name>.ts` per spec: its `paths` / `operations` / `components` types (openapi-typescript);
  * - `generated/index.ts`: the whole spec set, the one module src/_spec.ts imports:
  *   - `paths`: every operation of every spec, per path AND method, from the spec that defines it;
  *     when several specs define the same operation they must mean the same (scripts/spec-normalize.ts
  *     `operationMeaning`), else generation fails naming both files; the first file (by name) is used;
  *   - `operations`, `components`: per operationId / component name, the first file (by name) that has it;
- *   - `defaultBaseUrl`: `servers[0].url` of the first file (by name) that has one, else
- *     `https://api.xiexus.cn` (a warning names a spec whose server differs);
- *   - `schemas` + `responses`: every JSON response schema (`application/json`, `*+json`) as JSON
- *     Schema 2020-12 data (3.0 read as 2020-12, annotations dropped, `$ref`s as indexes into
- *     `schemas`), keyed path -> method -> status; -1 marks a documented answer with no JSON schema.
- *     src/_schema.ts interprets them (no validator library ships).
+ *   - `schemas` + `responses` + `requests`: every JSON response schema (`application/json`, `*+json`)
+ *     and every JSON request body schema as JSON Schema 2020-12 data (3.0 read as 2020-12,
+ *     annotations dropped, `$ref`s as indexes into `schemas`), keyed path -> method -> status
+ *     (responses) or path -> method (requests); -1 marks a documented answer or body with no JSON
+ *     schema. src/_schema.ts interprets them (no validator library ships).
+ *   No base URL is generated: it is pinned in src/options.ts (DEFAULT_BASE_URL). A spec whose
+ *   `servers` name another URL gets a warning saying so; it is never applied.
  *
  * Defects that do not stop generation are warnings naming their location (file#pointer): duplicate
  * operationIds (the later ones are dropped from the copy openapi-typescript sees, so those operations
  * are typed inline in `paths` and not listed in `operations`), missing operationIds, unknown formats,
- * empty `servers`, and Redocly's own warnings. What cannot be generated (an unresolvable or external
- * `$ref`, Redocly errors, two specs disagreeing on an operation) fails naming its location.
+ * servers other than the pinned base URL, and Redocly's own warnings. What cannot be generated (an
+ * unresolvable or external `$ref`, Redocly errors, two specs disagreeing on an operation, an overlay
+ * action matching nothing, a selection entry matching nothing) fails naming its location.
  *
  * Usage: `tsx scripts/generate.ts [--check] [--spec-dir DIR] [--out-dir DIR]`
  * `--check` writes nothing and exits 1 naming each stale file when `generated/` is out of date.
@@ -42,13 +48,21 @@ import {
   type JsonObject,
   type NormalizeContext,
 } from "./spec-normalize.js";
-import { checkBaseUrl, LONE_SURROGATE } from "../src/options.js";
+import {
+  describeSelection,
+  effectiveSpec,
+  OVERLAY_DIR,
+  parseOverlay,
+  parseSpecSetConfig,
+  SPEC_SET_FILE,
+  type Overlay,
+  type SourceFile,
+  type SpecSetConfig,
+} from "./spec-set.js";
+import { DEFAULT_BASE_URL, LONE_SURROGATE } from "../src/options.js";
 
 /** The methods OpenAPI defines on a path item, in the order they are listed. */
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
-
-/** The base URL when no spec names a server. */
-export const FALLBACK_BASE_URL = "https://api.xiexus.cn";
 
 /** File extensions read as specs. */
 export const SPEC_EXTENSIONS = [".json", ".yaml", ".yml"];
@@ -79,6 +93,14 @@ export interface SpecInput {
 
 /** Receives each warning, one line naming its location. */
 export type Warn = (message: string) => void;
+
+/** What `openapi/` holds besides the specs: overlays (`openapi/overlays/*`) and the remembered selection (`openapi/spec-set.json`). */
+export interface SetExtras {
+  overlays?: readonly SourceFile[];
+  config?: SourceFile;
+}
+
+export type { SourceFile } from "./spec-set.js";
 
 /** A parsed OpenAPI document (what the generator reads). */
 export interface SpecDocument extends JsonObject {
@@ -174,8 +196,8 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-function header(sources: readonly SpecInput[], role: string): string {
-  const named = sources.map((s) => `${s.file} (sha256 ${sha256(s.text)})`).join(", ");
+function header(sources: readonly SourceFile[], role: string, note = ""): string {
+  const named = sources.map((s) => `${s.file} (sha256 ${sha256(s.text)})`).join(", ") + note;
   return [`// Generated by scripts/generate.ts from ${named}. Do not edit:`, `// change the spec and run \`npm run generate\`. ${role}`, ""].join("\n");
 }
 
@@ -204,6 +226,8 @@ interface PreparedSpec {
   input: SpecInput;
   base: string;
   doc: SpecDocument;
+  /** The overlays applied to it, in order. */
+  overlays: Overlay[];
   operations: OperationEntry[];
   types: GeneratedFile;
 }
@@ -213,9 +237,12 @@ function lintOwn(input: SpecInput, doc: SpecDocument, index: number, warn: Warn)
   const copy = structuredClone(doc);
   const operations: OperationEntry[] = [];
   const firstUse = new Map<string, string>();
-  if (Array.isArray(doc.servers) && doc.servers.length === 0) {
-    warn(`${input.file}#/servers: "servers" is empty; the base URL comes from another spec or the default`);
-  }
+  // The key's destination is pinned in src/options.ts: a spec naming another host is reported, never applied.
+  (Array.isArray(doc.servers) ? doc.servers : []).forEach((server: unknown, i) => {
+    const url = isObject(server) && typeof server.url === "string" ? server.url : undefined;
+    if (url === undefined || url.replace(/\/+$/, "") === DEFAULT_BASE_URL) return;
+    warn(`${input.file}#/servers/${i}/url: ${lit(url)} is not the pinned base URL ${lit(DEFAULT_BASE_URL)} (DEFAULT_BASE_URL, src/options.ts): a maintainer decision, not applied`);
+  });
   for (const [route, rawItem] of Object.entries(copy.paths)) {
     // OpenAPI's rule; it also keeps "__proto__" and "constructor" from becoming routes.
     if (!route.startsWith("/")) throw new Error(`${input.file}#/paths/${pointerToken(route)}: a path must start with "/"`);
@@ -271,12 +298,16 @@ function lintOwn(input: SpecInput, doc: SpecDocument, index: number, warn: Warn)
 }
 
 /** Lints with Redocly and generates one spec's types. */
-async function prepareSpec(input: SpecInput, index: number, warn: Warn): Promise<PreparedSpec> {
-  const doc = parseSpec(input.file, input.text);
+async function prepareSpec(input: SpecInput, index: number, warn: Warn, set: ParsedExtras): Promise<PreparedSpec> {
+  const published = parseSpec(input.file, input.text);
   const base = path.basename(input.file).replace(/\.(json|ya?ml)$/i, "");
   checkSpecName(base, input.file);
-  scanDocument(input.file, doc);
+  scanDocument(input.file, published);
   if (`${base}.ts` === INDEX) throw new Error(`${input.file}: a spec may not be called "index" (generated/index.ts is the merged module)`);
+  const name = path.basename(input.file);
+  const overlays = set.overlays.filter((o) => o.spec === name);
+  const { doc: effective, selection } = effectiveSpec(name, published, overlays, set.config, set.configFile);
+  const doc = effective as SpecDocument;
   const { copy, operations } = lintOwn(input, doc, index, warn);
 
   const config = await redocly();
@@ -304,8 +335,10 @@ async function prepareSpec(input: SpecInput, index: number, warn: Warn): Promise
   } catch (error) {
     throw new Error(`${input.file}: openapi-typescript failed: ${(error as Error).message}`);
   }
-  const types = header([input], "Types of every path, operation and component.") + "\n" + astToString(ast);
-  return { input, base, doc, operations, types: { name: `${base}.ts`, content: types } };
+  const note = selection ? `; operations selected by ${set.configFile} (${describeSelection(selection)})` : "";
+  const role = selection ? "Types of the selected paths and operations and the components they reach." : "Types of every path, operation and component.";
+  const types = header([input, ...overlays], role, note) + "\n" + astToString(ast);
+  return { input, base, doc, overlays, operations, types: { name: `${base}.ts`, content: types } };
 }
 
 /** Whether a media type carries JSON: `application/json` or `*\/*+json`, parameters allowed. */
@@ -399,12 +432,46 @@ export function dataLiteral(value: unknown): string {
   return JSON.stringify(value).replace(/([{,])"__proto__":/g, '$1["__proto__"]:');
 }
 
-/** Generates every file for a set of specs (sorted by file name); pure: the same input gives the same bytes. */
-export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = () => undefined): Promise<GeneratedFile[]> {
+/** The overlays and the selection, read and checked against the set they apply to. */
+interface ParsedExtras {
+  overlays: Overlay[];
+  config?: SpecSetConfig;
+  configFile: string;
+}
+
+const byFile = <T extends { file: string }>(a: T, b: T): number => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
+
+/** Parses the overlays and the selection; each must name a spec of the set, so none is left behind when a spec goes. */
+function parseExtras(sorted: readonly SpecInput[], extras: SetExtras): ParsedExtras {
+  const dirOfSpecs = path.posix.dirname(sorted[0]!.file);
+  const names = new Set(sorted.map((s) => path.basename(s.file)));
+  const overlays = [...(extras.overlays ?? [])].sort(byFile).map((source) => {
+    const overlay = parseOverlay(source.file, source.text, dirOfSpecs);
+    // The overlay's own values become part of the spec: the same rules (no outside $ref, ...).
+    scanDocument(source.file, { actions: overlay.actions });
+    if (!names.has(overlay.spec)) {
+      throw new Error(`${source.file}: extends ${overlay.spec}, which is not in ${dirOfSpecs}/; delete the overlay or point it at the spec that replaced it`);
+    }
+    return overlay;
+  });
+  const configFile = extras.config?.file ?? path.posix.join(dirOfSpecs, SPEC_SET_FILE);
+  const config = extras.config ? parseSpecSetConfig(extras.config.file, extras.config.text) : undefined;
+  for (const spec of Object.keys(config?.select ?? {})) {
+    if (!names.has(spec)) throw new Error(`${configFile}#/select/${pointerToken(spec)}: selects from ${spec}, which is not in ${dirOfSpecs}/; remove the entry`);
+  }
+  return { overlays, config, configFile };
+}
+
+/**
+ * Generates every file for a set of specs (sorted by file name), with the overlays and the
+ * selection of `extras` applied; pure: the same input gives the same bytes.
+ */
+export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = () => undefined, extras: SetExtras = {}): Promise<GeneratedFile[]> {
   if (inputs.length === 0) throw new Error("no spec to generate from");
-  const sorted = [...inputs].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const sorted = [...inputs].sort(byFile);
+  const set = parseExtras(sorted, extras);
   const specs: PreparedSpec[] = [];
-  for (const [i, input] of sorted.entries()) specs.push(await prepareSpec(input, i, warn));
+  for (const [i, input] of sorted.entries()) specs.push(await prepareSpec(input, i, warn, set));
   const bases = new Map<string, string>();
   for (const s of specs) {
     const other = bases.get(s.base);
@@ -441,35 +508,6 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
     }
   }
 
-  // Base URL: the first spec (by file name) with a server.
-  let defaultBaseUrl: string | undefined;
-  let baseFrom = "";
-  for (const s of specs) {
-    const server = (Array.isArray(s.doc.servers) ? s.doc.servers[0] : undefined) as JsonObject | undefined;
-    if (typeof server?.url !== "string") continue;
-    // Server variables take their defaults: `https://{region}.example.com`.
-    const variables = isObject(server.variables) ? server.variables : {};
-    const url = server.url.replace(/\{([^{}]*)\}/g, (whole, name: string) => {
-      const variable = variables[name];
-      return isObject(variable) && typeof variable.default === "string" ? variable.default : whole;
-    });
-    // The client's own rule, so `createKlingClient()` never refuses its default.
-    let refusal = /[{}]/.test(url) ? "a server variable has no default" : undefined;
-    try {
-      if (!refusal) checkBaseUrl(url);
-    } catch (error) {
-      refusal = (error as Error).message;
-    }
-    if (refusal) {
-      warn(`${s.input.file}#/servers/0/url: ${lit(server.url)} cannot be the client's base URL (${refusal}); not used`);
-    } else if (defaultBaseUrl === undefined) {
-      defaultBaseUrl = url;
-      baseFrom = s.input.file;
-    } else if (url !== defaultBaseUrl) {
-      warn(`${s.input.file}#/servers/0/url: ${lit(url)} differs from ${baseFrom}'s ${lit(defaultBaseUrl)}, which is the default base URL`);
-    }
-  }
-
   // Response schemas of every operation, from the spec that owns it.
   const table = new SchemaTable(warn);
   const responses: Record<string, Record<string, Record<string, number>>> = {};
@@ -489,11 +527,30 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
     }
   }
 
+  // Request body schemas, so a create body can be checked before it is sent (and by the fake relay).
+  const requests: Record<string, Record<string, number>> = {};
+  for (const entry of owners.values()) {
+    const s = specs[entry.spec]!;
+    const at = `/paths/${pointerToken(entry.route)}/${entry.method}/requestBody`;
+    const item = deref(s.doc, s.doc.paths[entry.route], `${s.input.file}#/paths/${pointerToken(entry.route)}`) as JsonObject;
+    const op = item[entry.method] as JsonObject;
+    if (op.requestBody === undefined) continue;
+    const body = deref(s.doc, op.requestBody, `${s.input.file}#${at}`) as JsonObject;
+    const content = isObject(body.content) ? body.content : {};
+    const json = Object.keys(content).find((type) => type.trim().toLowerCase().startsWith("application/json")) ?? Object.keys(content).find(isJsonMediaType);
+    const media = json === undefined ? undefined : content[json];
+    const schema = isObject(media) && media.schema !== undefined ? media.schema : json === undefined ? undefined : true;
+    (requests[entry.route] ??= {})[entry.method] = schema === undefined ? -1 : table.add(s, schema, `${at}/content/${pointerToken(json!)}/schema`);
+  }
+
   const renumber = table.compact();
   for (const byMethod of Object.values(responses)) {
     for (const byStatus of Object.values(byMethod)) {
       for (const [status, index] of Object.entries(byStatus)) if (index >= 0) byStatus[status] = renumber[index]!;
     }
+  }
+  for (const byMethod of Object.values(requests)) {
+    for (const [method, index] of Object.entries(byMethod)) if (index >= 0) byMethod[method] = renumber[index]!;
   }
 
   // Types: explicit per path and method, so the type-checker does no mapping over the spec set.
@@ -503,7 +560,7 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
     if (!routes.has(entry.route)) routes.set(entry.route, new Map());
     routes.get(entry.route)!.set(entry.method, entry);
   }
-  const lines: string[] = [header(sorted, "The whole spec set: merged types and response schemas.")];
+  const lines: string[] = [header([...sorted, ...set.overlays], "The whole spec set: merged types, response and request body schemas.")];
   for (const s of specs) lines.push(`import type * as ${alias(s)} from ${lit(`./${s.base}.js`)};`);
   lines.push("", "/** Every path of every spec; each method from the spec that defines it (the first by file name when several do). */");
   lines.push("export interface paths {");
@@ -547,10 +604,7 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
   lines.push("}");
   lines.push(
     "",
-    `/** The default base URL: ${baseFrom ? `servers[0].url of ${baseFrom}` : "no spec names a server"}. */`,
-    `export const defaultBaseUrl: string = ${lit(defaultBaseUrl ?? FALLBACK_BASE_URL)};`,
-    "",
-    "/** The JSON response schemas as JSON Schema 2020-12 data; `{ $ref: n }` points at `schemas[n]`. */",
+    "/** The JSON response and request body schemas as JSON Schema 2020-12 data; `{ $ref: n }` points at `schemas[n]`. */",
     "export const schemas: readonly unknown[] = [",
     ...table.schemas.map((schema) => `    ${dataLiteral(schema)},`),
     "];",
@@ -559,6 +613,9 @@ export async function generateSpecs(inputs: readonly SpecInput[], warn: Warn = (
     "export const responses: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, number>>>>>> = " +
       JSON.stringify(responses, null, 4) +
       ";",
+    "",
+    "/** path -> method -> index in `schemas` of the JSON request body; -1: a body without a JSON schema (multipart, binary). */",
+    "export const requests: Readonly<Record<string, Readonly<Record<string, number>>>> = " + JSON.stringify(requests, null, 4) + ";",
     "",
   );
   return [...specs.map((s) => s.types), { name: INDEX, content: lines.join("\n") }];
@@ -569,16 +626,42 @@ export async function generateSpec(file: string, text: string, warn?: Warn): Pro
   return generateSpecs([{ file, text }], warn);
 }
 
-/** Reads every spec file in `specDir` (sorted by name). */
-export async function readSpecs(specDir: string): Promise<SpecInput[]> {
-  const names = (await readdir(specDir)).filter((f) => SPEC_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext)) && !f.startsWith(".")).sort();
-  if (names.length === 0) throw new Error(`no spec (${SPEC_EXTENSIONS.join(", ")}) in ${specDir}`);
-  return Promise.all(names.map(async (name) => ({ file: path.posix.join(path.basename(specDir), name), text: await readFile(path.join(specDir, name), "utf8") })));
+/** Whether a file name in a spec directory is read as a spec (the remembered selection is not). */
+export function isSpecFileName(name: string): boolean {
+  return SPEC_EXTENSIONS.some((ext) => name.toLowerCase().endsWith(ext)) && !name.startsWith(".") && name !== SPEC_SET_FILE;
 }
 
-/** Generates the files for every spec in `specDir`. */
+/** Reads the spec files of `dir` (sorted by name), each named `<shown>/<name>`; `[]` when there is no such directory. */
+async function readSources(dir: string, shown: string, keep: (name: string) => boolean): Promise<SourceFile[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [];
+    throw error;
+  });
+  const names = entries.filter((e) => e.isFile() && keep(e.name)).map((e) => e.name).sort();
+  return Promise.all(names.map(async (name) => ({ file: path.posix.join(shown, name), text: await readFile(path.join(dir, name), "utf8") })));
+}
+
+/** Reads every spec file in `specDir` (sorted by name). */
+export async function readSpecs(specDir: string): Promise<SpecInput[]> {
+  const specs = await readSources(specDir, path.basename(specDir), isSpecFileName);
+  if (specs.length === 0) throw new Error(`no spec (${SPEC_EXTENSIONS.join(", ")}) in ${specDir}`);
+  return specs;
+}
+
+/** Reads the overlays (`<specDir>/overlays/`) and the remembered selection (`<specDir>/spec-set.json`) of a spec directory. */
+export async function readExtras(specDir: string): Promise<SetExtras> {
+  const shown = path.basename(specDir);
+  const overlays = await readSources(path.join(specDir, OVERLAY_DIR), path.posix.join(shown, OVERLAY_DIR), (name) => SPEC_EXTENSIONS.some((ext) => name.toLowerCase().endsWith(ext)) && !name.startsWith("."));
+  const text = await readFile(path.join(specDir, SPEC_SET_FILE), "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  return { overlays, config: text === undefined ? undefined : { file: path.posix.join(shown, SPEC_SET_FILE), text } };
+}
+
+/** Generates the files for every spec in `specDir`, with its overlays and remembered selection. */
 export async function generateAll(specDir: string, warn?: Warn): Promise<GeneratedFile[]> {
-  return generateSpecs(await readSpecs(specDir), warn);
+  return generateSpecs(await readSpecs(specDir), warn, await readExtras(specDir));
 }
 
 /** Compares generated files with what is on disk: the names that differ, are missing, or are orphans. */

@@ -1,11 +1,11 @@
 // The one seam between hand-written code and generated/: everything the runtime knows about the
-// spec set arrives through here, from generated/index.ts (the merged output of every spec).
-import { responses, schemas } from "../generated/index.js";
+// spec set arrives through here, from generated/index.ts (the merged output of every spec). The
+// default base URL is not among it: it is pinned in src/options.ts (DEFAULT_BASE_URL).
+import { requests, responses, schemas } from "../generated/index.js";
 import { schemaIssues, type ValidationIssue } from "./_schema.js";
 
 export type { paths, operations, components } from "../generated/index.js";
 export type { ValidationIssue } from "./_schema.js";
-export { defaultBaseUrl } from "../generated/index.js";
 
 /**
  * The problems of a JSON body against the spec's schema for that answer: `[]` when it conforms,
@@ -16,5 +16,14 @@ export function responseIssues(path: string, method: string, status: number | st
   const byStatus = responses[path]?.[method.toLowerCase()];
   const code = String(status);
   const index = byStatus?.[code] ?? byStatus?.[code[0] + "XX"] ?? byStatus?.default;
+  return index === undefined || index < 0 ? undefined : schemaIssues(schemas, index, body);
+}
+
+/**
+ * The problems of a JSON request body against the spec's schema for that operation's body: `[]`
+ * when it conforms, undefined when the operation documents no JSON body (none, multipart, binary).
+ */
+export function requestIssues(path: string, method: string, body: unknown): ValidationIssue[] | undefined {
+  const index = requests[path]?.[method.toLowerCase()];
   return index === undefined || index < 0 ? undefined : schemaIssues(schemas, index, body);
 }

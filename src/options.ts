@@ -1,7 +1,12 @@
 // Client options, normalized once by a pure function over a defaults object, with every input
 // check that must happen before any request.
-import { defaultBaseUrl } from "./_spec.js";
 import { InvalidArgumentError } from "./errors.js";
+
+/**
+ * Where the key goes when no `baseUrl` or `XIEXUS_BASE_URL` says otherwise. Pinned here on purpose:
+ * adding, updating or removing a spec never changes it (a spec's `servers` are reported, not applied).
+ */
+export const DEFAULT_BASE_URL = "https://api.xiexus.cn";
 
 /** How strictly 2xx bodies are checked against the spec: see the README's compat table. */
 export type ValidationMode = "strict" | "compat" | "off";
@@ -48,7 +53,7 @@ export interface KlingClientOptions {
    * `null` says "no key here": no Authorization header is sent (a proxy at `baseUrl` adds it).
    */
   apiKey?: string | null;
-  /** Absolute http(s) URL of the relay. Default: `process.env.XIEXUS_BASE_URL`, else the spec's `servers[0].url`. */
+  /** Absolute http(s) URL of the relay. Default: `process.env.XIEXUS_BASE_URL`, else `DEFAULT_BASE_URL` (`https://api.xiexus.cn`). */
   baseUrl?: string;
   /** The `fetch` to use. Default: `globalThis.fetch`, looked up at each call (so mocks installed later work). */
   fetch?: FetchLike;
@@ -292,7 +297,7 @@ export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
   }
   return {
     apiKey: checkApiKey(options.apiKey === undefined ? env("XIEXUS_API_KEY") : options.apiKey),
-    baseUrl: checkBaseUrl(options.baseUrl ?? env("XIEXUS_BASE_URL") ?? defaultBaseUrl),
+    baseUrl: checkBaseUrl(options.baseUrl ?? env("XIEXUS_BASE_URL") ?? DEFAULT_BASE_URL),
     fetch: options.fetch,
     httpGet: options.httpGet,
     headers,
