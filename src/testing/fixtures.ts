@@ -56,6 +56,30 @@ export const FAILED_TASK: Readonly<Image2VideoTask> = deepFreeze({
   },
 });
 
+/** Id of the default task that is cancelled from the first request (refunded; no recorded fixture: the 2026-08 spec's status). */
+export const CANCELLED_TASK_ID = "kling-5e4d3c2b-7a69-4f1e-8d0c-b9a8f7e6d5c4";
+
+/** Id of the default task that ran past its deadline: failed with error code `"TaskExpired"` (refunded). */
+export const EXPIRED_TASK_ID = "kling-3b2a1f0e-9d8c-4b7a-a6f5-e4d3c2b1a0f9";
+
+/** The `cancelled` body of CANCELLED_TASK_ID, as the 2026-08 spec describes a cancelled task. */
+export const CANCELLED_TASK: Readonly<Image2VideoTask> = deepFreeze({
+  task_id: CANCELLED_TASK_ID,
+  status: "cancelled",
+  format: "mp4",
+});
+
+/** The `failed` body of EXPIRED_TASK_ID: error code `"TaskExpired"`, the spec's word for a task past its deadline. */
+export const EXPIRED_TASK: Readonly<Image2VideoTask> = deepFreeze({
+  task_id: EXPIRED_TASK_ID,
+  status: "failed",
+  format: "mp4",
+  error: {
+    code: "TaskExpired",
+    message: "任务超时 (task expired)",
+  },
+});
+
 /** The spec's 404 body for an unknown task id, as recorded in test/fixtures/task-not-found.json. */
 export function taskNotFoundBody(taskId: string): TaskNotFoundResponse {
   return {

@@ -1,25 +1,49 @@
 // xiexus-kling/testing: a fake xiexus relay on loopback, for tests, demos and offline work.
-// It speaks the one route of the spec with real HTTP (node:http), so everything between the
-// client and the wire (fetch, retries, timeouts, validation) runs exactly as against the relay.
+// It speaks the spec's Kling routes with real HTTP (node:http), so everything between the client
+// and the wire (fetch, retries, timeouts, validation) runs exactly as against the relay, from this
+// process or from another one (a batch in a child process that a test kills).
 // Kept out of src/index.ts so node:http never reaches a browser bundle.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { isLoopbackHost } from "../options.js";
-import type { Image2VideoTask } from "../types.js";
-import { checkHeader, startVideoHost, type FakeVideoHost, type FakeVideoOptions } from "./video-host.js";
+import { ROUTES, type RouteName } from "../routes.js";
 import {
+  checkCreatedTaskOptions,
+  checkCreateFault,
+  createdTaskScript,
+  DEFAULT_MAX_BODY_BYTES,
+  gatewayError,
+  judgeCreate,
+  newTaskId,
+  type CreatedTaskOptions,
+  type CreateFault,
+  type CreateRequestInfo,
+  type FakeCreateAnswer,
+  type RecordedCreate,
+} from "./creates.js";
+import {
+  CANCELLED_TASK,
+  CANCELLED_TASK_ID,
   COMPLETED_TASK,
   DEMO_TASK_ID,
+  EXPIRED_TASK,
+  EXPIRED_TASK_ID,
   FAILED_TASK,
   FAILED_TASK_ID,
   IN_PROGRESS_TASK,
   QUEUED_TASK,
   taskNotFoundBody,
 } from "./fixtures.js";
+import { checkSteps, isScriptedResponse, type ScriptedResponse, type Step, type TaskScripts } from "./steps.js";
+import { startVideoHost, type FakeVideoHost, type FakeVideoOptions } from "./video-host.js";
 
 export {
+  CANCELLED_TASK,
+  CANCELLED_TASK_ID,
   COMPLETED_TASK,
   DEMO_TASK_ID,
+  EXPIRED_TASK,
+  EXPIRED_TASK_ID,
   FAILED_TASK,
   FAILED_TASK_ID,
   IN_PROGRESS_TASK,
@@ -31,35 +55,37 @@ export {
   FAKE_VIDEO_PATH,
   FAKE_VIDEO_QUERY,
   fakeVideoBytes,
+  fakeVideoPath,
   fakeVideoSha256,
 } from "./video-host.js";
+export { isScriptedResponse } from "./steps.js";
+export { DEFAULT_MAX_BODY_BYTES } from "./creates.js";
 export type { FakeVideoHost, FakeVideoOptions, RecordedVideoRequest, VideoFault } from "./video-host.js";
+export type { ScriptedResponse, Step, TaskScripts } from "./steps.js";
+export type {
+  CreatedTaskOptions,
+  CreatedTaskOutcome,
+  CreateFault,
+  CreateFaultResponse,
+  CreateRequestInfo,
+  FakeCreateAnswer,
+  RecordedCreate,
+  RecordedImage,
+} from "./creates.js";
 
 /** The API key the fake relay accepts unless `options.apiKey` says otherwise. Not a secret. */
 export const FAKE_RELAY_API_KEY = "sk-fake-relay";
 
-/** One scripted HTTP answer: any status, any body (objects as JSON, strings as text/HTML), extra headers, a delay. */
-export interface ScriptedResponse {
-  /** HTTP status code, 200-599 (a final answer: an informational 1xx cannot end a request). */
-  status: number;
-  /** The body: a string or bytes are sent as they are, anything else as JSON; absent means an empty body. */
-  body?: unknown;
-  /** Headers to add or override (e.g. `{ "retry-after": "1" }`). */
-  headers?: Record<string, string>;
-  /** Wait this long (ms) before answering, to exercise timeouts. */
-  delayMs?: number;
-}
-
-/** One answer of a task's script: a spec-shaped task body (served as a 200) or a ScriptedResponse. */
-export type Step = Image2VideoTask | ScriptedResponse;
-
-/** Scripts by task id: each task answers its steps one per request, and the last step repeats. */
-export type TaskScripts = Readonly<Record<string, readonly Step[]>>;
-
-/** The default scripts: DEMO_TASK_ID goes queued -> in_progress -> completed, FAILED_TASK_ID is failed. */
+/**
+ * The default scripts: DEMO_TASK_ID goes queued -> in_progress -> completed, FAILED_TASK_ID is
+ * failed, CANCELLED_TASK_ID cancelled, EXPIRED_TASK_ID failed with `"TaskExpired"`. Scripted
+ * tasks answer on both task routes (image2video and text2video).
+ */
 export const DEFAULT_TASKS: TaskScripts = Object.freeze({
   [DEMO_TASK_ID]: Object.freeze([QUEUED_TASK, IN_PROGRESS_TASK, COMPLETED_TASK]),
   [FAILED_TASK_ID]: Object.freeze([FAILED_TASK]),
+  [CANCELLED_TASK_ID]: Object.freeze([CANCELLED_TASK]),
+  [EXPIRED_TASK_ID]: Object.freeze([EXPIRED_TASK]),
 });
 
 /** Options of `createFakeRelay`; every one is optional. */
@@ -74,10 +100,26 @@ export interface FakeRelayOptions {
   host?: string;
   /**
    * Also serve the demo video from a second loopback origin (`relay.video`), and point the `url`
-   * of served completed tasks that carry COMPLETED_TASK's url at it. `true` for the defaults
-   * (256 KiB, ranges, ETag, Last-Modified, no faults). Default: off (no second server; tasks as recorded).
+   * of served completed tasks that carry COMPLETED_TASK's url at it (a created task at its own
+   * path there). `true` for the defaults (256 KiB, ranges, ETag, Last-Modified, no faults).
+   * Default: off (no second server; tasks as recorded).
    */
   video?: boolean | FakeVideoOptions;
+  /**
+   * How the tasks the relay creates run: options for all, or a function of each create request.
+   * Default: `{}` (queued -> in_progress -> completed, one step per GET).
+   */
+  createdTasks?: CreatedTaskOptions | ((create: CreateRequestInfo) => CreatedTaskOptions);
+  /** Create faults played in order by the creates the relay would accept, any route (see `scriptCreates`). Default: none. */
+  createFaults?: readonly CreateFault[];
+  /**
+   * Consulted for each create the relay would accept once the scripted faults are used up: a fault
+   * to play, or undefined for the normal answer (e.g. a reset at random in a kill test). An
+   * invalid fault it returns is answered 500, saying why, and creates nothing.
+   */
+  createFault?: (create: CreateRequestInfo) => CreateFault | undefined;
+  /** Largest create body read (the gateway's cap), in bytes; a larger one is answered 413. Default: 128 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** What the relay recorded of one request. Never the key nor the Authorization header's value. */
@@ -86,13 +128,15 @@ export interface RecordedRequest {
   method: string;
   /** Path of the request, without the query string. */
   path: string;
-  /** The (decoded) task id when the path is the task route, else undefined. */
+  /** The route of the path (`image2video` or `text2video`, create or task path), else undefined. */
+  route: RouteName | undefined;
+  /** The (decoded) task id when the path is a task route, else undefined. */
   taskId: string | undefined;
   /** Whether the request carried `Authorization: Bearer <the relay's key>`. */
   authorized: boolean;
   /** Whether the request carried an Authorization header at all. */
   hadAuthorization: boolean;
-  /** The HTTP status the relay answered with. */
+  /** The HTTP status the relay answered with; 0 when it sent none (a reset, a stall, a client that left mid-body). */
   status: number;
   /** When the request arrived, ms since the epoch. */
   time: number;
@@ -110,63 +154,61 @@ export interface FakeRelay {
   readonly apiKey: string;
   /** Every request so far, oldest first (the same array throughout; `reset()` empties it). */
   readonly requests: readonly RecordedRequest[];
+  /** Every create received (authorized, body read), oldest first, with the task it created if any (the same array throughout). */
+  readonly creates: readonly RecordedCreate[];
+  /** How many tasks the relay created: what a real relay would have billed (a refused or faulted create without a task does not count). */
+  readonly createCount: number;
   /** Whether the server is still listening (false once `close()` resolved). */
   readonly listening: boolean;
   /** The video host (another origin, like a CDN), when started with the `video` option; else undefined. */
   readonly video: FakeVideoHost | undefined;
-  /** Adds or replaces the script of one task; it starts again from its first step. */
+  /** Adds or replaces the script of one task; it starts again from its first step (a created task keeps its route). */
   setTask(taskId: string, steps: readonly Step[]): void;
   /** Removes a task: it then answers the spec's 404. */
   deleteTask(taskId: string): void;
-  /** Back to the scripts given at start, every task at its first step, no recorded requests. */
+  /** Queues create faults, played in order: for one route's creates, else for any route (a route's own queue goes first). */
+  scriptCreates(faults: readonly CreateFault[], route?: RouteName): void;
+  /** Changes how the tasks created from now on run (the `createdTasks` option). */
+  setCreatedTasks(options: CreatedTaskOptions | ((create: CreateRequestInfo) => CreatedTaskOptions)): void;
+  /** Back to the start: the given scripts, options and fault queue, no created task, nothing recorded. */
   reset(): void;
-  /** Stops listening and destroys every connection (keep-alive ones too); resolves when closed. */
+  /** Stops listening and destroys every connection (keep-alive and stalled ones too); resolves when closed. */
   close(): Promise<void>;
 }
 
-const TASK_ROUTE = /^\/kling\/v1\/videos\/image2video\/([^/]+)$/;
-
-/** True when a step is a ScriptedResponse rather than a task body (a task's status is a word). */
-export function isScriptedResponse(step: Step): step is ScriptedResponse {
-  return typeof (step as { status?: unknown }).status === "number";
+/** A task the relay serves: its next answer, the route it belongs to (undefined: both), its own video path if created. */
+interface TaskEntry {
+  route: RouteName | undefined;
+  next: () => Step;
+  videoUrl: string | undefined;
 }
 
-function checkSteps(taskId: string, steps: readonly Step[]): Step[] {
-  const where = `fake relay: task ${JSON.stringify(taskId)}`;
-  if (typeof taskId !== "string" || taskId === "") throw new TypeError("fake relay: a task id must be a non-empty string");
-  if (!Array.isArray(steps) || steps.length === 0) throw new TypeError(`${where}: steps must be a non-empty array`);
-  for (const step of steps as unknown[]) {
-    if (step === null || typeof step !== "object" || Array.isArray(step)) {
-      throw new TypeError(`${where}: every step must be a task body or { status, body?, headers?, delayMs? }`);
-    }
-    if (!isScriptedResponse(step as Step)) {
-      checkJson(where, step);
-      continue;
-    }
-    const { status, delayMs, headers, body } = step as ScriptedResponse;
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
-      throw new RangeError(`${where}: status must be an integer from 200 to 599, got ${status}`);
-    }
-    if (delayMs !== undefined && !(typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0)) {
-      throw new RangeError(`${where}: delayMs must be a finite number >= 0`);
-    }
-    for (const [name, value] of Object.entries(headers ?? {})) checkHeader(where, name, value);
-    if (typeof body !== "string" && !(body instanceof Uint8Array)) checkJson(where, body);
-  }
-  return [...steps];
-}
+type Match = { kind: "task"; route: RouteName; taskId: string | undefined } | { kind: "create"; route: RouteName };
 
-/** Refuses a body JSON.stringify cannot send (a BigInt, a cycle) before any request needs it. */
-function checkJson(where: string, body: unknown): void {
-  try {
-    JSON.stringify(body);
-  } catch (error) {
-    throw new TypeError(`${where}: a body must be a string, bytes or JSON data (${(error as Error).message})`);
+/** Which route a path is: a create path, or a task path with its decoded id (undefined if it does not decode). */
+function matchRoute(path: string): Match | undefined {
+  for (const route of Object.values(ROUTES)) {
+    if (path === route.create) return { kind: "create", route: route.name };
+    const prefix = route.create + "/";
+    if (path.startsWith(prefix) && path.length > prefix.length && !path.includes("/", prefix.length)) {
+      try {
+        return { kind: "task", route: route.name, taskId: decodeURIComponent(path.slice(prefix.length)) };
+      } catch {
+        return { kind: "task", route: route.name, taskId: undefined };
+      }
+    }
   }
+  return undefined;
 }
 
 function errorBody(message: string, type: string, code: string | null, param: string | null = null): object {
   return { error: { message, type, param, code } };
+}
+
+type CreatedTasksSetting = NonNullable<FakeRelayOptions["createdTasks"]>;
+
+function checkCreatedTasksSetting(value: CreatedTasksSetting): CreatedTasksSetting {
+  return typeof value === "function" ? value : checkCreatedTaskOptions(value);
 }
 
 /** Starts a fake relay on loopback; resolves once it listens. */
@@ -186,19 +228,42 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
   if (videoOptions !== undefined && (videoOptions === null || typeof videoOptions !== "object")) {
     throw new TypeError("fake relay: video must be a boolean or an options object");
   }
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) throw new RangeError("fake relay: maxBodyBytes must be a whole number >= 0");
+  const faultHook = options.createFault;
+  if (faultHook !== undefined && typeof faultHook !== "function") throw new TypeError("fake relay: createFault must be a function");
+  if (options.createFaults !== undefined && !Array.isArray(options.createFaults)) {
+    throw new TypeError("fake relay: createFaults must be an array");
+  }
+  const initialFaults = (options.createFaults ?? []).map((fault) => checkCreateFault(fault));
+  const initialCreated = checkCreatedTasksSetting(options.createdTasks ?? {});
   const initial = Object.entries(options.tasks ?? DEFAULT_TASKS).map(([id, steps]) => [id, checkSteps(id, steps)] as const);
 
-  const scripts = new Map<string, Step[]>();
-  const served = new Map<string, number>();
+  const tasks = new Map<string, TaskEntry>();
   const requests: RecordedRequest[] = [];
+  const creates: RecordedCreate[] = [];
+  const faultQueues = { any: [] as CreateFault[], image2video: [] as CreateFault[], text2video: [] as CreateFault[] };
+  let createdTasks = initialCreated;
+  let createCount = 0;
   const timers = new Set<NodeJS.Timeout>();
   let counter = 0;
+  let video: FakeVideoHost | undefined = undefined;
+
+  function scripted(steps: Step[], route: RouteName | undefined, videoUrl: string | undefined): TaskEntry {
+    let served = 0;
+    return { route, videoUrl, next: () => steps[Math.min(served++, steps.length - 1)]! };
+  }
 
   function reset(): void {
-    scripts.clear();
-    served.clear();
-    for (const [id, steps] of initial) scripts.set(id, steps);
+    tasks.clear();
+    for (const [id, steps] of initial) tasks.set(id, scripted(steps, undefined, undefined));
     requests.length = 0;
+    creates.length = 0;
+    createCount = 0;
+    faultQueues.any = [...initialFaults];
+    faultQueues.image2video = [];
+    faultQueues.text2video = [];
+    createdTasks = initialCreated;
   }
   reset();
 
@@ -207,11 +272,20 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
       write(res, status, body, headers);
     } catch (error) {
       // A step edited after it was checked: answer 500 saying why, rather than throw into the test run.
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      res.statusCode = 500;
-      res.setHeader("content-type", "text/plain; charset=utf-8");
-      res.end(`fake relay: cannot send this step: ${(error as Error).message}`);
+      fail(res, `fake relay: cannot send this step: ${(error as Error).message}`);
     }
+  }
+
+  /** A 500 in plain text: the relay was given something it cannot play (never an exception in the test run). */
+  function fail(res: http.ServerResponse, message: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusCode = 500;
+    res.setHeader("content-type", "text/plain; charset=utf-8");
+    res.end(message);
   }
 
   function write(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
@@ -235,80 +309,214 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     res.end(payload);
   }
 
-  let video: FakeVideoHost | undefined = undefined;
+  /** Runs `action` after `delayMs` (now when 0), unless the connection closed first or the relay closes. */
+  function later(res: http.ServerResponse, delayMs: number | undefined, action: () => void): void {
+    if (!delayMs) {
+      action();
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!res.destroyed) action();
+    }, delayMs);
+    timers.add(timer);
+    res.on("close", () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    });
+  }
+
+  /** Sends a scripted answer after its delay. */
+  function play(res: http.ServerResponse, step: ScriptedResponse, body: unknown = step.body): void {
+    later(res, step.delayMs, () => send(res, step.status, body, step.headers));
+  }
+
+  /** One GET of a task route, the same for both routes: a created task answers only on its own route. */
+  function serveTask(res: http.ServerResponse, route: RouteName, taskId: string, record: (status: number) => void): void {
+    const entry = tasks.get(taskId);
+    if (entry === undefined || (entry.route !== undefined && entry.route !== route)) {
+      record(404);
+      send(res, 404, taskNotFoundBody(taskId));
+      return;
+    }
+    const step = entry.next();
+    if (isScriptedResponse(step)) {
+      record(step.status);
+      play(res, step);
+      return;
+    }
+    record(200);
+    // The recorded video URL is not reachable offline: with a video host, the task points at it.
+    const videoUrl = entry.videoUrl ?? video?.url;
+    const served = videoUrl && step.status === "completed" && step.url === COMPLETED_TASK.url ? { ...step, url: videoUrl } : step;
+    send(res, 200, served);
+  }
+
+  /** The next fault for a create on `route`: its route's queue, then the shared one, then the createFault function. */
+  function nextFault(info: CreateRequestInfo): CreateFault | undefined | Error {
+    const queued = faultQueues[info.route].shift() ?? faultQueues.any.shift();
+    if (queued !== undefined || faultHook === undefined) return queued;
+    try {
+      const fault = faultHook(info);
+      return fault === undefined ? undefined : checkCreateFault(fault, "fake relay: createFault's fault");
+    } catch (error) {
+      return error as Error;
+    }
+  }
+
+  /** Creates a task for an accepted create: an id, its lifecycle, its video URL; counted as billed. */
+  function createTask(info: CreateRequestInfo, model: string): FakeCreateAnswer | Error {
+    let plan: CreatedTaskOptions;
+    try {
+      plan = typeof createdTasks === "function" ? checkCreatedTaskOptions(createdTasks(info), "fake relay: createdTasks()") : createdTasks;
+    } catch (error) {
+      return error as Error;
+    }
+    const taskId = newTaskId();
+    const now = Date.now();
+    tasks.set(taskId, { route: info.route, next: createdTaskScript(taskId, plan, now), videoUrl: video?.urlFor(taskId) });
+    createCount++;
+    return { id: taskId, task_id: taskId, object: "video", model, status: "queued", progress: 0, created_at: Math.floor(now / 1000) };
+  }
+
+  function serveCreate(res: http.ServerResponse, route: RouteName, text: string, record: (status: number) => void): void {
+    const verdict = judgeCreate(route, text);
+    const info: CreateRequestInfo = { route, body: verdict.parsed, image: verdict.image, index: creates.length };
+    const create: RecordedCreate = { ...info, taskId: undefined, answeredStatus: 0, fault: undefined, time: Date.now() };
+    creates.push(create);
+    const answered = (status: number): void => {
+      create.answeredStatus = status;
+      record(status);
+    };
+    if (!verdict.accepted) {
+      answered(verdict.status);
+      send(res, verdict.status, verdict.body);
+      return;
+    }
+    const fault = nextFault(info);
+    if (fault instanceof Error) {
+      answered(500);
+      fail(res, `fake relay: cannot play this create fault: ${fault.message}`);
+      return;
+    }
+    const makesTask = fault === undefined || "fault" in fault || fault.created === true;
+    const answer = makesTask ? createTask(info, verdict.model) : undefined;
+    if (answer instanceof Error) {
+      answered(500);
+      fail(res, `fake relay: cannot plan the created task: ${answer.message}`);
+      return;
+    }
+    create.taskId = answer?.task_id;
+    if (fault === undefined) {
+      answered(200);
+      send(res, 200, answer);
+      return;
+    }
+    if ("fault" in fault) {
+      create.fault = fault.fault;
+      answered(0);
+      // reset-after-body: the body was read and the task created; the client gets a reset, no answer.
+      if (fault.fault === "reset-after-body") later(res, fault.delayMs, () => res.socket?.resetAndDestroy());
+      // stall: nothing more; the open socket holds the client until it (or close()) gives up.
+      return;
+    }
+    create.fault = "response";
+    let body = fault.body;
+    if (fault.bodyFrom && answer) {
+      try {
+        body = fault.bodyFrom(answer);
+      } catch (error) {
+        answered(500);
+        fail(res, `fake relay: bodyFrom failed: ${(error as Error).message}`);
+        return;
+      }
+    }
+    answered(fault.status);
+    play(res, fault, body);
+  }
+
+  /** Reads a create's body (up to the cap), then serves it; a client that leaves mid-body created nothing. */
+  function readCreate(req: http.IncomingMessage, res: http.ServerResponse, route: RouteName, record: (status: number) => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBodyBytes) chunks.push(chunk);
+    });
+    req.on("end", () => {
+      ended = true;
+      if (size > maxBodyBytes) {
+        record(413);
+        send(res, 413, gatewayError("read_request_body_failed", `request body is larger than ${maxBodyBytes} bytes`), {
+          connection: "close",
+        });
+        return;
+      }
+      serveCreate(res, route, Buffer.concat(chunks).toString("utf8"), record);
+    });
+    req.on("close", () => {
+      if (!ended) record(0);
+    });
+  }
+
   const server = http.createServer((req, res) => {
-    req.resume();
     const method = req.method ?? "GET";
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const header = req.headers.authorization;
     const token = typeof header === "string" ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
     const authorized = token === apiKey;
-    const match = TASK_ROUTE.exec(path);
-    let taskId: string | undefined;
-    try {
-      taskId = match ? decodeURIComponent(match[1]!) : undefined;
-    } catch {
-      taskId = undefined;
-    }
+    const match = matchRoute(path);
+    const taskId = match?.kind === "task" ? match.taskId : undefined;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;
       headers[name] = /^(authorization|proxy-authorization|cookie)$/.test(name) ? "[redacted]" : String(value);
     }
     const record = (status: number): void => {
-      requests.push({ method, path, taskId, authorized, hadAuthorization: header !== undefined, status, time: Date.now(), headers });
+      requests.push({
+        method,
+        path,
+        route: match?.route,
+        taskId,
+        authorized,
+        hadAuthorization: header !== undefined,
+        status,
+        time: Date.now(),
+        headers,
+      });
     };
 
-    // The order of a real gateway: route, then method, then the key, then the task.
-    if (taskId === undefined) {
+    // The order of a real gateway: route, then method, then the key, then the task or the body.
+    if (match === undefined || (match.kind === "task" && taskId === undefined)) {
+      req.resume();
       record(404);
       send(res, 404, errorBody(`no route for ${method} ${path}`, "invalid_request_error", "not_found"));
       return;
     }
-    if (method !== "GET") {
+    const allowed = match.kind === "task" ? "GET" : "POST";
+    if (method !== allowed) {
+      req.resume();
       record(405);
-      send(res, 405, errorBody(`method ${method} is not allowed; use GET`, "invalid_request_error", "method_not_allowed"), {
-        allow: "GET",
+      send(res, 405, errorBody(`method ${method} is not allowed; use ${allowed}`, "invalid_request_error", "method_not_allowed"), {
+        allow: allowed,
       });
       return;
     }
     if (!authorized) {
+      req.resume();
       record(401);
       // The message says what is wrong, never what was sent.
       const message = header === undefined ? "missing Authorization: Bearer <key> header" : "invalid API key";
       send(res, 401, errorBody(message, "authentication_error", "invalid_api_key"));
       return;
     }
-    const steps = scripts.get(taskId);
-    if (steps === undefined) {
-      record(404);
-      send(res, 404, taskNotFoundBody(taskId));
+    if (match.kind === "create") {
+      readCreate(req, res, match.route, record);
       return;
     }
-    const count = served.get(taskId) ?? 0;
-    served.set(taskId, count + 1);
-    const step = steps[Math.min(count, steps.length - 1)]!;
-    if (!isScriptedResponse(step)) {
-      record(200);
-      // The recorded video URL is not reachable offline: with a video host, the task points at it.
-      const served = video && step.status === "completed" && step.url === COMPLETED_TASK.url ? { ...step, url: video.url } : step;
-      send(res, 200, served);
-      return;
-    }
-    record(step.status);
-    if (!step.delayMs) {
-      send(res, step.status, step.body, step.headers);
-      return;
-    }
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      if (!res.destroyed) send(res, step.status, step.body, step.headers);
-    }, step.delayMs);
-    timers.add(timer);
-    res.on("close", () => {
-      clearTimeout(timer);
-      timers.delete(timer);
-    });
+    req.resume();
+    serveTask(res, match.route, taskId!, record);
   });
 
   const listenHost = host === "[::1]" ? "::1" : host;
@@ -337,32 +545,44 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     port: address.port,
     apiKey,
     requests,
+    creates,
+    get createCount() {
+      return createCount;
+    },
     get listening() {
       return server.listening;
     },
     video,
     setTask(taskId, steps) {
-      scripts.set(taskId, checkSteps(taskId, steps));
-      served.delete(taskId);
+      const checked = checkSteps(taskId, steps);
+      const current = tasks.get(taskId);
+      tasks.set(taskId, scripted(checked, current?.route, current?.videoUrl));
     },
     deleteTask(taskId) {
-      scripts.delete(taskId);
-      served.delete(taskId);
+      tasks.delete(taskId);
+    },
+    scriptCreates(faults, route) {
+      if (!Array.isArray(faults)) throw new TypeError("fake relay: scriptCreates takes an array of create faults");
+      if (route !== undefined && !Object.hasOwn(ROUTES, route)) {
+        throw new TypeError(`fake relay: route must be ${Object.keys(ROUTES).join(" or ")}, got ${JSON.stringify(route)}`);
+      }
+      const checked = faults.map((fault, i) => checkCreateFault(fault, `fake relay: create fault ${i}`));
+      faultQueues[route ?? "any"].push(...checked);
+    },
+    setCreatedTasks(next) {
+      createdTasks = checkCreatedTasksSetting(next);
     },
     reset,
     close() {
-        for (const timer of timers) clearTimeout(timer);
+      for (const timer of timers) clearTimeout(timer);
       timers.clear();
       const stop = (target: http.Server): Promise<void> =>
         new Promise<void>((resolve, reject) => {
           target.close((error) => (error ? reject(error) : resolve()));
-          // Keep-alive sockets would otherwise hold the process open for keepAliveTimeout.
+          // Keep-alive and stalled sockets would otherwise hold the process open.
           target.closeAllConnections();
         });
-      closing ??= Promise.all([
-        stop(server),
-        ...(videoHost ? [stop(videoHost.server)] : []),
-      ]).then(() => undefined);
+      closing ??= Promise.all([stop(server), ...(videoHost ? [stop(videoHost.server)] : [])]).then(() => undefined);
       return closing;
     },
   };
