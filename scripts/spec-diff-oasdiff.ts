@@ -11,8 +11,9 @@
  * - each `func TestXxx(t *testing.T)` in `checker/*_test.go` is one candidate;
  * - its two specs are the `open("...")` (or `open(<dataFileFn handle>("..."))`) calls, or the
  *   numbered fixtures of `l(t, N)` / `d(t, config, A, B)` (`data/openapi-testN.yaml`);
- * - the expected rule ids are the `checker.<Name>Id` constants it mentions, except on lines that
- *   assert absence (`requireNoChange`, `NotEqual`, `Nil`); their levels come from `checker/rules.go`;
+ * - the expected rule ids are the `checker.<Name>Id` constants it mentions, and the ids it spells
+ *   as strings where it reads one (`"<id>", errs[0].GetId()`, `e0.Id)`, `Id: "<id>"`), except on
+ *   lines that assert absence (`requireNoChange`, `NotEqual`, `Nil`); their levels come from `checker/rules.go`;
  *   a test that mentions none but asserts `require.Empty(t, errs)` / `Len(t, errs, 0)` expects INFO.
  * A test that runs one check (`singleCheckConfig(checker.<Check>)`) is compared with our changes
  * on that check's side only (request / response / neither, from rules.go), since oasdiff ran
@@ -119,6 +120,7 @@ function idNamesOf(rule: string): string[] {
 export async function score(root: string): Promise<Score> {
   const checkerDir = path.join(root, "checker");
   const { levels, ids, checks } = await readRules(checkerDir);
+  const names = new Map([...ids].map(([name, id]) => [id, name]));
   const helpers = await readFile(path.join(checkerDir, "helpers_test.go"), "utf8").catch(() => "");
   const handles = new Map([...helpers.matchAll(/(\w+)\s*=\s*dataFileFn\("([^"]+)"\)/g)].map((m) => [m[1] as string, m[2] as string]));
   const skipped = new Map<string, number>();
@@ -150,12 +152,14 @@ export async function score(root: string): Promise<Score> {
       if (numbered) files.push(`../data/openapi-test${numbered[1] as string}.yaml`, `../data/openapi-test${numbered[2] as string}.yaml`);
       if (files.length !== 2) { skip("does not open exactly two files"); continue; }
       const expectedIds: string[] = [];
+      const expect = (name: string | undefined) => {
+        if (name !== undefined && ids.has(name) && levels.has(name) && !expectedIds.includes(name)) expectedIds.push(name);
+      };
       for (const line of body.split("\n")) {
         if (/NoChange|NotEqual|Nil\(|NotContains|False\(/.test(line)) continue;
-        for (const m of line.matchAll(/checker\.(\w+Id)\b/g)) {
-          const id = ids.get(m[1] as string);
-          if (id !== undefined && levels.has(m[1] as string) && !expectedIds.includes(m[1] as string)) expectedIds.push(m[1] as string);
-        }
+        for (const m of line.matchAll(/checker\.(\w+Id)\b/g)) expect(m[1]);
+        // Some tests spell the id they read: `require.Equal(t, "request-property-pattern-added", errs[0].GetId())`.
+        if (/GetId\(\)|\.Id\)|^\s*Id:/.test(line)) for (const m of line.matchAll(/"([a-z][a-z0-9-]*)"/g)) expect(names.get(m[1] as string));
       }
       const expectsNothing = /require\.(Empty\(t, errs\)|Len\(t, errs, 0\))/.test(body);
       if (expectedIds.length === 0 && !expectsNothing) { skip("no readable expectation"); continue; }
