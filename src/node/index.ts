@@ -6,5 +6,6 @@
 
 export { downloadVideo, FileExistsError, DEFAULT_DOWNLOAD_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES } from "./download.js";
 export { nodeHttpGet } from "./http-get.js";
+export { readImageFile } from "./image-file.js";
 
 export type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSource } from "./download.js";
