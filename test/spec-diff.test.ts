@@ -89,7 +89,8 @@ const getOp = (doc: Doc) => doc.paths["/items/{id}"]?.get as { parameters: Json[
 const item = (doc: Doc) => doc.components.schemas.Item;
 const newItem = (doc: Doc) => doc.components.schemas.NewItem;
 
-const REPO_SPEC = path.resolve("openapi/kling-image2video.json");
+/** The relay's combined file as published: 39 paths, the Kling task schemas shared by both task routes. */
+const REPO_SPEC = path.resolve("openapi/relay.json");
 const KLING_PATH = "/kling/v1/videos/image2video/{task_id}";
 
 describe("diffSpecs: operations and servers", () => {
@@ -584,31 +585,32 @@ describe("diffSpecs on the real spec", () => {
     real = JSON.parse(await readFile(REPO_SPEC, "utf8")) as Json;
   });
 
-  const response = (doc: Json, status: string) => {
-    const op = (doc.paths as Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: Json }> }> }>>)[KLING_PATH]?.get;
-    return op?.responses[status]?.content["application/json"]?.schema as { properties: Record<string, Json> };
-  };
+  const schemas = (doc: Json) => (doc.components as { schemas: Record<string, { properties: Record<string, Json> }> }).schemas;
 
   it("finds no change against itself and classes a realistic update", () => {
     expect(diffSpecs(real, structuredClone(real))).toEqual([]);
     const next = structuredClone(real);
-    const ok = response(next, "200");
-    (ok.properties.status as { enum: string[] }).enum.push("cancelled");
-    delete ok.properties.url;
-    ok.properties.progress = { type: "number" };
-    const notFound = response(next, "404").properties.error as { properties: Record<string, Json> };
-    notFound.properties.param = { type: "integer" };
-    const changes = diffSpecs(real, next);
+    const task = schemas(next).VideoTaskResponse as { properties: Record<string, Json> };
+    (task.properties.status as { enum: string[] }).enum.push("paused");
+    delete task.properties.url;
+    task.properties.progress = { type: "number" };
+    (schemas(next).ErrorResponse?.properties.error as { properties: Record<string, Json> }).properties.param = { type: "integer" };
+    const all = diffSpecs(real, next);
+    // A shared component's change is reported in every operation that uses it.
+    expect(all.filter((c) => c.change === "response-property-removed").map((c) => c.path).sort()).toEqual([
+      KLING_PATH, "/kling/v1/videos/text2video/{task_id}", "/v1/video/generations/{task_id}",
+    ]);
+    const changes = all.filter((c) => c.path === KLING_PATH);
     expect(changes.map((c) => `${c.level} ${c.change} ${c.location}`)).toEqual([
       "maybe-breaking response-property-enum-value-added response 200 application/json body.status",
       "breaking response-property-removed response 200 application/json body.url",
       "non-breaking response-optional-property-added response 200 application/json body.progress",
       "breaking response-property-type-changed response 404 application/json body.error.param",
     ]);
-    expect(changes.every((c) => c.operation === `GET ${KLING_PATH} (getklingimage2video)`)).toBe(true);
+    expect(changes.every((c) => c.operation === `GET ${KLING_PATH} (getKlingImage2Video)`)).toBe(true);
     const text = formatChanges(changes);
     // Grouped by level, breaking first, then by operation.
-    expect(text.split("\n").slice(0, 2)).toEqual(["== breaking (2) ==", `GET ${KLING_PATH} (getklingimage2video)`]);
+    expect(text.split("\n").slice(0, 2)).toEqual(["== breaking (2) ==", `GET ${KLING_PATH} (getKlingImage2Video)`]);
     expect(text.indexOf("== maybe-breaking (1) ==")).toBeGreaterThan(text.indexOf("== breaking (2) =="));
     expect(text.indexOf("== non-breaking (1) ==")).toBeGreaterThan(text.indexOf("== maybe-breaking (1) =="));
     expect(text).toMatch(/^ {2}ERR {3}response-property-removed +response 200 application\/json body\.url +property "url" removed$/m);
