@@ -1,5 +1,6 @@
 // Named types derived from the generated ones; none is written out by hand.
 import type { paths } from "./_spec.js";
+import type { ImageInput } from "./image.js";
 import { IMAGE2VIDEO, TEXT2VIDEO } from "./routes.js";
 
 /** The image-to-video task route's GET path (kept for callers of 0.1). */
@@ -66,8 +67,7 @@ export type VideoRequest = CreateOperation<typeof IMAGE2VIDEO.create> extends {
   ? B
   : never;
 
-/** An image for a create: an http(s) URL or base64 (sent untouched), a `data:` URL, or the bytes of a PNG or JPEG. */
-export type ImageInput = string | Uint8Array | ArrayBuffer | Blob;
+export type { ImageInput } from "./image.js";
 
 /** A create request: the spec's `VideoRequest`, with `image` taking bytes as well as a string. */
 export type CreateVideoRequest = Omit<VideoRequest, "image"> & { image?: ImageInput };

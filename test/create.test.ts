@@ -283,7 +283,7 @@ describe("the request is checked before a byte is sent", () => {
     ["not an object", "make me a video", "request"],
     ["an image that is a path", { ...REQUEST, image: "./cat.png" }, "request.image"],
     ["an image that is text bytes", { ...REQUEST, image: new TextEncoder().encode("hello, I am not a PNG") }, "request.image"],
-    ["an image over 10 MB", { ...REQUEST, image: makePng(400, 400, 11 * 1024 * 1024) }, "request.image"],
+    ["an image over 10 MB", { ...REQUEST, image: makePng(400, 400, { size: 11 * 1024 * 1024 }) }, "request.image"],
     ["an image too small", { ...REQUEST, image: makePng(200, 400) }, "request.image"],
   ];
   for (const [name, request, argument] of bad) {
@@ -325,7 +325,7 @@ describe("images reach the relay as the base64 it expects", () => {
           form === "Uint8Array"
             ? bytes
             : form === "ArrayBuffer"
-              ? bytes.slice().buffer
+              ? new Uint8Array(bytes).buffer
               : form === "Blob"
                 ? new Blob([bytes.slice()])
                 : `data:image/png;base64,${Buffer.from(bytes).toString("base64")}`;
