@@ -299,8 +299,30 @@ describe("diffSpecs: request bodies", () => {
     ]);
   });
 
-  it("ignores readOnly properties on the request side", () => {
+  it("ignores readOnly properties' presence and required-ness on the request side", () => {
     expect(changed((d) => { newItem(d).properties.created = { type: "string", readOnly: true }; newItem(d).required.push("created"); })).toEqual([]);
+  });
+
+  it("still compares the values of a property a side does not carry: readOnly in a request, writeOnly in a response", () => {
+    // The generated request type still has a readOnly property and the request validator checks what
+    // is sent, so a tighter value breaks callers who send it; OpenAPI scopes only `required` to one side.
+    const created = (schema: Json) => {
+      const doc = baseDoc();
+      newItem(doc).properties.created = { readOnly: true, ...schema };
+      item(doc).properties.created = { readOnly: true, ...schema };
+      item(doc).properties.secret = { writeOnly: true, ...schema };
+      return doc;
+    };
+    expect(levels(diffSpecs(created({ type: "string" }), created({ type: "string", pattern: "^[a-z]+$" })))).toEqual([
+      "breaking request-property-pattern-added", "non-breaking response-property-pattern-added", "non-breaking response-property-pattern-added",
+    ]);
+    expect(levels(diffSpecs(created({ type: "string" }), created({ type: "integer" })))).toEqual([
+      "breaking request-property-type-changed", "breaking response-property-type-changed", "breaking response-property-type-changed",
+    ]);
+    // Becoming readOnly is the property leaving the request, as before.
+    expect(levels(diffSpecs(created({ type: "string", readOnly: false }), created({ type: "string" })).filter((c) => c.change.startsWith("request")))).toEqual([
+      "maybe-breaking request-property-removed",
+    ]);
   });
 });
 
@@ -349,6 +371,11 @@ describe("diffSpecs: constraints (limits, pattern, format, default)", () => {
     expect(levels(diffSpecs(bothSides({ type: "string", format: "uuid" }), bothSides({ type: "string" }))))
       .toEqual(["breaking response-property-format-removed", "non-breaking request-property-format-removed"]);
     expect(diffSpecs(bothSides({ type: "string", format: "uuid", pattern: "" }), bothSides({ type: "string", format: "uuid" }))).toEqual([]);
+    // A pattern now matching any string frees every value, like dropping it.
+    expect(levels(diffSpecs(bothSides({ type: "string", pattern: "^[a-z]+$" }), bothSides({ type: "string", pattern: ".*" }))))
+      .toEqual(["non-breaking request-property-pattern-generalized", "non-breaking response-property-pattern-generalized"]);
+    expect(levels(diffSpecs(bothSides({ type: "string", pattern: "^[a-z]+$" }), bothSides({ type: "string", pattern: "^[a-z]*$" }))))
+      .toEqual(["maybe-breaking request-property-pattern-changed", "non-breaking response-property-pattern-changed"]);
   });
 
   it("a parameter's default changes what calls omitting it mean; a body property's does not", () => {

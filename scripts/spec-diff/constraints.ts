@@ -42,6 +42,9 @@ function limitsOf(schema: Rec): Map<string, number> {
   return out;
 }
 
+/** Patterns that match every string: a pattern changed to one of them constrains nothing any more. */
+const ANY_STRING: ReadonlySet<string> = new Set([".*", "^.*$", "^.*", ".*$"]);
+
 /** Reports every constraint that changed between `before` and `after`. */
 export function compareConstraints(ctx: WalkContext, before: NormalSchema, after: NormalSchema, location: string, subject: string): void {
   const oldLimits = limitsOf(before.raw);
@@ -65,6 +68,7 @@ export function compareConstraints(ctx: WalkContext, before: NormalSchema, after
   if (oldPattern !== newPattern) {
     if (oldPattern === undefined) ctx.emit(`${subject}-pattern-added`, location, `pattern ${show(newPattern)} added`);
     else if (newPattern === undefined) ctx.emit(`${subject}-pattern-removed`, location, `pattern ${show(oldPattern)} removed`);
+    else if (ANY_STRING.has(newPattern)) ctx.emit(`${subject}-pattern-generalized`, location, `pattern changed from ${show(oldPattern)} to ${show(newPattern)}, which matches any string`);
     else ctx.emit(`${subject}-pattern-changed`, location, `pattern changed from ${show(oldPattern)} to ${show(newPattern)}`);
   }
 

@@ -168,6 +168,7 @@ const SCHEMA: Record<string, SchemaRow> = {
   "pattern-added": [ERR, INFO, "request: values once valid may not match"],
   "pattern-changed": [WARN, INFO, "request: cannot tell which values still match"],
   "pattern-removed": [INFO, INFO, "fewer constraints; response: consumers rarely re-validate"],
+  "pattern-generalized": [INFO, INFO, "the new pattern matches any string: every value once valid still is"],
   "format-changed": [ERR, ERR, "values in the old format are refused / no longer arrive"],
   "format-added": [ERR, INFO, "request: values once valid may not be in the format"],
   "format-removed": [INFO, ERR, "response: values outside the old format can arrive"],

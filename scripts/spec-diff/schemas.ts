@@ -33,8 +33,9 @@ function typeText(types: Set<string> | undefined): string {
   return types ? [...types].join("|") : "any";
 }
 
+/** Whether a property belongs to this side's presence and required-ness (its value is compared either way). */
 function isVisible(schema: NormalSchema, direction: Direction): boolean {
-  // A client never sends readOnly properties and never receives writeOnly ones.
+  // A client need not send readOnly properties and is not sent writeOnly ones.
   return direction === "request" ? !schema.readOnly : !schema.writeOnly;
 }
 
@@ -221,7 +222,15 @@ function compareProperties(ctx: WalkContext, before: NormalSchema, after: Normal
       ctx.emit(response ? `response-${kind}-property-added` : `new-${kind}-request-property`, where, `${kind} property "${name}" added`);
       continue;
     }
-    if (!had || !has) continue;
+    if (!had || !has) {
+      // Not carried on this side in either version (readOnly in a request, writeOnly in a response):
+      // OpenAPI scopes `required` to the other side, so presence and required-ness say nothing here.
+      // Its value still does: the generated type keeps the property and the validators check it.
+      if (before.properties.has(name) && after.properties.has(name)) {
+        compareSchema(ctx, before.properties.get(name), after.properties.get(name), where, false, depth + 1);
+      }
+      continue;
+    }
     if (wasRequired && !isRequired) ctx.emit(`${subject}-became-optional`, where, `property "${name}" became optional (was required)`);
     else if (!wasRequired && isRequired) ctx.emit(`${subject}-became-required`, where, `property "${name}" became required (was optional)`);
     const wasDeprecated = normalize(ctx.oldDoc, before.properties.get(name)).deprecated;
