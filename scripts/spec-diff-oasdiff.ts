@@ -169,7 +169,8 @@ export async function score(root: string): Promise<Score> {
       const expected = maxLevel(expectedIds.map((id) => levels.get(id) as OasdiffLevel));
       const single = /singleCheckConfig\(checker\.(\w+)/.exec(body)?.[1];
       const sides = single === undefined ? undefined : checks.get(single);
-      // Removing the operation (a renamed path template, say) replaces every finding inside it: kept.
+      // A removed operation replaces every finding inside it: kept. (A renamed path parameter is
+      // not one: the operation is matched and its findings are compared like any other.)
       const inScope = (c: SpecChange) => !sides || sides.has(RULES[c.change]?.direction ?? "none") || c.change === "operation-removed";
       let ourChanges = diffSpecs(oldDoc, newDoc).filter(inScope);
       // A test that only looks for its ids (no count, no "nothing else") says nothing of the

@@ -106,15 +106,46 @@ describe("diffSpecs: operations and servers", () => {
     expect(added.operation).toBe("GET /things");
   });
 
-  it("treats a renamed path parameter as a different operation", () => {
-    const changes = changed((d) => {
-      d.paths["/items/{itemId}"] = d.paths["/items/{id}"] as Record<string, Json>;
-      delete d.paths["/items/{id}"];
-    });
-    expect(changes.map((c) => `${c.level} ${c.change} ${c.path}`)).toEqual([
-      "breaking operation-removed /items/{id}",
-      "non-breaking operation-added /items/{itemId}",
+  /** The GET moved to `/items/{itemId}`, its path parameter renamed with it; `edit` changes the operation. */
+  const renamed = (edit: (op: ReturnType<typeof getOp>) => void = () => undefined) => {
+    const doc = baseDoc();
+    const op = getOp(doc);
+    (op.parameters[0] as Json).name = "itemId";
+    edit(op);
+    doc.paths["/items/{itemId}"] = doc.paths["/items/{id}"] as Record<string, Json>;
+    delete doc.paths["/items/{id}"];
+    return doc;
+  };
+
+  it("matches an operation whose path parameter was renamed, and reports the rename as breaking", () => {
+    // The template is a key of the generated `paths`: callers passing "/items/{id}" stop compiling.
+    const changes = diffSpecs(baseDoc(), renamed());
+    expect(changes.map((c) => `${c.level} ${c.change} ${c.path} ${c.location}`)).toEqual([
+      "breaking path-parameter-renamed /items/{itemId} parameter path.itemId",
     ]);
+    expect(changes[0]?.detail).toBe('path parameter "id" renamed to "itemId": /items/{id} is now /items/{itemId}');
+  });
+
+  it("still compares what a renamed path parameter and its operation carry", () => {
+    const before = baseDoc();
+    Object.assign(getOp(before).parameters[0] as Json, { deprecated: true, "x-sunset": "2030-01-01", schema: { type: "string", default: "2" } });
+    const after = renamed((op) => {
+      Object.assign(op.parameters[0] as Json, { deprecated: true, schema: { type: "string", default: "1" } });
+      op.parameters.pop();
+    });
+    expect(levels(diffSpecs(before, after))).toEqual([
+      "breaking path-parameter-renamed", "breaking request-parameter-default-value-changed",
+      "breaking request-parameter-sunset-deleted", "maybe-breaking request-parameter-removed",
+    ]);
+  });
+
+  it("pairs templates that differ only in names once per document; a second one of the same shape is its own operation", () => {
+    // OpenAPI forbids two templates of one shape; the spec may still have them: nothing is paired twice.
+    const twice = baseDoc();
+    twice.paths["/items/{name}"] = { get: { responses: {} } };
+    expect(diffSpecs(twice, twice)).toEqual([]);
+    expect(diffSpecs(twice, baseDoc()).map((c) => `${c.level} ${c.change} ${c.path}`)).toEqual(["breaking operation-removed /items/{name}"]);
+    expect(diffSpecs(baseDoc(), twice).map((c) => `${c.level} ${c.change} ${c.path}`)).toEqual(["non-breaking operation-added /items/{name}"]);
   });
 
   it("flags a changed operationId as maybe-breaking", () => {

@@ -1,7 +1,9 @@
 /**
- * Operations (method + exact path template) and the document's servers. A renamed path
- * parameter changes the string openapi-fetch callers pass, so it is one operation removed and
- * one added, not a rename.
+ * Operations and the document's servers. Operations are matched by method and path template
+ * without its parameter names (`/items/{id}` and `/items/{itemId}` are one operation, as oasdiff
+ * matches them), so a renamed path parameter is one change (parameters.ts reports it as breaking:
+ * the template is a key of the generated `paths`) and everything else in the operation is still
+ * compared, instead of vanishing into "one operation removed, one added".
  */
 import { asRecord, deref, isRecord, show, type Emit, type Rec } from "./core.js";
 
@@ -15,7 +17,21 @@ export interface OperationRef {
   item: Rec;
 }
 
-/** Every operation of `doc`, keyed `method path`; 3.1 webhooks as `method webhook:<name>`. */
+/** A path template without its parameter names: `/items/{id}` -> `/items/{}`. */
+export function templateShape(route: string): string {
+  return route.replace(/\{[^{}]*\}/g, "{}");
+}
+
+/** A path template's parameter names, in order: `/a/{x}/b/{y}` -> `["x", "y"]`. */
+export function templateNames(route: string): string[] {
+  return [...route.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1] as string);
+}
+
+/**
+ * Every operation of `doc`, keyed `method <template shape>`; 3.1 webhooks as `method webhook:<name>`.
+ * OpenAPI forbids two templates of one shape; where a document has them anyway, the first (in
+ * document order) takes the shared key and the others their exact template, so none is paired twice.
+ */
 export function operationsOf(doc: Rec): Map<string, OperationRef> {
   const ops = new Map<string, OperationRef>();
   const items = [
@@ -24,9 +40,12 @@ export function operationsOf(doc: Rec): Map<string, OperationRef> {
   ];
   for (const [route, rawItem] of items) {
     const item = deref(doc, rawItem).value;
+    const shape = route.startsWith("webhook:") ? route : templateShape(route);
     for (const method of METHODS) {
       const op = item[method];
-      if (isRecord(op)) ops.set(`${method} ${route}`, { path: route, method, op, item });
+      if (!isRecord(op)) continue;
+      const key = ops.has(`${method} ${shape}`) ? `${method} \u0000${route}` : `${method} ${shape}`;
+      ops.set(key, { path: route, method, op, item });
     }
   }
   return ops;

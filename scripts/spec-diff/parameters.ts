@@ -1,7 +1,7 @@
 /** Request parameters (path, query, header, cookie), path-level ones included. */
-import { asRecord, deref, isRecord, type Emit, type Rec } from "./core.js";
+import { asRecord, deref, isRecord, show, type Emit, type Rec } from "./core.js";
 import { compareParameterLifecycle, parameterRemovedRule } from "./deprecation.js";
-import type { OperationRef } from "./operations.js";
+import { templateNames, type OperationRef } from "./operations.js";
 import { compareSchema, walkContext } from "./schemas.js";
 
 interface ParameterInfo {
@@ -13,8 +13,11 @@ interface ParameterInfo {
   schema: unknown;
 }
 
-/** Path-level and operation-level parameters by `in.name`; the operation's override the path's. */
-function parametersOf(doc: Rec, ref: OperationRef): Map<string, ParameterInfo> {
+/**
+ * Path-level and operation-level parameters by `in.name`; the operation's override the path's.
+ * `renames` maps a path parameter's name to the one it is matched under (its name in the other version).
+ */
+function parametersOf(doc: Rec, ref: OperationRef, renames: ReadonlyMap<string, string> = new Map()): Map<string, ParameterInfo> {
   const params = new Map<string, ParameterInfo>();
   const all = [
     ...(Array.isArray(ref.item.parameters) ? ref.item.parameters : []),
@@ -25,7 +28,7 @@ function parametersOf(doc: Rec, ref: OperationRef): Map<string, ParameterInfo> {
     if (typeof param.name !== "string" || typeof param.in !== "string") continue;
     const key = `${param.in}.${param.name}`;
     // Header names are case-insensitive: matched lower-cased, shown as spelled.
-    const match = param.in === "header" ? key.toLowerCase() : key;
+    const match = param.in === "header" ? key.toLowerCase() : param.in === "path" ? `path.${renames.get(param.name) ?? param.name}` : key;
     let schema = param.schema;
     if (schema === undefined && isRecord(param.content)) schema = asRecord(Object.values(param.content)[0]).schema;
     params.set(match, { key, in: param.in, required: param.required === true || param.in === "path", raw: param, schema });
@@ -33,9 +36,26 @@ function parametersOf(doc: Rec, ref: OperationRef): Map<string, ParameterInfo> {
   return params;
 }
 
-/** Parameters removed, added, made required or optional, deprecated, and their schemas. */
+/**
+ * Path parameters renamed between two templates of one shape (`/items/{id}` -> `/items/{itemId}`):
+ * matched by position, as a template's names are; old name -> new name.
+ */
+function pathRenames(before: OperationRef, after: OperationRef, emit: Emit): Map<string, string> {
+  const renames = new Map<string, string>();
+  if (before.path === after.path) return renames;
+  const newNames = templateNames(after.path);
+  for (const [i, name] of templateNames(before.path).entries()) {
+    const next = newNames[i];
+    if (next === undefined || next === name) continue;
+    renames.set(name, next);
+    emit("path-parameter-renamed", `parameter path.${next}`, `path parameter ${show(name)} renamed to ${show(next)}: ${before.path} is now ${after.path}`);
+  }
+  return renames;
+}
+
+/** Parameters removed, added, renamed in the path, made required or optional, deprecated, and their schemas. */
 export function compareParameters(oldDoc: Rec, newDoc: Rec, before: OperationRef, after: OperationRef, emit: Emit): void {
-  const oldParams = parametersOf(oldDoc, before);
+  const oldParams = parametersOf(oldDoc, before, pathRenames(before, after, emit));
   const newParams = parametersOf(newDoc, after);
   for (const [match, param] of oldParams) {
     const key = param.key;

@@ -39,6 +39,9 @@ const OPERATIONS = group("none", {
     deliberate: "oasdiff says INFO once the operation was deprecated; callers' code still breaks when the path leaves the generated types",
   }],
   "operation-added": [INFO, "nobody calls it yet", { oasdiff: ["endpoint-added"] }],
+  "path-parameter-renamed": [ERR, "the path template is a key of the generated `paths`: callers passing the old template and its parameter name stop compiling", {
+    deliberate: "oasdiff matches the operation by its template without parameter names and reports nothing; openapi-fetch callers name the template and the parameter",
+  }],
   "webhook-removed": [ERR, "receivers lose calls they rely on"],
   "webhook-added": [INFO, "receivers may ignore it"],
   "operation-id-changed": [WARN, "the generated `operations` type is keyed by operationId", {
