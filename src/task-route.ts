@@ -115,7 +115,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     throw thrown;
   }
 
-  async function getTask(id: string, given: GetTaskOptions, batch = false): Promise<VideoTaskResult> {
+  async function getTask(id: string, given: GetTaskOptions | undefined, batch = false): Promise<VideoTaskResult> {
     const { call, policy } = callPolicy(batch ? batchPolicy : ctx.clientPolicy, given);
     // Without a user onResponse middleware nobody else reads the Response: the transport hands the
     // text over directly instead of rebuilding a Response around it.
@@ -199,7 +199,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
 
   const helpers: RouteHelpers = {
     create: (request, options) => createTask(request, options),
-    get: async (taskId, options) => getTask(checkTaskId(taskId), options ?? {}),
+    get: async (taskId, options) => getTask(checkTaskId(taskId), options),
     wait: async (taskId, options) => {
       const id = checkTaskId(taskId);
       return waitForTask(id, (signal) => getTask(id, { signal }), options);

@@ -323,7 +323,8 @@ export function waitForMany(
     if (changed) onUpdate?.(task, entry.id);
     // onUpdate may have ended the batch (a `return()` from inside it).
     if (ended) return;
-    switch (statusKind(task.status)) {
+    const kind = statusKind(task.status);
+    switch (kind) {
       case "completed":
         if (typeof task.url !== "string" || task.url === "") {
           settle(entry, {
@@ -353,6 +354,11 @@ export function waitForMany(
           }),
         });
         return;
+      default: {
+        // A status kind added to src/status.ts must be given a meaning here: this stops compiling until it is.
+        const unhandled: never = kind;
+        throw new Error(`unhandled status kind ${String(unhandled)}`);
+      }
     }
   }
 

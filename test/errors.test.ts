@@ -245,11 +245,12 @@ describe("compat: relay variants are normalized, strict rejects them", () => {
     [
       "simplified envelope, failed with a string error code",
       { code: "success", message: "", data: { error: { message: "content moderation failed", code: "task_failed" }, status: "failed", task_id: "t1", url: "" } },
-      { task_id: "t1", status: "failed", error: { message: "content moderation failed" } },
+      { task_id: "t1", status: "failed", error: { code: "task_failed", message: "content moderation failed" } },
     ],
     [
-      "bare body with a numeric string error code",
-      { task_id: "t1", status: "failed", error: { code: "1301", message: "blocked" } },
+      // (A spec-shaped body with a string code passes untouched: the overlay types code as integer or string.)
+      "bare body with a gateway status and a numeric string error code",
+      { task_id: "t1", status: "FAILURE", error: { code: "1301", message: "blocked" } },
       { task_id: "t1", status: "failed", error: { code: 1301, message: "blocked" } },
     ],
     [

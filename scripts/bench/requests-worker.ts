@@ -5,7 +5,7 @@
 import axios from "axios";
 import ky from "ky";
 import createClient from "openapi-fetch";
-import type { paths } from "../../generated/kling-image2video.js";
+import type { paths } from "../../generated/relay.js";
 import { createKlingClient, IMAGE2VIDEO_TASK_PATH } from "../../src/index.js";
 import { nodeHttpGet } from "../../src/node/index.js";
 

@@ -1,6 +1,6 @@
 // The calls of kling.ts written with bare openapi-fetch on the same generated `paths`.
 import createClient from "openapi-fetch";
-import type { paths } from "../../../generated/kling-image2video.js";
+import type { paths } from "../../../generated/relay.js";
 
 const TASK_PATH = "/kling/v1/videos/image2video/{task_id}";
 type Task = paths[typeof TASK_PATH]["get"]["responses"][200]["content"]["application/json"];
