@@ -590,19 +590,23 @@ describe("spec:diff:oasdiff scorer (on a corpus written here, shaped like oasdif
     });
     await writeFile(path.join(root, "data", "two.yaml"), spec({ a: { type: "string" }, b: { type: "string" } }));
     await writeFile(path.join(root, "data", "one.yaml"), spec({ a: { type: "string" } }));
+    await writeFile(path.join(root, "data", "one-moved.yaml"), spec({ a: { type: "string" } }).replace("paths:", "servers:\n  - url: https://eu.example.test\npaths:"));
     await writeFile(path.join(root, "checker", "rules.go"), [
       "func GetAllRules() BackwardCompatibilityRules {",
       "\tnewBackwardCompatibilityRule(GoneId, ERR, GoneCheck, DirectionResponse, AreaSchema, KindExistence, ActionRemove),",
       "\tnewBackwardCompatibilityRule(NewId, INFO, GoneCheck, DirectionResponse, AreaSchema, KindExistence, ActionAdd),",
+      "\tnewBackwardCompatibilityRule(AddedId, INFO, AddedCheck, DirectionNone, AreaPaths, KindExistence, ActionAdd),",
       "}",
     ].join("\n"));
-    await writeFile(path.join(root, "checker", "check_gone.go"), 'const (\n\tGoneId = "response-property-removed"\n\tNewId = "response-optional-property-added"\n)\n');
+    await writeFile(path.join(root, "checker", "check_gone.go"), 'const (\n\tGoneId = "response-property-removed"\n\tNewId = "response-optional-property-added"\n\tAddedId = "endpoint-added"\n)\n');
     const goTest = (name: string, from: string, to: string, body: string) =>
       `func ${name}(t *testing.T) {\n\ts1, err := open("../data/${from}")\n\ts2, err := open("../data/${to}")\n${body}\n}\n`;
     await writeFile(path.join(root, "checker", "check_gone_test.go"), [
       goTest("TestGone", "two.yaml", "one.yaml", "\trequireSingleApiChange(t, checker.ApiChange{Id: checker.GoneId}, errs)"),
       goTest("TestNew", "one.yaml", "two.yaml", "\trequireSingleApiChange(t, checker.ApiChange{Id: checker.NewId}, errs)"),
       goTest("TestSame", "one.yaml", "one.yaml", "\trequire.Empty(t, errs)"),
+      // One check ran: our servers finding (a call of ours that no oasdiff id names) is not its business.
+      goTest("TestOneCheck", "one.yaml", "one-moved.yaml", "\terrs := checker.CheckBackwardCompatibility(singleCheckConfig(checker.AddedCheck), d, osm)\n\trequire.Empty(t, errs)"),
       // Some of oasdiff's tests spell the id they read instead of naming its constant.
       goTest("TestSpelled", "two.yaml", "one.yaml", '\trequire.Len(t, errs, 1)\n\trequire.Equal(t, "response-property-removed", errs[0].GetId())'),
       goTest("TestEdited", "one.yaml", "one.yaml", "\ts2.Spec.Paths = nil\n\trequire.Empty(t, errs)"),
@@ -614,11 +618,11 @@ describe("spec:diff:oasdiff scorer (on a corpus written here, shaped like oasdif
 
   it("replays each Go test's YAML pair, reads expected levels from rules.go and skips what it cannot replay", async () => {
     const { cases, skipped } = await score(root);
-    expect(cases.map((c) => `${c.test.split(":")[1]} ${c.expected} ${c.ours}`)).toEqual(["TestGone ERR ERR", "TestNew INFO INFO", "TestSame INFO INFO", "TestSpelled ERR ERR"]);
+    expect(cases.map((c) => `${c.test.split(":")[1]} ${c.expected} ${c.ours}`)).toEqual(["TestGone ERR ERR", "TestNew INFO INFO", "TestSame INFO INFO", "TestOneCheck INFO INFO", "TestSpelled ERR ERR"]);
     expect([...skipped]).toEqual([["edits a loaded spec in Go", 1]]);
     let out = "";
     expect(await oasdiffMain([root], (t) => { out += t; })).toBe(0);
-    expect(out).toMatch(/^covered: 4\/4 agree \(100\.0%\)/m);
+    expect(out).toMatch(/^covered: 5\/5 agree \(100\.0%\)/m);
   });
 
   it("fails under the threshold and lists the disagreement", async () => {
@@ -629,7 +633,7 @@ describe("spec:diff:oasdiff scorer (on a corpus written here, shaped like oasdif
     try {
       let out = "";
       expect(await oasdiffMain([root], (t) => { out += t; })).toBe(1);
-      expect(out).toMatch(/^covered: 4\/5 agree .* 1 breaking classed lower {2}<- FAIL$/m);
+      expect(out).toMatch(/^covered: 5\/6 agree .* 1 breaking classed lower {2}<- FAIL$/m);
       expect(out).toMatch(/TestMismatch: oasdiff ERR \[response-property-removed\], ours INFO \[INFO response-optional-property-added\]/);
     } finally {
       await writeFile(file, good);
