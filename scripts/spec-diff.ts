@@ -4,12 +4,20 @@
  * (INFO). This file is the entry and CLI; the rules live in `spec-diff/` by family, their levels
  * in one registry (`spec-diff/rules.ts`).
  *
- * Usage: `tsx scripts/spec-diff.ts <old> <new> [--json] [--fail-on breaking|maybe-breaking]`
+ * Usage: `tsx scripts/spec-diff.ts <old> <new> [--json] [--fail-on breaking|maybe-breaking] [--as <name> [--spec-dir DIR]]`
  * Exit codes: 0 done; 1 `--fail-on` threshold reached; 2 usage error or invalid input.
+ *
+ * `--as relay.json` reads both files as the spec set's `relay.json` (scripts/spec-set.ts): its
+ * remembered selection applies to both sides, and the project's overlays for it are shown apart, in
+ * a "project overlays" section (what each overlay changes on top of the new file), so the relay's
+ * own changes are never mixed with the project's fixes. Servers other than the pinned base URL are
+ * listed as maintainer decisions: the client's default base URL is pinned in src/options.ts.
  *
  * Operations are matched by method and exact path template: renaming a path parameter changes the
  * path string consumers pass to openapi-fetch, so it shows up as one operation removed and one added.
  */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { compareRequestBody, compareResponses } from "./spec-diff/bodies.js";
@@ -19,6 +27,18 @@ import { loadSpec } from "./spec-diff/load.js";
 import { compareOperationId, compareServers, label, operationsOf } from "./spec-diff/operations.js";
 import { compareParameters } from "./spec-diff/parameters.js";
 import { compareDocumentSecurity, compareOperationSecurity } from "./spec-diff/security.js";
+import {
+  applyOverlay,
+  OVERLAY_DIR,
+  parseOverlay,
+  parseSpecSetConfig,
+  selectOperations,
+  SPEC_SET_FILE,
+  type ActionEffect,
+  type Overlay,
+  type Selection,
+} from "./spec-set.js";
+import { DEFAULT_BASE_URL } from "../src/options.js";
 
 export type { ChangeLevel, SpecChange } from "./spec-diff/core.js";
 export { RULES, type Rule } from "./spec-diff/rules.js";
@@ -134,6 +154,88 @@ export function formatChanges(changes: readonly SpecChange[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** Rules about `servers`: the generated client no longer takes its base URL from a spec, so these are maintainer decisions, not API changes. */
+export const SERVER_RULES: ReadonlySet<string> = new Set(["default-server-changed", "server-added", "server-removed"]);
+
+/** `changes` without the server rules (see `serverDecisions` for what replaces them). */
+export function withoutServerChanges(changes: readonly SpecChange[]): SpecChange[] {
+  return changes.filter((c) => !SERVER_RULES.has(c.change));
+}
+
+/**
+ * Each server of `doc` that is not the pinned base URL (DEFAULT_BASE_URL, src/options.ts), as one
+ * line naming `file`: reported for the maintainer to decide on, never applied.
+ */
+export function serverDecisions(doc: object, file: string): string[] {
+  const servers = (doc as { servers?: unknown }).servers;
+  const lines: string[] = [];
+  (Array.isArray(servers) ? servers : []).forEach((server: unknown, i) => {
+    const url = server !== null && typeof server === "object" ? (server as { url?: unknown }).url : undefined;
+    if (typeof url !== "string" || url.replace(/\/+$/, "") === DEFAULT_BASE_URL) return;
+    lines.push(
+      `${file}#/servers/${i}/url: ${show(url)} is not the pinned base URL ${show(DEFAULT_BASE_URL)}: not applied ` +
+        "(a client sends its key there only when given baseUrl or XIEXUS_BASE_URL; to move the default, change DEFAULT_BASE_URL in src/options.ts)",
+    );
+  });
+  return lines;
+}
+
+/** What one overlay changes on top of the spec it extends: its actions' matches and the API changes they make. */
+export interface OverlayEffect {
+  overlay: string;
+  actions: ActionEffect[];
+  changes: SpecChange[];
+}
+
+/**
+ * The effect of each overlay on `published`, one after the other in the order given, each diffed
+ * against the document before it (both after `selection`, when given): the project's changes,
+ * apart from the relay's. Throws, naming the overlay and action, when a target matches nothing.
+ */
+export function overlayEffects(published: object, overlays: readonly Overlay[], selection?: Selection, where = "selection"): OverlayEffect[] {
+  const view = (doc: Record<string, unknown>): object => (selection ? selectOperations(doc, selection, where) : doc);
+  let before = structuredClone(published) as Record<string, unknown>;
+  const effects: OverlayEffect[] = [];
+  for (const overlay of overlays) {
+    const after = structuredClone(before);
+    const actions = applyOverlay(after, overlay);
+    effects.push({ overlay: overlay.file, actions, changes: withoutServerChanges(diffSpecs(view(before), view(after))) });
+    before = after;
+  }
+  return effects;
+}
+
+/** The "project overlays" section: per overlay, each action and what it matched, then its changes as `formatChanges` lists them. */
+export function formatOverlayEffects(effects: readonly OverlayEffect[]): string {
+  if (effects.length === 0) return "project overlays: none\n";
+  const lines = [`project overlays (${effects.length}), applied on top of the relay's file; their changes, apart from the relay's:`];
+  for (const effect of effects) {
+    lines.push(`-- ${effect.overlay} --`);
+    for (const action of effect.actions) {
+      const what = action.description ? ` (${action.description})` : "";
+      lines.push(`  action ${action.action}${what}: ${action.target} matched ${action.matched}`);
+    }
+    lines.push(...formatChanges(effect.changes).trimEnd().split("\n").map((line) => `  ${line}`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The selection and overlays the spec set in `specDir` remembers for spec file `name`. */
+export async function specSetView(specDir: string, name: string): Promise<{ selection?: Selection; overlays: Overlay[]; where: string }> {
+  const shown = path.basename(specDir);
+  const where = `${shown}/${SPEC_SET_FILE}`;
+  const configText = await readFile(path.join(specDir, SPEC_SET_FILE), "utf8").catch(() => undefined);
+  const selection = configText === undefined ? undefined : parseSpecSetConfig(where, configText).select[name];
+  const { readdir } = await import("node:fs/promises");
+  const names = (await readdir(path.join(specDir, OVERLAY_DIR)).catch(() => [] as string[])).filter((f) => /\.(json|ya?ml)$/i.test(f) && !f.startsWith(".")).sort();
+  const overlays: Overlay[] = [];
+  for (const file of names) {
+    const overlay = parseOverlay(`${shown}/${OVERLAY_DIR}/${file}`, await readFile(path.join(specDir, OVERLAY_DIR, file), "utf8"), shown);
+    if (overlay.spec === name) overlays.push(overlay);
+  }
+  return { selection, overlays, where: `${where}#/select/${name}` };
+}
+
 /** Where `main` writes; tests pass their own. */
 export interface Output {
   out: (text: string) => void;
@@ -145,11 +247,11 @@ const defaultOutput: Output = {
   err: (text) => process.stderr.write(text),
 };
 
-const USAGE = "usage: spec-diff <old.json|yaml> <new.json|yaml> [--json] [--fail-on breaking|maybe-breaking]";
+const USAGE = "usage: spec-diff <old.json|yaml> <new.json|yaml> [--json] [--fail-on breaking|maybe-breaking] [--as <spec file name> [--spec-dir DIR]]";
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Output = defaultOutput): Promise<number> {
-  let values: { json?: boolean; "fail-on"?: string; help?: boolean };
+  let values: { json?: boolean; "fail-on"?: string; help?: boolean; as?: string; "spec-dir": string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -158,6 +260,8 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
       options: {
         json: { type: "boolean" },
         "fail-on": { type: "string" },
+        as: { type: "string" },
+        "spec-dir": { type: "string", default: "openapi" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -189,16 +293,56 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
   }
   if (!("doc" in before) || !("doc" in after)) return 2;
 
+  if (values.as !== undefined) return asSpecSetMember(before.doc, after.doc, newFile, values.as, values["spec-dir"], values, io);
   const changes = diffSpecs(before.doc, after.doc);
   if (values.json) {
     io.out(JSON.stringify({ changes, summary: summarize(changes) }, null, 2) + "\n");
   } else {
     io.out(formatChanges(changes));
   }
-  const summary = summarize(changes);
+  return exitFor(summarize(changes), failOn);
+}
+
+function exitFor(summary: ChangeSummary, failOn: string | undefined): number {
   if (failOn === "breaking" && summary.breaking > 0) return 1;
   if (failOn === "maybe-breaking" && summary.breaking + summary["maybe-breaking"] > 0) return 1;
   return 0;
+}
+
+/** `--as`: both sides through the remembered selection, the overlays apart, the servers as decisions; `--fail-on` counts the relay's changes and the overlays' alike. */
+async function asSpecSetMember(
+  oldDoc: object,
+  newDoc: object,
+  newFile: string,
+  name: string,
+  specDir: string,
+  values: { json?: boolean; "fail-on"?: string },
+  io: Output,
+): Promise<number> {
+  let changes: SpecChange[];
+  let effects: OverlayEffect[];
+  let selection: Selection | undefined;
+  try {
+    const view = await specSetView(specDir, name);
+    selection = view.selection;
+    const select = (doc: object, strict: boolean): object => (selection ? selectOperations(doc as Record<string, unknown>, selection, view.where, strict) : doc);
+    changes = withoutServerChanges(diffSpecs(select(oldDoc, false), select(newDoc, true)));
+    effects = overlayEffects(newDoc, view.overlays, selection, view.where);
+  } catch (error) {
+    io.err(`spec-diff: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const decisions = serverDecisions(newDoc, newFile);
+  const all = [...changes, ...effects.flatMap((e) => e.changes)];
+  if (values.json) {
+    io.out(JSON.stringify({ changes, summary: summarize(changes), overlays: effects, decisions }, null, 2) + "\n");
+  } else {
+    io.out(selection ? `the relay's changes, as spec set member ${name} (operations selected):\n` : `the relay's changes, as spec set member ${name}:\n`);
+    io.out(formatChanges(changes));
+    io.out(formatOverlayEffects(effects));
+    io.out(decisions.length ? `maintainer decisions (not applied):\n${decisions.map((d) => `  ${d}\n`).join("")}` : "");
+  }
+  return exitFor(summarize(all), values["fail-on"]);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

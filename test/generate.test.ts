@@ -1,13 +1,14 @@
 // scripts/generate.ts: deterministic output for whatever spec set openapi/ holds, a --check that
-// names stale files, headers naming every source spec and its hash, warnings that name where a
-// defect is, refusals for what cannot be generated, and 3.0 read as JSON Schema 2020-12.
+// names stale files, headers naming every source spec and overlay and its hash, warnings that name
+// where a defect is, refusals for what cannot be generated, 3.0 read as JSON Schema 2020-12, the
+// project's overlays applied and the remembered selection kept (scripts/spec-set.ts), no base URL.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateAll, generateSpecs, parseSpec, readSpecs, staleFiles, writeGenerated, type GeneratedFile } from "../scripts/generate.js";
+import { generateAll, generateSpecs, parseSpec, readExtras, readSpecs, staleFiles, writeGenerated, type GeneratedFile, type SetExtras } from "../scripts/generate.js";
 import { normalizeSchema } from "../scripts/spec-normalize.js";
 import { ROOT, specFiles } from "./helpers/spec.js";
 
@@ -15,8 +16,14 @@ const run = promisify(execFile);
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const SPECS = path.join(ROOT, "test", "fixtures", "specs");
 const relayLikeText = await readFile(path.join(SPECS, "relay-like.json"), "utf8");
+// The seed's single-endpoint spec, as it was before openapi/relay.json superseded it: a small 3.1 spec to test with.
 const seedFile = "openapi/kling-image2video.json";
-const seedText = await readFile(path.join(ROOT, seedFile), "utf8");
+const seedText = await readFile(path.join(SPECS, "kling-image2video.json"), "utf8");
+const relayFile = "openapi/relay.json";
+const relayText = await readFile(path.join(ROOT, relayFile), "utf8");
+const overlayFile = "openapi/overlays/relay.error-code.overlay.json";
+const overlayText = await readFile(path.join(ROOT, overlayFile), "utf8");
+const selectKling = { file: "openapi/spec-set.json", text: JSON.stringify({ select: { "relay.json": { pathPrefixes: ["/kling/v1/videos/"] } } }) };
 
 let tmp: string;
 beforeAll(async () => {
@@ -45,7 +52,8 @@ const index = (files: GeneratedFile[]): string => files.find((f) => f.name === "
 function runtimeData(files: GeneratedFile[]): { schemas: unknown[]; responses: Record<string, Record<string, Record<string, number>>> } {
   const text = index(files);
   const schemas = text.slice(text.indexOf("export const schemas: readonly unknown[] = ") + 43, text.indexOf("];\n", text.indexOf("export const schemas")) + 1);
-  const responses = text.slice(text.indexOf("= ", text.indexOf("export const responses")) + 2, text.lastIndexOf(";"));
+  const start = text.indexOf("= ", text.indexOf("export const responses")) + 2;
+  const responses = text.slice(start, text.indexOf(";\n", start));
   return { schemas: JSON.parse(schemas.replace(/,\n]$/, "]")) as unknown[], responses: JSON.parse(responses) as never };
 }
 
@@ -69,17 +77,17 @@ describe("generate", () => {
     expect(heads["index.ts"]).toContain(`from ${seedFile} (sha256 ${hash(seedText)}), openapi/relay.json (sha256 ${hash(relayLikeText)})`);
   });
 
-  it("takes the base URL from the first spec (by file name) with servers[0], else the default, warning on a disagreement", async () => {
-    const other = seedText.replace("https://api.xiexus.cn", "https://relay.example");
+  it("generates no base URL: a server other than the pinned one is a warning (a maintainer decision, not applied)", async () => {
+    const other = seedText.replace("https://api.xiexus.cn", "https://api.github.com");
     const warnings: string[] = [];
     const both = await generateSpecs([{ file: "openapi/b.json", text: seedText }, { file: "openapi/a.json", text: other }], (w) => warnings.push(w));
-    expect(index(both)).toContain('export const defaultBaseUrl: string = "https://relay.example";');
-    expect(warnings).toContain('openapi/b.json#/servers/0/url: "https://api.xiexus.cn" differs from openapi/a.json\'s "https://relay.example", which is the default base URL');
-
-    const none = await generateSpecs([{ file: "openapi/relay.json", text: relayLikeText }]);
-    expect(index(none)).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
-    const relative = await generateSpecs([{ file: "openapi/a.json", text: other.replace("https://relay.example", "/v1") }]);
-    expect(index(relative)).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
+    expect(index(both)).not.toMatch(/baseUrl|api\.github\.com|api\.xiexus\.cn/i);
+    expect(warnings).toEqual([
+      'openapi/a.json#/servers/0/url: "https://api.github.com" is not the pinned base URL "https://api.xiexus.cn" (DEFAULT_BASE_URL, src/options.ts): a maintainer decision, not applied',
+    ]);
+    const clean: string[] = [];
+    await generateSpecs([{ file: seedFile, text: seedText }, { file: "openapi/relay.json", text: relayLikeText }], (w) => clean.push(w));
+    expect(clean.filter((w) => w.includes("servers"))).toEqual([]); // the pinned URL, or no servers at all
   });
 
   it("--check passes on a fresh output and names each stale file, telling to run npm run generate", async () => {
@@ -93,13 +101,13 @@ describe("generate", () => {
 
     // Edit the spec without regenerating, edit generated code by hand, leave a file of a spec that
     // is gone: each is named.
-    const spec = JSON.parse(seedText) as { info: { version: string } };
+    const spec = JSON.parse(relayText) as { info: { version: string } };
     spec.info.version = "1.0.1";
-    await writeFile(path.join(dir, seedFile), JSON.stringify(spec, null, 2));
+    await writeFile(path.join(dir, relayFile), JSON.stringify(spec, null, 2));
     await writeFile(path.join(dir, "generated", "old.runtime.ts"), "export {};\n");
     const stale = await generate(dir, "--check");
     expect(stale.code).toBe(1);
-    expect(stale.out).toContain("stale: generated/kling-image2video.ts");
+    expect(stale.out).toContain("stale: generated/relay.ts");
     expect(stale.out).toContain("stale: generated/index.ts");
     expect(stale.out).toContain("stale: generated/old.runtime.ts");
     expect(stale.out).toContain("npm run generate");
@@ -134,7 +142,6 @@ describe("a combined 3.0 spec beside the seed's", () => {
     const warnings: string[] = [];
     await generateSpecs([{ file: "openapi/relay.json", text: relayLikeText }], (w) => warnings.push(w));
     expect(warnings).toEqual([
-      'openapi/relay.json#/servers: "servers" is empty; the base URL comes from another spec or the default',
       "openapi/relay.json#/paths/~1v1~1images~1generations~1/post: no operationId; the operation is typed inline in paths",
       "openapi/relay.json#/paths/~1v1~1images~1edits~1/post: no operationId; the operation is typed inline in paths",
       'openapi/relay.json#/paths/~1v1beta~1models~1{model}:generateContent~1/post: operationId "geminiRelayV1Beta" is already used by POST /v1beta/models/{model}:generateContent; this one is typed inline in paths',
@@ -260,15 +267,13 @@ describe("hostile specs: refused or made harmless, never followed outside the do
     expect(Object.getPrototypeOf(value.properties)).toBe(Object.prototype);
   });
 
-  it("a server URL the client would refuse is not the default base URL; server variables take their defaults", async () => {
-    for (const url of ["http://relay.example", "https://user:pw@relay.example", "https://{region}.relay.example"]) {
+  it("a spec's servers never reach the generated code, whatever they hold: each other one is reported", async () => {
+    for (const url of ["http://relay.example", "https://user:pw@relay.example", "https://{region}.relay.example", "/v1"]) {
       const warnings: string[] = [];
-      const files = await generateSpecs([{ file: seedFile, text: edited((doc) => (doc.servers = [{ url }])) }], (w) => warnings.push(w));
-      expect(index(files)).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
-      expect(warnings.join("\n")).toMatch(/servers\/0\/url: .* cannot be the client's base URL/);
+      const files = await generateSpecs([{ file: seedFile, text: edited((doc) => (doc.servers = [{ url: "https://api.xiexus.cn/" }, { url }])) }], (w) => warnings.push(w));
+      expect(files.map((f) => f.content).join("\n")).not.toMatch(/relay\.example|baseUrl/i);
+      expect(warnings).toEqual([`${seedFile}#/servers/1/url: ${JSON.stringify(url)} is not the pinned base URL "https://api.xiexus.cn" (DEFAULT_BASE_URL, src/options.ts): a maintainer decision, not applied`]);
     }
-    const regional = edited((doc) => (doc.servers = [{ url: "https://{region}.relay.example", variables: { region: { default: "cn" } } }]));
-    expect(index(await generateSpecs([{ file: seedFile, text: regional }]))).toContain('defaultBaseUrl: string = "https://cn.relay.example"');
   });
 
   it("warns about a path parameter the operation does not declare, naming the operation", async () => {
@@ -291,5 +296,125 @@ describe("hostile specs: refused or made harmless, never followed outside the do
     const nested = edited((doc) => (dig(okSchema(doc), "properties").deep = deep));
     await expect(generateSpecs([{ file: seedFile, text: nested }])).rejects.toThrow(/nested deeper than 200 levels/);
     await expect(generateSpecs([{ file: seedFile, text: `\ufeff${seedText}` }])).resolves.toHaveLength(2);
+  });
+});
+
+describe("the relay's combined file: overlays and a remembered selection", () => {
+  const relay = { file: relayFile, text: relayText };
+  const overlay = { file: overlayFile, text: overlayText };
+  const relayDoc = JSON.parse(relayText) as { components: { schemas: Record<string, { properties: Record<string, Record<string, unknown>> }> } };
+  /** The relay's file with `edit` applied to a copy. */
+  const relayEdited = (edit: (doc: typeof relayDoc) => void): string => {
+    const doc = structuredClone(relayDoc);
+    edit(doc);
+    return JSON.stringify(doc);
+  };
+
+  it("keeps the four Kling operations and only the components they reach", async () => {
+    const files = await generateSpecs([relay], undefined, { config: selectKling });
+    const { responses } = runtimeData(files);
+    expect(Object.keys(responses)).toEqual([
+      "/kling/v1/videos/text2video",
+      "/kling/v1/videos/text2video/{task_id}",
+      "/kling/v1/videos/image2video",
+      "/kling/v1/videos/image2video/{task_id}",
+    ]);
+    const types = files.find((f) => f.name === "relay.ts")!.content;
+    const components = types.slice(types.indexOf("export interface components"), types.indexOf("\n}\n", types.indexOf("export interface components")));
+    const schemaNames = [...components.matchAll(/^ {8}(\w+): \{$/gm)].map((m) => m[1]);
+    expect(schemaNames).toEqual(["ErrorResponse", "VideoRequest", "VideoResponse", "VideoTaskResponse", "VideoTaskMetadata", "VideoTaskError"]);
+    expect(types).toContain("operations selected by openapi/spec-set.json (paths /kling/v1/videos/)");
+    // Whole, the same file has the relay's other 39 operations and their schemas.
+    const whole = await generateSpecs([relay]);
+    expect(Object.keys(runtimeData(whole).responses).length).toBeGreaterThan(30);
+    expect(whole.find((f) => f.name === "relay.ts")!.content.length).toBeGreaterThan(types.length * 5);
+  }, 60_000);
+
+  it("selects by tag and by operationId too; an entry matching no operation fails, naming it", async () => {
+    const byTag = { file: "openapi/spec-set.json", text: JSON.stringify({ select: { "relay.json": { tags: ["视频生成/Kling格式"] } } }) };
+    expect(Object.keys(runtimeData(await generateSpecs([relay], undefined, { config: byTag })).responses)).toHaveLength(4);
+    const byId = { file: "openapi/spec-set.json", text: JSON.stringify({ select: { "relay.json": { operationIds: ["getKlingText2Video"] } } }) };
+    expect(Object.keys(runtimeData(await generateSpecs([relay], undefined, { config: byId })).responses)).toEqual(["/kling/v1/videos/text2video/{task_id}"]);
+    const typo = { file: "openapi/spec-set.json", text: JSON.stringify({ select: { "relay.json": { pathPrefixes: ["/kling/v1/videos/", "/kling/v2/"] } } }) };
+    await expect(generateSpecs([relay], undefined, { config: typo })).rejects.toThrow(
+      'openapi/spec-set.json#/select/relay.json: the path prefix "/kling/v2/" matches no operation; fix or remove it',
+    );
+    const gone = { file: "openapi/spec-set.json", text: JSON.stringify({ select: { "kling-image2video.json": { tags: ["x"] } } }) };
+    await expect(generateSpecs([relay], undefined, { config: gone })).rejects.toThrow(/selects from kling-image2video\.json, which is not in openapi\//);
+    const empty = { file: "openapi/spec-set.json", text: JSON.stringify({ select: { "relay.json": {} } }) };
+    await expect(generateSpecs([relay], undefined, { config: empty })).rejects.toThrow(/an empty selection would keep nothing/);
+  }, 60_000);
+
+  it("applies the overlay: error.code is a number or a string in the types and in the runtime data", async () => {
+    const plain = await generateSpecs([relay], undefined, { config: selectKling });
+    const overlaid = await generateSpecs([relay], undefined, { config: selectKling, overlays: [overlay] });
+    const codeOf = (files: GeneratedFile[]) => {
+      const types = files.find((f) => f.name === "relay.ts")!.content;
+      return types.slice(types.indexOf("VideoTaskError: {")).match(/code\?: ([^;]+);/)![1];
+    };
+    expect(codeOf(plain)).toBe("number");
+    expect(codeOf(overlaid)).toBe("number | string");
+    expect(JSON.stringify(runtimeData(overlaid).schemas)).toContain('"code":{"oneOf":[{"type":"integer"},{"type":"string"}]}');
+    const hash = createHash("sha256").update(overlayText).digest("hex");
+    expect(index(overlaid).split("\n")[0]).toContain(`${overlayFile} (sha256 ${hash})`);
+    // Deterministic: the same inputs, the same bytes; the relay's file itself is untouched.
+    expect(await generateSpecs([relay], undefined, { config: selectKling, overlays: [overlay] })).toEqual(overlaid);
+    expect(relayText).toBe(await readFile(path.join(ROOT, relayFile), "utf8"));
+  }, 60_000);
+
+  it("an overlay action that matches nothing fails generation, naming the overlay and the action", async () => {
+    // The relay fixed its spec: code is a string now, so the overlay's first target matches nothing.
+    const fixed = relayEdited((doc) => (doc.components.schemas.VideoTaskError!.properties.code = { type: "string" }));
+    await expect(generateSpecs([{ file: relayFile, text: fixed }], undefined, { config: selectKling, overlays: [overlay] })).rejects.toThrow(
+      new RegExp(`^${overlayFile.replace(/[.]/g, "\\.")} action 1 \\(Drop the integer-only error\\.code\\..*\\): target .* matches nothing in relay\\.json; .*delete the overlay`),
+    );
+    const dir = await mkdtemp(path.join(tmp, "stale-overlay-"));
+    await mkdir(path.join(dir, "openapi", "overlays"), { recursive: true });
+    await writeFile(path.join(dir, relayFile), fixed);
+    await writeFile(path.join(dir, overlayFile), overlayText);
+    const run = await generate(dir);
+    expect(run.code).toBe(1);
+    expect(run.out).toContain(`generate: ${overlayFile} action 1`);
+    expect(run.out).toContain("matches nothing");
+  }, 60_000);
+
+  it("refuses an overlay that is not Overlay 1.0, extends no spec of the set, or has a target that is not JSONPath", async () => {
+    const doc = JSON.parse(overlayText) as Record<string, unknown> & { actions: Array<Record<string, unknown>> };
+    const variant = (edit: (d: typeof doc) => void): SetExtras => {
+      const copy = structuredClone(doc);
+      edit(copy);
+      return { overlays: [{ file: overlayFile, text: JSON.stringify(copy) }] };
+    };
+    const cases: Array<[string, SetExtras, RegExp]> = [
+      ["version", variant((d) => (d.overlay = "2.0.0")), /not an Overlay 1\.0 document/],
+      ["extends", variant((d) => (d.extends = "../kling-image2video.json")), /extends kling-image2video\.json, which is not in openapi\/; delete the overlay/],
+      ["remote", variant((d) => (d.extends = "https://example.com/relay.json")), /"extends" must name the spec it fixes/],
+      ["escape", variant((d) => (d.extends = "../../relay.json")), /is not a spec file in openapi\//],
+      ["jsonpath", variant((d) => (d.actions[0]!.target = "$.components[")), /action 1 .*is not an RFC 9535 JSONPath/],
+      ["primitive", variant((d) => (d.actions[0]!.target = "$.openapi")), /action 1 .*selects a string .*Overlay 1\.0 targets objects or arrays/],
+      ["no-op", variant((d) => delete d.actions[0]!.remove), /neither "update" nor "remove: true"/],
+      ["outside $ref", variant((d) => (d.actions[1]!.update = { code: { $ref: "https://example.com/x.json" } })), /points outside the document/],
+    ];
+    for (const [name, extras, reason] of cases) {
+      await expect(generateSpecs([relay], undefined, { config: selectKling, ...extras }), name).rejects.toThrow(reason);
+    }
+  }, 60_000);
+
+  it("generates each JSON request body's schema in requests, beside responses", async () => {
+    const files = await generateSpecs([relay], undefined, { config: selectKling, overlays: [overlay] });
+    const text = index(files);
+    const requests = JSON.parse(text.slice(text.indexOf("= ", text.indexOf("export const requests")) + 2, text.lastIndexOf(";"))) as Record<string, Record<string, number>>;
+    expect(Object.keys(requests)).toEqual(["/kling/v1/videos/text2video", "/kling/v1/videos/image2video"]);
+    const body = runtimeData(files).schemas[requests["/kling/v1/videos/image2video"]!.post!] as { properties: Record<string, unknown> };
+    expect(Object.keys(body.properties)).toEqual(expect.arrayContaining(["model", "prompt", "image", "duration", "metadata"]));
+  }, 60_000);
+
+  it("reads openapi/ with its overlays and selection; spec-set.json and overlays/ are no specs", async () => {
+    expect((await readSpecs(path.join(ROOT, "openapi"))).map((s) => s.file)).toEqual([relayFile]);
+    const extras = await readExtras(path.join(ROOT, "openapi"));
+    expect(extras.overlays?.map((o) => o.file)).toEqual([overlayFile]);
+    expect(extras.config?.file).toBe("openapi/spec-set.json");
+    const empty = await mkdtemp(path.join(tmp, "no-extras-"));
+    expect(await readExtras(empty)).toEqual({ overlays: [], config: undefined });
   });
 });
