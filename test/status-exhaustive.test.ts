@@ -1,7 +1,8 @@
-// A status the relay adds cannot slip through: with "cancelled" added to the task's status enum in
-// a temp copy of the project, regenerating makes the type-check fail at every table that decides
-// what a status means (src/status.ts, src/compat.ts, and src/cli.ts when it keys a table by the
-// status type); the same copy without the added status type-checks clean.
+// A status the relay adds cannot slip through: with "paused" added to the task's status enum in a
+// temp copy of the project (as "cancelled" was added by the relay's 2026-08 spec), regenerating makes
+// the type-check fail at every table that decides what a status means (src/status.ts,
+// src/compat.ts, and the CLI's table when it keys one by the status type); the same copy without
+// the added status type-checks clean.
 import { readdirSync, readFileSync } from "node:fs";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -11,7 +12,7 @@ import { generateAll, writeGenerated } from "../scripts/generate.js";
 import { copyProject } from "./helpers/project-copy.js";
 import { ROOT } from "./helpers/spec.js";
 
-const STATUSES = ["queued", "in_progress", "completed", "failed"];
+const STATUSES = ["queued", "in_progress", "completed", "failed", "cancelled"];
 
 let copy: string;
 
@@ -37,7 +38,7 @@ async function addStatus(status: string): Promise<number> {
       Object.values(o).forEach(visit);
     }
   };
-  for (const name of (await readdir(path.join(copy, "openapi"))).filter((f) => f.endsWith(".json"))) {
+  for (const name of (await readdir(path.join(copy, "openapi"))).filter((f) => f.endsWith(".json") && f !== "spec-set.json")) {
     const file = path.join(copy, "openapi", name);
     const doc = JSON.parse(await readFile(file, "utf8")) as unknown;
     visit(doc);
@@ -68,7 +69,10 @@ function typeCheckSrc(): string[] {
 /** The files that must name the new status: the lead's table, compat's, and the CLI's if keyed by the status type. */
 function decidingFiles(): string[] {
   const files = ["src/compat.ts", "src/status.ts"];
-  if (/Record<Image2VideoTaskStatus|in Image2VideoTaskStatus/.test(readFileSync(path.join(ROOT, "src", "cli.ts"), "utf8"))) files.push("src/cli.ts");
+  const cli = path.join(ROOT, "src", "cli");
+  for (const name of readdirSync(cli).filter((f) => f.endsWith(".ts"))) {
+    if (/Record<(Image2Video|Video)TaskStatus|in (Image2Video|Video)TaskStatus/.test(readFileSync(path.join(cli, name), "utf8"))) files.push(`src/cli/${name}`);
+  }
   return files.sort();
 }
 
@@ -79,13 +83,13 @@ describe("a status the spec adds", () => {
   }, 120_000);
 
   it("fails the type-check, naming every table that decides what a status means", async () => {
-    expect(await addStatus("cancelled")).toBeGreaterThan(0);
+    expect(await addStatus("paused")).toBeGreaterThan(0);
     await writeGenerated(path.join(copy, "generated"), await generateAll(path.join(copy, "openapi")));
-    expect(await readFile(path.join(copy, "generated", "index.ts"), "utf8")).toContain('"cancelled"');
+    expect(await readFile(path.join(copy, "generated", "index.ts"), "utf8")).toContain('"paused"');
     const errors = typeCheckSrc();
     expect([...new Set(errors.map((e) => e.split(":")[0]))].sort()).toEqual(decidingFiles());
     for (const file of decidingFiles()) {
-      expect(errors.find((e) => e.startsWith(file)), file).toMatch(/cancelled/);
+      expect(errors.find((e) => e.startsWith(file)), file).toMatch(/paused/);
     }
   }, 120_000);
 });
