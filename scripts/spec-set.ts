@@ -314,12 +314,13 @@ function matches(view: OperationView, selection: Selection): boolean {
 /**
  * The operations of `doc` that `selection` keeps, the others removed (a path left with none is
  * removed), then the components nothing kept reaches. `where` names the selection in errors: every
- * criterion must match an operation, since one that matches none is a typo or a path the relay renamed.
+ * criterion must match an operation, since one that matches none is a typo or a path the relay renamed
+ * (`strict` false skips that check: an older file compared against need not have them all).
  * Returns a new document; `doc` is untouched.
  */
-export function selectOperations(doc: JsonObject, selection: Selection, where: string): JsonObject {
+export function selectOperations(doc: JsonObject, selection: Selection, where: string, strict = true): JsonObject {
   const views = operationsOf(doc);
-  for (const key of SELECTION_KEYS) {
+  for (const key of strict ? SELECTION_KEYS : []) {
     for (const value of selection[key] ?? []) {
       const one: Selection = { [key]: [value] };
       if (!views.some((view) => matches(view, one))) {

@@ -2,31 +2,73 @@
  * Puts a new spec (JSON or YAML, OpenAPI 3.0/3.1) into `openapi/`, shows what it changes,
  * regenerates `generated/` and runs the contract suite.
  *
- * Usage: `tsx scripts/spec-update.ts <file> [--name <name>] [--no-test] [--spec-dir DIR] [--out-dir DIR]`
+ * Usage: `tsx scripts/spec-update.ts <file> [--name <name>] [--select-path <prefix>]... [--select-tag <tag>]...
+ *   [--select-operation <operationId>]... [--select-all] [--supersedes <spec file>]... [--no-test] [--spec-dir DIR] [--out-dir DIR]`
  *
- * The target is `<spec-dir>/<name>.json`: `--name` (`--as` is the old spelling), else the input's
- * basename; the same name replaces that spec, a new name adds one beside the others. The spec is
- * stored as pretty JSON (YAML converted), so generation is deterministic.
+ * - The target is `<spec-dir>/<name>.json`: `--name` (`--as` is the old spelling), else the input's
+ *   basename; the same name replaces that spec, a new name adds one beside the others. A JSON file
+ *   is stored byte for byte as published (the generated headers' sha256 is then the publisher's
+ *   file's); YAML is stored as its pretty JSON twin.
+ * - Selection: `--select-path/--select-tag/--select-operation` (repeatable; an operation matching any
+ *   is kept) are remembered for that spec in `<spec-dir>/spec-set.json`, so the next update of the
+ *   same file keeps the same subset without them; given again, they replace the remembered ones;
+ *   `--select-all` forgets them (the whole spec is generated).
+ * - Supersede: `--supersedes <file>` names a spec of `<spec-dir>` that the new one replaces: it is
+ *   removed, with its remembered selection, and each of its operations is diffed against its new
+ *   definition (an operation the new spec no longer has is reported removed). A file already gone
+ *   is a note, so the same command run twice changes nothing. Two files that both stay must still
+ *   define a shared operation alike, as before.
+ * - The whole spec set, with the project's overlays (`<spec-dir>/overlays/`), is generated in memory
+ *   first: what cannot be generated (not OpenAPI 3.x, an unresolvable `$ref`, an operation another
+ *   spec defines differently, an overlay action or a selection entry matching nothing, ...) is
+ *   refused naming the location, and neither `<spec-dir>` nor `<out-dir>` is touched.
+ * - Printed: the relay's own changes (old definitions against new, selected), then what the
+ *   project's overlays change on top of it, then servers other than the pinned base URL (maintainer
+ *   decisions, never applied), then the warnings.
+ * - The contract suite (test/contract.test.ts) then checks the recorded fixtures against the new
+ *   files. When it fails, `<spec-dir>` and `<out-dir>` are put back exactly as they were (a failing
+ *   tree is never left behind) and the output says what to do next; exit 1.
  *
- * The whole spec set is generated in memory first: a file that cannot be generated (not OpenAPI
- * 3.x, an unresolvable `$ref`, an operation another spec defines differently, ...) is refused,
- * naming the location, and neither `<spec-dir>` nor `<out-dir>` is touched. Defects that do not
- * stop generation are printed as warnings, after the API diff against the spec it replaces (or
- * against nothing, for a new one).
  * The contract suite reads the project's own `openapi/` and `generated/`: `--spec-dir`/`--out-dir`
  * exist for tests and belong with `--no-test`.
- * Exit codes: 0 done; 1 cannot be generated, or the contract suite failed; 2 usage error or invalid input.
+ * Exit codes: 0 done; 1 cannot be generated, or the contract suite failed (rolled back); 2 usage error or invalid input.
  */
 import { spawn } from "node:child_process";
-import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { checkSpecName, generateSpecs, parseSpec, readSpecs, SPEC_EXTENSIONS, writeGenerated, type SpecInput } from "./generate.js";
-import { diffSpecs, formatChanges } from "./spec-diff.js";
+import {
+  checkSpecName,
+  generateSpecs,
+  isSpecFileName,
+  parseSpec,
+  readExtras,
+  readSpecs,
+  SPEC_EXTENSIONS,
+  writeGenerated,
+  type SetExtras,
+  type SpecInput,
+} from "./generate.js";
+import { diffSpecs, formatChanges, formatOverlayEffects, overlayEffects, serverDecisions, withoutServerChanges, type SpecChange } from "./spec-diff.js";
+import {
+  describeSelection,
+  formatSpecSetConfig,
+  onlyOperations,
+  operationKeys,
+  parseOverlay,
+  parseSpecSetConfig,
+  selectOperations,
+  SPEC_SET_FILE,
+  type Selection,
+  type SpecSetConfig,
+} from "./spec-set.js";
+import type { JsonObject } from "./spec-normalize.js";
 
-const USAGE = "usage: spec-update <file> [--name <name>] [--no-test] [--spec-dir DIR] [--out-dir DIR]";
+const USAGE =
+  "usage: spec-update <file> [--name <name>] [--select-path <prefix>]... [--select-tag <tag>]... [--select-operation <operationId>]... " +
+  "[--select-all] [--supersedes <spec file>]... [--no-test] [--spec-dir DIR] [--out-dir DIR]";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CONTRACT_SUITE = "test/contract.test.ts";
@@ -42,7 +84,10 @@ const defaultOutput: Output = {
   err: (text) => process.stderr.write(text),
 };
 
-/** The spec file name (`<name>.json`) for `--name` or the input's path; throws on a name with directories. */
+/** Runs the contract suite and resolves with its exit code; tests pass their own. */
+export type ContractRunner = () => Promise<number>;
+
+/** The spec file name (`<name>.json`) for `--name` or the input's path; throws on a name with directories or a reserved name. */
 export function targetName(source: string, name?: string): string {
   const raw = name ?? path.basename(source);
   if (name !== undefined && (path.basename(name) !== name || name.startsWith(".") || name === "")) {
@@ -51,6 +96,7 @@ export function targetName(source: string, name?: string): string {
   const ext = SPEC_EXTENSIONS.find((e) => raw.toLowerCase().endsWith(e));
   const base = ext ? raw.slice(0, -ext.length) : raw;
   checkSpecName(base, raw);
+  if (!isSpecFileName(`${base}.json`)) throw new Error(`${JSON.stringify(raw)} is reserved: ${SPEC_SET_FILE} holds the remembered selection; pick another --name`);
   return `${base}.json`;
 }
 
@@ -74,9 +120,73 @@ export function runContractSuite(): Promise<number> {
   });
 }
 
+/** Every file under `dir` (recursively) with its bytes; what a rollback puts back. */
+async function snapshot(dir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const walk = async (at: string): Promise<void> => {
+    const entries = await readdir(at, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = path.join(at, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) files.set(full, await readFile(full));
+    }
+  };
+  await walk(dir);
+  return files;
+}
+
+/** Puts `dir` back to `before`: files written since are removed, changed or removed ones restored byte for byte; a directory that did not exist is removed. */
+async function restore(dir: string, before: Map<string, Buffer>, existed: boolean): Promise<void> {
+  if (!existed) {
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  const now = await snapshot(dir);
+  for (const file of now.keys()) if (!before.has(file)) await rm(file, { force: true });
+  for (const [file, bytes] of before) {
+    const current = now.get(file);
+    if (current && current.equals(bytes)) continue;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, bytes);
+  }
+}
+
+/** Writes `bytes` to `file` through a temp file and a rename, so a reader never sees half a file. */
+async function writeAtomically(file: string, bytes: string | Buffer): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  await writeFile(temporary, bytes);
+  await rename(temporary, file);
+}
+
+/** The spec file name `--supersedes` means: `kling-image2video`, `kling-image2video.json` or `openapi/kling-image2video.json`. */
+function supersededName(given: string): string {
+  const base = path.basename(given);
+  return SPEC_EXTENSIONS.some((ext) => base.toLowerCase().endsWith(ext)) ? base : `${base}.json`;
+}
+
+type Doc = JsonObject;
+
+/** The empty document a new spec is compared with. */
+function emptyLike(doc: Doc): Doc {
+  return { openapi: doc.openapi, info: {}, paths: {} };
+}
+
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
-export async function main(argv: readonly string[], io: Output = defaultOutput): Promise<number> {
-  let values: { name?: string; as?: string; "no-test"?: boolean; "spec-dir": string; "out-dir": string; help?: boolean };
+export async function main(argv: readonly string[], io: Output = defaultOutput, runContract: ContractRunner = runContractSuite): Promise<number> {
+  let values: {
+    name?: string;
+    as?: string;
+    "select-path"?: string[];
+    "select-tag"?: string[];
+    "select-operation"?: string[];
+    "select-all"?: boolean;
+    supersedes?: string[];
+    "no-test"?: boolean;
+    "spec-dir": string;
+    "out-dir": string;
+    help?: boolean;
+  };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -85,6 +195,11 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
       options: {
         name: { type: "string" },
         as: { type: "string" },
+        "select-path": { type: "string", multiple: true },
+        "select-tag": { type: "string", multiple: true },
+        "select-operation": { type: "string", multiple: true },
+        "select-all": { type: "boolean" },
+        supersedes: { type: "string", multiple: true },
         "no-test": { type: "boolean" },
         "spec-dir": { type: "string", default: "openapi" },
         "out-dir": { type: "string", default: "generated" },
@@ -106,6 +221,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
   }
   const specDir = values["spec-dir"];
   const outDir = values["out-dir"];
+  const shownDir = path.basename(specDir);
   let name: string;
   try {
     name = targetName(source, values.name ?? values.as);
@@ -114,69 +230,162 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
     return 2;
   }
   const target = path.join(specDir, name);
+  const given: Selection = {};
+  if (values["select-path"]?.length) given.pathPrefixes = values["select-path"];
+  if (values["select-tag"]?.length) given.tags = values["select-tag"];
+  if (values["select-operation"]?.length) given.operationIds = values["select-operation"];
+  const selecting = Object.keys(given).length > 0;
+  if (selecting && values["select-all"]) {
+    io.err(`spec-update: --select-all keeps the whole spec; it cannot be combined with --select-path/--select-tag/--select-operation\n`);
+    return 2;
+  }
+  if ([...(given.pathPrefixes ?? []), ...(given.tags ?? []), ...(given.operationIds ?? [])].some((v) => v === "")) {
+    io.err(`spec-update: a --select-* value cannot be empty\n`);
+    return 2;
+  }
+  const superseded = [...new Set((values.supersedes ?? []).map(supersededName))];
+  if (superseded.includes(name)) {
+    io.err(`spec-update: ${name} cannot supersede itself (the same name already replaces it)\n`);
+    return 2;
+  }
 
-  let text: string;
-  let newDoc: object;
+  let bytes: Buffer;
+  let newDoc: Doc;
   try {
-    text = await readFile(source, "utf8");
+    bytes = await readFile(source);
   } catch (error) {
     io.err(`spec-update: cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}\n`);
     return 2;
   }
+  const text = bytes.toString("utf8");
   try {
     newDoc = parseSpec(source, text);
   } catch (error) {
     io.err(`spec-update: refused: ${oneLine(error)}. Nothing was written to ${specDir}/.\n`);
     return 2;
   }
-  const stored = `${JSON.stringify(newDoc, null, 2)}\n`;
+  // JSON as published, byte for byte; YAML as its JSON twin (generation reads JSON or YAML alike, but one format is stored).
+  const isJson = /^\s*[{[]/.test(text.replace(/^\uFEFF/, ""));
+  const stored: string | Buffer = isJson ? bytes : `${JSON.stringify(newDoc, null, 2)}\n`;
 
-  // The whole set, generated before anything is written.
-  const current = (await exists(specDir)) ? await readSpecs(specDir).catch(() => [] as SpecInput[]) : [];
-  const storedAs = path.posix.join(path.basename(specDir), name);
+  // The set as it is, and as it will be; generated before anything is written.
+  const hasDir = await exists(specDir);
+  const current = hasDir ? await readSpecs(specDir).catch(() => [] as SpecInput[]) : [];
+  let extras: SetExtras;
+  let config: SpecSetConfig;
+  try {
+    extras = hasDir ? await readExtras(specDir) : {};
+    config = extras.config ? parseSpecSetConfig(extras.config.file, extras.config.text) : { select: {} };
+  } catch (error) {
+    io.err(`spec-update: refused: ${oneLine(error)}\nNothing was written to ${specDir}/ or ${outDir}/.\n`);
+    return 1;
+  }
+  const storedAs = path.posix.join(shownDir, name);
   const previous = current.find((s) => s.file === storedAs);
-  const inputs = [...current.filter((s) => s.file !== storedAs), { file: storedAs, text: stored }];
+  const gone = superseded.filter((file) => !current.some((s) => s.file === path.posix.join(shownDir, file)));
+  const replaced = superseded.filter((file) => !gone.includes(file)).map((file) => current.find((s) => s.file === path.posix.join(shownDir, file))!);
+  const oldConfig = structuredClone(config);
+  if (selecting) config.select[name] = given;
+  else if (values["select-all"]) delete config.select[name];
+  for (const file of superseded) delete config.select[file];
+  const configText = Object.keys(config.select).length ? formatSpecSetConfig(config) : undefined;
+  const configFile = path.posix.join(shownDir, SPEC_SET_FILE);
+  const inputs = [
+    ...current.filter((s) => s.file !== storedAs && !replaced.includes(s)),
+    { file: storedAs, text: Buffer.isBuffer(stored) ? text : stored },
+  ];
   const warnings: string[] = [];
   let files;
   try {
-    files = await generateSpecs(inputs, (message) => warnings.push(message));
+    files = await generateSpecs(inputs, (message) => warnings.push(message), {
+      overlays: extras.overlays,
+      config: configText === undefined ? undefined : { file: configFile, text: configText },
+    });
   } catch (error) {
     io.err(`spec-update: refused: ${error instanceof Error ? error.message : String(error)}\nNothing was written to ${specDir}/ or ${outDir}/.\n`);
     return 1;
   }
 
-  const oldDoc = previous ? parseSpec(previous.file, previous.text) : { openapi: (newDoc as { openapi: string }).openapi, info: {}, paths: {} };
-  io.out(previous ? `replacing ${target}; changes for client consumers:\n` : `new spec file: ${target}; what it adds for client consumers:\n`);
-  try {
-    io.out(formatChanges(diffSpecs(oldDoc, newDoc)));
-  } catch (error) {
-    io.out(`(no diff: ${oneLine(error)})\n`);
-  }
+  // What a consumer sees change: the relay's own definitions, old against new, through the selections.
+  const selection = config.select[name];
+  const where = `${configFile}#/select/${name}`;
+  const select = (doc: Doc, sel: Selection | undefined, strict: boolean): Doc => (sel ? selectOperations(doc, sel, where, strict) : doc);
+  const newView = select(newDoc, selection, true);
+  const oldView = previous ? select(parseSpec(previous.file, previous.text), oldConfig.select[name], false) : emptyLike(newDoc);
+  const supersededKeys = new Set<string>();
+  const oldViews = replaced.map((s) => {
+    const view = select(parseSpec(s.file, s.text), oldConfig.select[path.basename(s.file)], false);
+    for (const key of operationKeys(view)) supersededKeys.add(key);
+    return { file: s.file, view };
+  });
+  const changes: SpecChange[] = [];
+  const seen = new Set<string>();
+  const diff = (a: Doc, b: Doc): void => {
+    try {
+      // A document-wide change (security, ...) shows once, though each superseded file is compared apart.
+      for (const change of withoutServerChanges(diffSpecs(a, b))) {
+        const key = JSON.stringify(change);
+        if (!seen.has(key)) changes.push(change);
+        seen.add(key);
+      }
+    } catch (error) {
+      io.out(`(no diff: ${oneLine(error)})\n`);
+    }
+  };
+  diff(onlyOperations(oldView, supersededKeys, false), onlyOperations(newView, supersededKeys, false));
+  for (const old of oldViews) diff(old.view, onlyOperations(newView, new Set(operationKeys(old.view)), true));
+
+  io.out(previous ? `replacing ${target}` : `new spec file: ${target}`);
+  const fresh = selecting && JSON.stringify(oldConfig.select[name]) !== JSON.stringify(given);
+  io.out(selection ? `; operations selected by ${configFile} (${describeSelection(selection)}${fresh ? ", remembered from now on" : ", as remembered"})\n` : "\n");
+  for (const old of oldViews) io.out(`supersedes ${old.file}: its operations are compared with their new definitions, and the file is removed\n`);
+  for (const file of gone) io.out(`note: --supersedes ${file}: no such spec in ${specDir}/ (already superseded?); nothing to remove\n`);
+  io.out("changes for client consumers (the relay's own):\n");
+  io.out(formatChanges(changes));
+  const overlays = (extras.overlays ?? []).map((o) => parseOverlay(o.file, o.text, shownDir)).filter((o) => o.spec === name);
+  io.out(formatOverlayEffects(overlayEffects(newDoc, overlays, selection, where)));
+  const decisions = inputs.flatMap((s) => serverDecisions(s.file === storedAs ? newDoc : parseSpec(s.file, s.text), s.file));
+  if (decisions.length) io.out(`maintainer decisions (not applied):\n${decisions.map((d) => `  ${d}\n`).join("")}`);
   for (const warning of warnings) io.out(`warning: ${warning}\n`);
 
-  await mkdir(specDir, { recursive: true });
-  // Write then rename, so an interrupted update never leaves a half-written spec behind.
-  const temporary = path.join(specDir, `.${name}.${process.pid}.tmp`);
-  await writeFile(temporary, stored);
-  await rename(temporary, target);
-  io.out(`wrote ${target} (${Buffer.byteLength(stored)} bytes)\n`);
+  const outExisted = await exists(outDir);
+  const beforeSpecs = await snapshot(specDir);
+  const beforeOut = await snapshot(outDir);
+  const previousBytes = previous ? await readFile(target) : undefined;
+  if (!previousBytes || !previousBytes.equals(Buffer.isBuffer(stored) ? stored : Buffer.from(stored))) {
+    await writeAtomically(target, stored);
+    io.out(`wrote ${target} (${Buffer.byteLength(stored)} bytes${isJson ? ", as published" : ", converted from YAML"})\n`);
+  } else {
+    io.out(`${target} is already this file, byte for byte\n`);
+  }
+  for (const old of replaced) {
+    await rm(path.join(specDir, path.basename(old.file)), { force: true });
+    io.out(`removed ${path.join(specDir, path.basename(old.file))} (superseded by ${target})\n`);
+  }
+  const configPath = path.join(specDir, SPEC_SET_FILE);
+  if (configText !== extras.config?.text) {
+    if (configText === undefined) await rm(configPath, { force: true });
+    else await writeAtomically(configPath, configText);
+    io.out(`${configText === undefined ? "removed" : "wrote"} ${configPath}\n`);
+  }
   const changed = await writeGenerated(outDir, files);
   io.out(`regenerated ${outDir}/ (${changed} of ${files.length} files changed)\n`);
 
   if (values["no-test"]) return 0;
-  if (!(await exists(path.join(ROOT, CONTRACT_SUITE)))) {
-    io.err(`spec-update: ${CONTRACT_SUITE} not found, so the new spec is unchecked against the fixtures; pass --no-test to skip it.\n`);
-    return 1;
-  }
-  io.out(`running the contract suite (${CONTRACT_SUITE})\n`);
-  const tested = await runContractSuite();
-  if (tested !== 0) {
+  const rollBack = async (why: string): Promise<number> => {
+    await restore(specDir, beforeSpecs, hasDir);
+    await restore(outDir, beforeOut, outExisted);
     io.err(
-      `spec-update: the contract suite failed (exit ${tested}); ${target} and ${outDir}/ are updated, ` +
-        "see the suite's output above for the fixtures that no longer match.\n",
+      `spec-update: ${why}; ${specDir}/ and ${outDir}/ are back exactly as they were.\n` +
+        `Next: fix or re-record the fixtures named above (test/fixtures/) so they match the new spec, then run the same command again; ` +
+        `to look at the new spec in place first, add --no-test, then run npx vitest run ${CONTRACT_SUITE}.\n`,
     );
-    return tested;
-  }
+    return 1;
+  };
+  if (!(await exists(path.join(ROOT, CONTRACT_SUITE)))) return rollBack(`${CONTRACT_SUITE} not found, so the new spec is unchecked against the fixtures`);
+  io.out(`running the contract suite (${CONTRACT_SUITE})\n`);
+  const tested = await runContract();
+  if (tested !== 0) return rollBack(`the contract suite failed (exit ${tested}) against the new files`);
   return 0;
 }
 

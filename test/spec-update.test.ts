@@ -1,6 +1,8 @@
-// scripts/spec-update.ts: JSON or YAML in, pretty JSON stored under --name (default: the input's
-// basename), the whole spec set generated before anything is written, warnings and the API diff
-// printed, and nothing touched when the spec cannot be generated.
+// scripts/spec-update.ts: JSON stored as published (YAML as its JSON twin) under --name (default:
+// the input's basename), the whole spec set generated before anything is written, warnings and the
+// API diff printed, nothing touched when the spec cannot be generated; a remembered selection,
+// --supersedes, the project's overlays shown apart, servers as maintainer decisions, and a rollback
+// when the contract suite fails. The documented flow on the relay's real file, from the seed's tree.
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +12,11 @@ import { main, targetName } from "../scripts/spec-update.js";
 import { ROOT } from "./helpers/spec.js";
 
 const SPEC_NAME = "kling-image2video.json";
+// The seed's spec as it was before openapi/relay.json superseded it: the "fresh clone" openapi/.
+const SEED = path.join(ROOT, "test", "fixtures", "specs", SPEC_NAME);
+// The relay's real combined file, as published (openapi/relay.json is kept byte for byte).
+const RELAY = path.join(ROOT, "openapi", "relay.json");
+const OVERLAY = "relay.error-code.overlay.json";
 const KLING_PATH = "/kling/v1/videos/image2video/{task_id}";
 const RELAY_LIKE = path.join(ROOT, "test", "fixtures", "specs", "relay-like.json");
 const RELAY_LIKE_YAML = path.join(ROOT, "test", "fixtures", "specs", "relay-like.yaml");
@@ -26,9 +33,9 @@ beforeEach(async () => {
   specDir = path.join(root, "openapi");
   outDir = path.join(root, "generated");
   incoming = path.join(root, "incoming");
-  // The seed spec alone, whatever else openapi/ holds: these tests are about the flow, not the set.
+  // The seed spec alone, as openapi/ held it before the relay's file: these tests are about the flow, not the set.
   await mkdir(specDir);
-  await cp(path.join(ROOT, "openapi", SPEC_NAME), path.join(specDir, SPEC_NAME));
+  await cp(SEED, path.join(specDir, SPEC_NAME));
   await writeGenerated(outDir, await generateAll(specDir));
   await mkdir(incoming);
 });
@@ -37,33 +44,52 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Every file under the temp project, by relative path: compared before and after a refusal. */
+/** Every file under the temp project (overlays/ included), by relative path: compared before and after a refusal. */
 async function snapshot(): Promise<Map<string, Buffer>> {
+  return filesUnder(root, [specDir, outDir]);
+}
+
+async function filesUnder(base: string, dirs: string[]): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  for (const dir of [specDir, outDir]) {
-    for (const name of (await readdir(dir)).sort()) {
-      files.set(path.join(path.basename(dir), name), await readFile(path.join(dir, name)));
+  for (const dir of dirs) {
+    for (const entry of (await readdir(dir, { withFileTypes: true, recursive: true })).sort((a, b) => (a.parentPath + a.name < b.parentPath + b.name ? -1 : 1))) {
+      if (entry.isFile()) files.set(path.relative(base, path.join(entry.parentPath, entry.name)), await readFile(path.join(entry.parentPath, entry.name)));
     }
   }
   return files;
 }
 
 async function update(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run([...argv, "--no-test"]);
+}
+
+/** spec-update on the temp project; `contract` stands in for the contract suite (never run here: it reads the real checkout). */
+async function run(argv: string[], contract?: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await main([...argv, "--spec-dir", specDir, "--out-dir", outDir, "--no-test"], {
-    out: (t) => {
+  const io = {
+    out: (t: string) => {
       stdout += t;
     },
-    err: (t) => {
+    err: (t: string) => {
       stderr += t;
     },
-  });
+  };
+  const code = await main([...argv, "--spec-dir", specDir, "--out-dir", outDir], io, contract);
   return { code, stdout, stderr };
 }
 
 async function realSpec(): Promise<Json> {
-  return JSON.parse(await readFile(path.join(ROOT, "openapi", SPEC_NAME), "utf8")) as Json;
+  return JSON.parse(await readFile(SEED, "utf8")) as Json;
+}
+
+/** The documented command: the relay's real file, its Kling operations, superseding the seed's file. */
+const DOCUMENTED = [RELAY, "--name", "relay", "--select-path", "/kling/v1/videos/", "--supersedes", SPEC_NAME];
+
+/** The project's overlay, put where a maintainer writes it before running the documented command. */
+async function addOverlay(): Promise<void> {
+  await mkdir(path.join(specDir, "overlays"));
+  await cp(path.join(ROOT, "openapi", "overlays", OVERLAY), path.join(specDir, "overlays", OVERLAY));
 }
 
 function okSchema(doc: Json): { properties: Record<string, Json> } {
@@ -72,12 +98,12 @@ function okSchema(doc: Json): { properties: Record<string, Json> } {
 }
 
 describe("spec:update", () => {
-  it("replaces the spec of the same name, stores pretty JSON, prints the diff and regenerates", async () => {
+  it("replaces the spec of the same name, stores it as published, prints the diff and regenerates", async () => {
     const next = await realSpec();
     (okSchema(next).properties.status as { enum: string[] }).enum.push("cancelled");
     okSchema(next).properties.progress = { type: "number", description: "0..1" };
     const source = path.join(incoming, SPEC_NAME);
-    await writeFile(source, JSON.stringify(next, null, 4) + "\n\n"); // odd formatting on purpose
+    await writeFile(source, JSON.stringify(next, null, 4) + "\n\n"); // odd formatting on purpose: kept
 
     const { code, stdout, stderr } = await update(source);
     expect(stderr).toBe("");
@@ -87,7 +113,8 @@ describe("spec:update", () => {
     expect(stdout).toMatch(/^0 breaking, 1 maybe-breaking, 1 non-breaking$/m);
 
     expect(await readdir(specDir)).toEqual([SPEC_NAME]);
-    expect(await readFile(path.join(specDir, SPEC_NAME), "utf8")).toBe(JSON.stringify(next, null, 2) + "\n");
+    expect(await readFile(path.join(specDir, SPEC_NAME))).toEqual(await readFile(source));
+    expect(stdout).toContain("bytes, as published)");
     const types = await readFile(path.join(outDir, "kling-image2video.ts"), "utf8");
     expect(types).toContain("progress?: number");
     expect(types).toContain('"cancelled"');
@@ -105,7 +132,6 @@ describe("spec:update", () => {
     expect(stdout).toMatch(/^POST \/kling\/v1\/videos\/image2video \(createKlingImage2Video\)\n +INFO +operation-added/m);
     expect(stdout).toContain('warning: openapi/relay.json#/paths/~1v1beta~1models~1{model}:generateContent~1/post: operationId "geminiRelayV1Beta" is already used');
     expect(stdout).toContain("warning: openapi/relay.json#/paths/~1v1~1images~1edits~1/post: no operationId");
-    expect(stdout).toContain('warning: openapi/relay.json#/servers: "servers" is empty');
     expect(stdout).toMatch(/warning: openapi\/relay\.json#\/paths\/.*\/format: unknown format "unix-time"/);
 
     expect((await readdir(specDir)).sort()).toEqual([...new Set([...before, "relay.json"])].sort());
@@ -114,7 +140,7 @@ describe("spec:update", () => {
     expect(await readdir(outDir)).toEqual(expect.arrayContaining(["index.ts", "kling-image2video.ts", "relay.ts"]));
     const index = await readFile(path.join(outDir, "index.ts"), "utf8");
     expect(index).toContain('"/kling/v1/videos/text2video/{task_id}": {');
-    expect(index).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
+    expect(index).not.toMatch(/baseUrl/i);
     expect(await staleFiles(outDir, await generateAll(specDir))).toEqual([]);
   });
 
@@ -197,6 +223,144 @@ describe("spec:update", () => {
   });
 });
 
+describe("spec:update on the relay's combined file: selection, supersede, overlays", () => {
+  it("the documented command, on the seed's tree: exit 0, warnings only, the committed openapi/ and generated/; a second run changes nothing", async () => {
+    await addOverlay();
+    const first = await update(...DOCUMENTED);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`new spec file: ${path.join(specDir, "relay.json")}; operations selected by openapi/spec-set.json (paths /kling/v1/videos/, remembered from now on)`);
+    expect(first.stdout).toContain(`supersedes openapi/${SPEC_NAME}: its operations are compared with their new definitions`);
+    // Per operation, the seed's definition against the relay's: cancelled is a new response enum value (WARN).
+    expect(first.stdout).toMatch(/^GET \/kling\/v1\/videos\/image2video\/\{task_id\} \(getKlingImage2Video\)\n(  WARN .*\n)*  WARN  response-property-enum-value-added +response 200 application\/json body\.status +enum value "cancelled" added$/m);
+    expect(first.stdout).toMatch(/^POST \/kling\/v1\/videos\/text2video \(createKlingText2Video\)\n +INFO +operation-added/m);
+    expect(first.stdout.slice(0, first.stdout.indexOf("project overlays"))).toMatch(/^0 breaking, 2 maybe-breaking, \d+ non-breaking$/m); // the relay's own
+    // The overlay's effect, apart from the relay's.
+    const overlays = first.stdout.slice(first.stdout.indexOf("project overlays"));
+    expect(overlays).toMatch(/^-- openapi\/overlays\/relay\.error-code\.overlay\.json --$/m);
+    expect(overlays).toMatch(/ERR +response-property-type-generalized +response 200 application\/json body\.error\.code +type widened from integer to integer\|string/);
+    expect(first.stdout).not.toContain("maintainer decisions");
+    expect(first.stdout).toContain(`removed ${path.join(specDir, SPEC_NAME)} (superseded by ${path.join(specDir, "relay.json")})`);
+
+    // What the flow leaves is what is committed, byte for byte (the relay's file as published).
+    const made = await filesUnder(root, [specDir, outDir]);
+    const committed = await filesUnder(ROOT, [path.join(ROOT, "openapi"), path.join(ROOT, "generated")]);
+    expect([...made.keys()].sort()).toEqual([...committed.keys()].sort());
+    for (const [file, bytes] of made) expect(bytes.equals(committed.get(file)!), file).toBe(true);
+    expect(await readFile(path.join(specDir, "relay.json"))).toEqual(await readFile(RELAY));
+
+    const second = await update(...DOCUMENTED);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toBe("");
+    expect(second.stdout).toContain(`note: --supersedes ${SPEC_NAME}: no such spec`);
+    expect(second.stdout).toMatch(/the relay's own\):\nno changes\n/);
+    expect(second.stdout).toContain("regenerated");
+    expect(second.stdout).toContain("(0 of 2 files changed)");
+    expect(await snapshot()).toEqual(made);
+  }, 120_000);
+
+  it("remembers the selection: the next drop-in of the whole file needs no flags; new flags replace it, --select-all forgets it", async () => {
+    await rm(path.join(specDir, SPEC_NAME));
+    expect((await update(RELAY, "--name", "relay", "--select-operation", "getKlingText2Video", "--select-tag", "视频生成/Kling格式")).code).toBe(0);
+    expect(JSON.parse(await readFile(path.join(specDir, "spec-set.json"), "utf8"))).toMatchObject({
+      select: { "relay.json": { tags: ["视频生成/Kling格式"], operationIds: ["getKlingText2Video"] } },
+    });
+    const again = await update(RELAY, "--name", "relay");
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("operations selected by openapi/spec-set.json (tags 视频生成/Kling格式; operationIds getKlingText2Video, as remembered)");
+    const paths = () =>
+      readFile(path.join(outDir, "index.ts"), "utf8").then((t) => {
+        const block = t.slice(t.indexOf("export interface paths {"), t.indexOf("\n}\n", t.indexOf("export interface paths {")));
+        return [...block.matchAll(/^ {4}"(\/[^"]*)": \{$/gm)].map((m) => m[1]);
+      });
+    expect(await paths()).toHaveLength(4);
+
+    const narrower = await update(RELAY, "--name", "relay", "--select-operation", "getKlingText2Video");
+    expect(narrower.code).toBe(0);
+    expect(narrower.stdout).toMatch(/ERR +operation-removed/); // the create operations leave the generated paths
+    expect(await paths()).toEqual(["/kling/v1/videos/text2video/{task_id}"]);
+
+    const whole = await update(RELAY, "--name", "relay", "--select-all");
+    expect(whole.code).toBe(0);
+    expect(await readdir(specDir)).not.toContain("spec-set.json");
+    expect((await paths()).length).toBeGreaterThan(30);
+    expect((await update(RELAY, "--name", "relay", "--select-all", "--select-tag", "x")).code).toBe(2);
+  }, 120_000);
+
+  it("without --supersedes, the seed's and the relay's different definitions are still refused, naming both; nothing written", async () => {
+    const before = await snapshot();
+    const { code, stderr } = await update(RELAY, "--name", "relay", "--select-path", "/kling/v1/videos/");
+    expect(code).toBe(1);
+    expect(stderr).toContain(`GET ${KLING_PATH} is defined by openapi/${SPEC_NAME} and openapi/relay.json with different meanings`);
+    expect(stderr).toContain("/status/enum");
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("a superseded operation the new file no longer has is reported removed (breaking)", async () => {
+    const { code, stdout } = await update(RELAY, "--name", "relay", "--select-operation", "createKlingImage2Video", "--supersedes", `openapi/${SPEC_NAME}`);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^GET \/kling\/v1\/videos\/image2video\/\{task_id\} \(getklingimage2video\)\n +ERR +operation-removed/m);
+    expect(await readdir(specDir)).not.toContain(SPEC_NAME);
+  }, 60_000);
+
+  it("an overlay that no longer matches refuses the update, naming the overlay and action; nothing written", async () => {
+    await addOverlay();
+    const fixed = JSON.parse(await readFile(RELAY, "utf8")) as { components: { schemas: { VideoTaskError: { properties: { code: unknown } } } } };
+    fixed.components.schemas.VideoTaskError.properties.code = { oneOf: [{ type: "integer" }, { type: "string" }] };
+    const source = path.join(incoming, "relay.json");
+    await writeFile(source, JSON.stringify(fixed));
+    const before = await snapshot();
+    const { code, stdout, stderr } = await update(source, "--select-path", "/kling/v1/videos/", "--supersedes", SPEC_NAME);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(new RegExp(`openapi/overlays/${OVERLAY.replace(/\./g, "\\.")} action 1 .*matches nothing in relay\\.json`));
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("a spec naming another server: reported as a maintainer decision, never applied", async () => {
+    const github = await realSpec();
+    github.servers = [{ url: "https://api.github.com" }];
+    github.paths = { "/repos/{owner}/{repo}": { get: { operationId: "repos/get", parameters: [{ name: "owner", in: "path", required: true, schema: { type: "string" } }, { name: "repo", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "ok", content: { "application/json": { schema: { type: "object" } } } } } } } };
+    const source = path.join(incoming, "github.json");
+    await writeFile(source, JSON.stringify(github));
+    const { code, stdout } = await update(source);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^maintainer decisions \(not applied\):\n {2}.*github\.json#\/servers\/0\/url: "https:\/\/api\.github\.com" is not the pinned base URL "https:\/\/api\.xiexus\.cn": not applied/m);
+    expect(stdout).toContain('warning: openapi/github.json#/servers/0/url: "https://api.github.com" is not the pinned base URL');
+    expect(stdout).not.toMatch(/default-server-changed|server-added/); // servers are no API change any more
+    const generated = await Promise.all((await readdir(outDir)).map((f) => readFile(path.join(outDir, f), "utf8")));
+    expect(generated.join("\n")).not.toContain("api.github.com");
+  });
+});
+
+describe("spec:update when the contract suite fails", () => {
+  it("puts openapi/ and generated/ back exactly as they were, says what to do next, exits 1", async () => {
+    await addOverlay();
+    const before = await snapshot();
+    let ran = 0;
+    const { code, stdout, stderr } = await run(DOCUMENTED, async () => {
+      ran++;
+      // The suite ran against the new files.
+      expect(await readdir(specDir)).toEqual(expect.arrayContaining(["relay.json", "spec-set.json"]));
+      return 1;
+    });
+    expect(ran).toBe(1);
+    expect(code).toBe(1);
+    expect(stdout).toContain("running the contract suite (test/contract.test.ts)");
+    expect(stderr).toContain(`the contract suite failed (exit 1) against the new files; ${specDir}/ and ${outDir}/ are back exactly as they were.`);
+    expect(stderr).toContain("Next: fix or re-record the fixtures named above (test/fixtures/)");
+    expect(stderr).toContain("--no-test");
+    expect(await snapshot()).toEqual(before);
+  }, 60_000);
+
+  it("keeps the new files when the suite passes", async () => {
+    await addOverlay();
+    const { code } = await run(DOCUMENTED, async () => 0);
+    expect(code).toBe(0);
+    expect((await readdir(specDir)).sort()).toEqual(["overlays", "relay.json", "spec-set.json"]);
+  }, 60_000);
+});
+
 describe("targetName", () => {
   it("is --name or the input's basename, always .json", () => {
     expect(targetName("/x/relay.json")).toBe("relay.json");
@@ -206,5 +370,6 @@ describe("targetName", () => {
     expect(targetName("/x/a.json", "relay.yaml")).toBe("relay.json");
     expect(() => targetName("/x/a.json", "sub/relay.json")).toThrow(/without directories/);
     expect(() => targetName("/x/a.json", ".hidden.json")).toThrow(/without directories/);
+    expect(() => targetName("/x/spec-set.json")).toThrow(/reserved: spec-set\.json holds the remembered selection/);
   });
 });
