@@ -1,7 +1,10 @@
-// A spec set like the relay's: the seed's spec plus a combined 3.0 spec (test/fixtures/specs/
-// relay-like.json), generated into a temp copy of the project. Every operation is typed and
+// A spec set of several combined specs: the committed one (the relay's file, its Kling operations
+// selected, its overlay) plus a relay-like 3.0 spec (test/fixtures/specs/relay-like.json) with a
+// selection of its own (its /v1 operations), generated into a temp copy of the project. Every operation is typed and
 // reachable through createKlingClient (a consumer file compiles, mistakes do not), and the client
 // calls the POST / GET / models operations on a loopback server with the key and a JSON body.
+// Then the key's destination: a spec naming another host, added to the committed set, changes
+// nothing about where a client made without baseUrl sends its first request.
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,7 +21,11 @@ let copy: string;
 
 beforeAll(async () => {
   copy = await copyProject("spec-set-");
-  await cp(path.join(ROOT, "test", "fixtures", "specs", "relay-like.json"), path.join(copy, "openapi", "relay.json"));
+  // Beside the committed set; its own Kling operations are left out by its selection (the relay's are newer).
+  await cp(path.join(ROOT, "test", "fixtures", "specs", "relay-like.json"), path.join(copy, "openapi", "relay-like.json"));
+  const config = JSON.parse(await readFile(path.join(copy, "openapi", "spec-set.json"), "utf8")) as { select: Record<string, unknown> };
+  config.select["relay-like.json"] = { pathPrefixes: ["/v1"] };
+  await writeFile(path.join(copy, "openapi", "spec-set.json"), JSON.stringify(config, null, 2));
   await writeFile(path.join(copy, "package.json"), JSON.stringify({ name: "spec-set-copy", private: true, type: "module" }));
   await writeGenerated(path.join(copy, "generated"), await generateAll(path.join(copy, "openapi")));
 }, 60_000);
@@ -51,19 +58,20 @@ import { createKlingClient, type components, type operations, type Image2VideoTa
 
 const kling = createKlingClient({ apiKey: "sk-test" });
 
-// The seed's operation, as before.
+// The relay's Kling operations.
 const task = await kling.GET("/kling/v1/videos/image2video/{task_id}", { params: { path: { task_id: "t" } } });
 const seen: Image2VideoTask | undefined = task.data;
-type Old = operations["getklingimage2video"]["responses"][200]["content"]["application/json"];
+type Old = operations["getKlingImage2Video"]["responses"][200]["content"]["application/json"];
 const old: Old | undefined = seen;
+const code: number | string | undefined = seen?.error?.code;
 
-// The combined spec's operations: a typed JSON body, a colon path, query parameters, multipart.
+// The relay-like spec's operations: a typed JSON body, a colon path, query parameters, multipart.
 const created = await kling.POST("/kling/v1/videos/image2video", {
   body: { model: "kling-v1", image: "https://example.com/a.jpg", prompt: "turn around", duration: 5 },
 });
 const createdId: string | undefined = created.data?.task_id;
 const t2v = await kling.GET("/kling/v1/videos/text2video/{task_id}", { params: { path: { task_id: "t" } } });
-const t2vStatus: "queued" | "in_progress" | "completed" | "failed" | undefined = t2v.data?.status;
+const t2vStatus: "queued" | "in_progress" | "completed" | "failed" | "cancelled" | undefined = t2v.data?.status;
 const models = await kling.GET("/v1/models", { params: { query: { key: "k" } } });
 const firstModel: string | undefined = models.data?.data[0]?.id;
 const owner: string | null | undefined = models.data?.data[0]?.owned_by;
@@ -91,8 +99,8 @@ await kling.DELETE("/v1/files/{file_id}", { params: { path: { file_id: "f" } } }
 
 // @ts-expect-error a body of the wrong type: model is a string
 await kling.POST("/kling/v1/videos/image2video", { body: { model: 1, image: "https://example.com/a.jpg" } });
-// @ts-expect-error a required body property is missing (image)
-await kling.POST("/kling/v1/videos/image2video", { body: { model: "kling-v1" } });
+// @ts-expect-error a required path parameter is missing (task_id)
+await kling.GET("/kling/v1/videos/text2video/{task_id}", { params: { path: {} } });
 // @ts-expect-error a path no spec has
 await kling.GET("/v1/nowhere");
 // @ts-expect-error a method the path does not have
@@ -100,10 +108,10 @@ await kling.GET("/kling/v1/videos/image2video", {});
 // @ts-expect-error a value outside the enum
 await kling.POST("/v1/audio/speech", { body: { model: "tts-1", input: "hi", voice: "nobody" } });
 
-export { old, createdId, t2vStatus, firstModel, owner, gemini, again, text, edited, notImplemented };
+export { old, code, createdId, t2vStatus, firstModel, owner, gemini, again, text, edited, notImplemented };
 `;
 
-describe("the relay-like spec set", () => {
+describe("the committed spec set with a relay-like spec beside it", () => {
   it("types every operation for a consumer of createKlingClient, and refuses the mistakes", async () => {
     const file = path.join(copy, "consumer.ts");
     await writeFile(file, CONSUMER);
@@ -170,7 +178,8 @@ describe("the relay-like spec set", () => {
     expect(responseIssues("/v1/models", "get", 200, { object: "list", data: [{ id: "m", created: 1 }] })).toEqual([]);
     const offSpec = responseIssues("/v1/models", "get", 200, { object: "list", data: [{ id: 5, created: 0 }] });
     expect(offSpec?.map((i) => `${i.instancePath} ${i.keyword}`)).toEqual(["/data/0/id type", "/data/0/created exclusiveMinimum"]);
-    expect(responseIssues("/kling/v1/videos/text2video/{task_id}", "get", 200, { status: "cancelled" })?.[0]?.keyword).toBe("enum");
+    expect(responseIssues("/kling/v1/videos/text2video/{task_id}", "get", 200, { status: "cancelled", error: { code: "TaskExpired" } })).toEqual([]);
+    expect(responseIssues("/kling/v1/videos/text2video/{task_id}", "get", 200, { status: "succeeded" })?.[0]?.keyword).toBe("enum");
     expect(responseIssues("/v1/moderations", "post", 201, { flagged: true })).toEqual([]); // 2XX
     expect(responseIssues("/v1/moderations", "post", 201, { flagged: true, extra: 1 })?.[0]?.keyword).toBe("additionalProperties");
     expect(responseIssues("/v1/moderations", "post", 500, { error: { code: null } })).toEqual([]); // default
@@ -201,9 +210,63 @@ describe("the relay-like spec set", () => {
   });
 });
 
-describe("the committed spec set", () => {
-  it("keeps the seed's server as the default base URL", async () => {
-    expect(await readFile(path.join(ROOT, "generated", "index.ts"), "utf8")).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
-    expect(await readFile(path.join(copy, "generated", "index.ts"), "utf8")).toContain('export const defaultBaseUrl: string = "https://api.xiexus.cn";');
+describe("the key's destination is pinned", () => {
+  let pinned: string;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    // The committed set plus a spec whose servers name another host, sorting before relay.json.
+    pinned = await copyProject("spec-set-pinned-");
+    const github = {
+      openapi: "3.0.3",
+      info: { title: "GitHub-like", version: "1" },
+      servers: [{ url: "https://api.github.com" }],
+      paths: {
+        "/repos/{owner}/{repo}": {
+          get: {
+            operationId: "repos/get",
+            parameters: ["owner", "repo"].map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+            responses: { "200": { description: "ok", content: { "application/json": { schema: { type: "object" } } } } },
+          },
+        },
+      },
+    };
+    await writeFile(path.join(pinned, "openapi", "github.json"), JSON.stringify(github, null, 2));
+    await writeFile(path.join(pinned, "package.json"), JSON.stringify({ name: "spec-set-pinned", private: true, type: "module" }));
+    await writeGenerated(path.join(pinned, "generated"), await generateAll(path.join(pinned, "openapi"), (w) => warnings.push(w)));
+  }, 60_000);
+
+  afterAll(async () => {
+    await rm(pinned, { recursive: true, force: true });
   });
+
+  it("a client made without baseUrl still sends its first request to api.xiexus.cn; the other host is a warning", async () => {
+    expect(warnings).toContain(
+      'openapi/github.json#/servers/0/url: "https://api.github.com" is not the pinned base URL "https://api.xiexus.cn" (DEFAULT_BASE_URL, src/options.ts): a maintainer decision, not applied',
+    );
+    expect(await readFile(path.join(pinned, "generated", "index.ts"), "utf8")).toContain('"/repos/{owner}/{repo}": {');
+    const mod = (await import(path.join(pinned, "src", "index.ts"))) as typeof Index;
+    const sent: string[] = [];
+    const fetch = async (input: Request): Promise<Response> => {
+      sent.push(input.url);
+      return new Response(JSON.stringify({ task_id: "t-1", status: "queued" }), { status: 200, headers: { "content-type": "application/json" } });
+    };
+    const previous = process.env.XIEXUS_BASE_URL;
+    delete process.env.XIEXUS_BASE_URL;
+    try {
+      const kling = mod.createKlingClient({ apiKey: "sk-pinned", fetch }) as unknown as {
+        getImage2VideoTask(id: string): Promise<unknown>;
+        GET(path: string, init?: object): Promise<unknown>;
+      };
+      await kling.getImage2VideoTask("t-1");
+      await kling.GET("/repos/{owner}/{repo}", { params: { path: { owner: "o", repo: "r" } } });
+    } finally {
+      if (previous !== undefined) process.env.XIEXUS_BASE_URL = previous;
+    }
+    expect(sent).toEqual(["https://api.xiexus.cn/kling/v1/videos/image2video/t-1", "https://api.xiexus.cn/repos/o/r"]);
+    // The pinned value is one constant, the same in the copy and the checkout.
+    const { DEFAULT_BASE_URL } = (await import(path.join(pinned, "src", "options.ts"))) as { DEFAULT_BASE_URL: string };
+    expect(DEFAULT_BASE_URL).toBe("https://api.xiexus.cn");
+    expect(await readFile(path.join(pinned, "generated", "index.ts"), "utf8")).not.toMatch(/github\.com|baseUrl/i);
+  }, 60_000);
 });
