@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAll, staleFiles, writeGenerated } from "../scripts/generate.js";
 import { main, targetName } from "../scripts/spec-update.js";
+import { main as specDiff } from "../scripts/spec-diff.js";
 import { ROOT } from "./helpers/spec.js";
 
 const SPEC_NAME = "kling-image2video.json";
@@ -359,6 +360,60 @@ describe("spec:update when the contract suite fails", () => {
     expect(code).toBe(0);
     expect((await readdir(specDir)).sort()).toEqual(["overlays", "relay.json", "spec-set.json"]);
   }, 60_000);
+});
+
+describe("spec:diff --as <spec>: the relay's changes and the project's overlays apart", () => {
+  async function diff(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const code = await specDiff(argv, {
+      out: (t) => {
+        stdout += t;
+      },
+      err: (t) => {
+        stderr += t;
+      },
+    });
+    return { code, stdout, stderr };
+  }
+
+  it("reads both files through the remembered selection and lists each overlay's effect in its own section", async () => {
+    const { code, stdout, stderr } = await diff(SEED, RELAY, "--as", "relay.json", "--spec-dir", path.join(ROOT, "openapi"));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const [relay, overlays] = stdout.split(/^project overlays/m) as [string, string];
+    expect(relay).toContain('enum value "cancelled" added');
+    expect(relay).not.toContain("error.code"); // the relay did not change it: the overlay did
+    expect(relay).not.toMatch(/\/v1\/chat|default-server-changed/); // unselected operations, servers: not API changes here
+    expect(overlays).toMatch(/^ \(1\), applied on top of the relay's file/);
+    expect(overlays).toContain("-- openapi/overlays/relay.error-code.overlay.json --");
+    expect(overlays).toMatch(/action 1 \(Drop the integer-only error\.code\..*\): \$\.components\.schemas\.VideoTaskError\[\?@\.code\.type == 'integer'\]\.code matched 1/);
+    expect(overlays).toMatch(/ERR +response-property-type-generalized +response 200 application\/json body\.error\.code/);
+    // --fail-on counts the overlays' changes too; --json carries them apart.
+    expect((await diff(SEED, RELAY, "--as", "relay.json", "--spec-dir", path.join(ROOT, "openapi"), "--fail-on", "breaking")).code).toBe(1);
+    const json = JSON.parse((await diff(SEED, RELAY, "--as", "relay.json", "--spec-dir", path.join(ROOT, "openapi"), "--json")).stdout) as {
+      overlays: Array<{ overlay: string; changes: unknown[] }>;
+      decisions: string[];
+    };
+    expect(json.overlays.map((o) => [o.overlay, o.changes.length])).toEqual([["openapi/overlays/relay.error-code.overlay.json", 2]]);
+    expect(json.decisions).toEqual([]);
+  });
+
+  it("names a new file's other server as a maintainer decision, and an overlay that no longer matches as an error", async () => {
+    const moved = JSON.parse(await readFile(RELAY, "utf8")) as Json & { components: { schemas: { VideoTaskError: { properties: { code: unknown } } } } };
+    moved.servers = [{ url: "https://other-relay.example" }];
+    await writeFile(path.join(incoming, "moved.json"), JSON.stringify(moved));
+    const decided = await diff(RELAY, path.join(incoming, "moved.json"), "--as", "relay.json", "--spec-dir", path.join(ROOT, "openapi"));
+    expect(decided.code).toBe(0);
+    expect(decided.stdout).toMatch(/^maintainer decisions \(not applied\):\n {2}.*moved\.json#\/servers\/0\/url: "https:\/\/other-relay\.example" is not the pinned base URL/m);
+    expect(decided.stdout).toMatch(/^no changes$/m);
+
+    moved.components.schemas.VideoTaskError.properties.code = { type: "string" };
+    await writeFile(path.join(incoming, "fixed.json"), JSON.stringify(moved));
+    const stale = await diff(RELAY, path.join(incoming, "fixed.json"), "--as", "relay.json", "--spec-dir", path.join(ROOT, "openapi"));
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/openapi\/overlays\/relay\.error-code\.overlay\.json action 1 .*matches nothing in relay\.json/);
+  });
 });
 
 describe("targetName", () => {
