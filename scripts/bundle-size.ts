@@ -31,7 +31,7 @@ const WITHOUT_SPEC_DATA: Plugin = {
   name: "without-spec-data",
   setup(plugin) {
     plugin.onLoad({ filter: /[\\/]generated[\\/]index\.ts$/ }, () => ({
-      contents: 'export const defaultBaseUrl = "https://api.xiexus.cn"; export const schemas = []; export const responses = {};',
+      contents: "export const schemas = []; export const responses = {}; export const requests = {};",
       loader: "ts",
     }));
   },

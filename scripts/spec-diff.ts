@@ -13,8 +13,9 @@
  * own changes are never mixed with the project's fixes. Servers other than the pinned base URL are
  * listed as maintainer decisions: the client's default base URL is pinned in src/options.ts.
  *
- * Operations are matched by method and exact path template: renaming a path parameter changes the
- * path string consumers pass to openapi-fetch, so it shows up as one operation removed and one added.
+ * Operations are matched by method and path template without parameter names (as oasdiff matches
+ * them): a renamed path parameter is one breaking change (`path-parameter-renamed`), and everything
+ * else in the operation is still compared.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";

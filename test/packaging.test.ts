@@ -108,8 +108,8 @@ describe("the build", () => {
     const installed = (JSON.parse(readFileSync(join(ROOT, "node_modules/openapi-fetch/package.json"), "utf8")) as { version: string }).version;
     expect(manifest.dependencies).toEqual({ "openapi-fetch": installed });
     // The generated types ship inside dist, where the declarations import them from.
-    expect(files).toContain("dist/esm/generated/kling-image2video.d.ts");
-    expect(files).toContain("dist/cjs/generated/kling-image2video.d.ts");
+    expect(files).toContain("dist/esm/generated/relay.d.ts");
+    expect(files).toContain("dist/cjs/generated/relay.d.ts");
   });
 
   it("gives the later entries no copy of an earlier one: they import its file", () => {

@@ -35,7 +35,7 @@ async function timeOnce(name: string, text: string): Promise<{ ms: number; bytes
 
 /** Runs the section. */
 export async function benchCodegen(settings: Settings): Promise<SectionResult> {
-  const embedded = await readFile(join(ROOT, "openapi/kling-image2video.json"), "utf8");
+  const embedded = await readFile(join(ROOT, "test/fixtures/specs/kling-image2video.json"), "utf8");
   const dir = join(CACHE, "specs");
   await mkdir(dir, { recursive: true });
   const subjects: Array<{ label: string; name: string; text: string; paths: number }> = [
