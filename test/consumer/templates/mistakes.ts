@@ -34,4 +34,16 @@ export async function mistakes(): Promise<void> {
 
   // @ts-expect-error -- a task id is a string
   await kling.getImage2VideoTask(42);
+
+  // @ts-expect-error -- duration is a number in the spec's VideoRequest
+  await kling.POST("/kling/v1/videos/image2video", { body: { model: "kling-v1", prompt: "p", duration: "5" } });
+
+  // @ts-expect-error -- the relay's other operations are not selected into the client
+  await kling.POST("/v1/chat/completions", { body: {} });
+
+  // @ts-expect-error -- text2video takes no image
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", image: "https://img.example/cat.png" });
+
+  // @ts-expect-error -- prompt is required by the create helpers
+  await kling.createImage2VideoTask({ model: "kling-v1", image: "https://img.example/cat.png" });
 }

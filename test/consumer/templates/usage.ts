@@ -3,10 +3,13 @@
 import {
   createKlingClient,
   KlingError,
+  TaskCancelledError,
   TaskFailedError,
   TaskNotFoundError,
   WaitTimeoutError,
   type CompletedImage2VideoTask,
+  type CompletedText2VideoTask,
+  type CreatedTask,
   type Image2VideoTask,
   type Image2VideoTaskStatus,
   type KlingClient,
@@ -23,6 +26,8 @@ export function describe(task: Image2VideoTask): string {
       return `done: ${task.url ?? "(no url)"}`;
     case "failed":
       return `failed: ${task.error?.code ?? "?"} ${task.error?.message ?? ""}`;
+    case "cancelled":
+      return "cancelled (refunded)";
     case "queued":
     case "in_progress":
       return `running (${task.status})`;
@@ -63,4 +68,25 @@ export async function raw(task_id: string): Promise<Image2VideoTask | undefined>
   });
   if (error) console.log(response.status, error.error?.message);
   return data;
+}
+
+/** The four Kling operations, raw and through the helpers. */
+export async function create(image: Uint8Array): Promise<string> {
+  const { data } = await kling.POST("/kling/v1/videos/image2video", {
+    body: { model: "kling-v1", prompt: "a cat", image: "https://img.example/cat.png", duration: 5 },
+  });
+  const { data: t2v } = await kling.POST("/kling/v1/videos/text2video", { body: { model: "kling-v1", prompt: "waves" } });
+  const { data: task } = await kling.GET("/kling/v1/videos/text2video/{task_id}", { params: { path: { task_id: t2v?.task_id ?? "" } } });
+  const created: CreatedTask = await kling.createImage2VideoTask({ model: "kling-v1", prompt: "a cat", image });
+  try {
+    const done: CompletedText2VideoTask = await kling.generateText2Video(
+      { model: "kling-v1", prompt: "waves", duration: 5 },
+      { onCreated: (id) => console.log(id), timeoutMs: 600_000 },
+    );
+    return `${data?.task_id ?? ""} ${task?.status ?? ""} ${created.task_id} ${done.url}`;
+  } catch (error) {
+    if (error instanceof TaskCancelledError) return `cancelled: ${error.task.task_id ?? ""}`;
+    if (error instanceof KlingError && error.mayHaveCreatedTask) return "a task may exist";
+    throw error;
+  }
 }
