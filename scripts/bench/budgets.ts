@@ -6,6 +6,10 @@ import { pollDelayMs } from "../../src/wait.js";
 export const BUDGETS = {
   /** Per-request time of xiexus-kling over bare openapi-fetch (with a Bearer middleware), in raw-fetch round trips: at most +0.10x (bench only: timing is noisy). */
   requestOverOpenapiFetch: 0.1,
+  /** A create's time over a bare openapi-fetch POST (with a Bearer middleware), in raw-fetch round trips: at most +0.10x, as for a GET (bench only). */
+  createOverOpenapiFetch: 0.1,
+  /** Peak RSS a create from a 10 MiB image (bytes already in memory) adds over the process's baseline, MB (the naive path: ~50). */
+  createPeakRssMb: 15,
   /** Cold import of the built main entry at most this many times openapi-fetch's, ESM and CommonJS alike (bench only: timing is noisy). */
   importRatio: 1.2,
   /** The target for the browser bundle of the main entry, openapi-fetch included, min+gzip (6 kB = 6,000 B): missed, see README. */

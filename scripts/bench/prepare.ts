@@ -14,6 +14,8 @@ export const BUNDLES = {
   "hostile-worker": "scripts/bench/hostile-worker.ts",
   "batch-worker": "scripts/bench/batch-worker.ts",
   "download-worker": "scripts/bench/download-worker.ts",
+  "create-worker": "scripts/bench/create-worker.ts",
+  "create-requests-worker": "scripts/bench/create-requests-worker.ts",
 } as const;
 
 /** Path of one bundle. */
