@@ -7,5 +7,7 @@
 export { downloadVideo, FileExistsError, DEFAULT_DOWNLOAD_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES } from "./download.js";
 export { nodeHttpGet } from "./http-get.js";
 export { readImageFile } from "./image-file.js";
+export { generateVideos, JobMayHaveBeenCreatedError, VideoFileError, DEFAULT_JOB_TIMEOUT_MS } from "./generate-videos.js";
 
 export type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSource } from "./download.js";
+export type { GenerateVideosOptions, VideoFailed, VideoJob, VideoJobEvent, VideoJobImage, VideoOutcome, VideoSaved } from "./generate-videos.js";

@@ -1,0 +1,727 @@
+// generateVideos: a batch of create requests to video files that survives the process. Each job is
+// an entry of the batch scheduler (waitForMany) whose `get` is a small state machine: its first
+// call creates the task (the intent journaled and flushed before the request, the task id as soon as
+// it is known), later calls poll it, and the call that sees it completed downloads the video
+// (downloadVideo) before it returns, so creates, polls and downloads all share the scheduler's
+// `concurrency` slots. The journal (journal.ts) in the output directory makes a re-run resume: saved
+// videos are checked and skipped, created tasks are waited for, and a create whose fate is unknown
+// is reported, never silently sent again: every created task costs money and the relay has no
+// idempotency key.
+import { lstat, mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { sleep } from "../_sleep.js";
+import type { KlingClient } from "../client.js";
+import { checkCreateRequest } from "../create.js";
+import {
+  APIConnectionError,
+  APIError,
+  AuthenticationError,
+  InsufficientQuotaError,
+  InvalidArgumentError,
+  KlingError,
+  RateLimitError,
+  ResponseValidationError,
+  TaskCancelledError,
+  TaskFailedError,
+  TaskNotFoundError,
+  WaitTimeoutError,
+} from "../errors.js";
+import { checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId } from "../options.js";
+import { backoffMs, isRetryableStatus } from "../retry.js";
+import { IMAGE2VIDEO, TEXT2VIDEO, type RouteDescription } from "../routes.js";
+import { statusKind } from "../status.js";
+import { neverConnected } from "../transport.js";
+import type { CreatedTask, CreateImage2VideoRequest, CreateText2VideoRequest, CreateVideoRequest, VideoTaskResult } from "../types.js";
+import { checkConcurrency, DEFAULT_CONCURRENCY, waitForMany } from "../wait-many.js";
+import { downloadVideo, FileExistsError } from "./download.js";
+import { readImageFile } from "./image-file.js";
+import { fingerprintRequest, JOURNAL_FILE, JOURNAL_LOCK_FILE, openJournal, type Journal, type JobState } from "./journal.js";
+
+/** Default of `timeoutMs`: one hour per job, counted from its create (or from this run's first poll of a task created earlier). */
+export const DEFAULT_JOB_TIMEOUT_MS = 60 * 60_000;
+
+/** An image of a job: a local file path (relative to `baseDir`), an http(s) or `data:` URL, or the image's bytes. */
+export type VideoJobImage = string | Uint8Array | ArrayBuffer;
+
+/**
+ * One job of a batch: a create request (`model`, `prompt`, `duration`, ...), with `image` as a
+ * local file path, a URL or bytes (a job with `image` is image2video, one without is text2video),
+ * plus an optional stable `key` and `output` file name.
+ */
+export interface VideoJob extends Omit<CreateVideoRequest, "image"> {
+  /** A file path (read at create time, relative to `baseDir`), an `http(s)://` or `data:` URL, or bytes. */
+  image?: VideoJobImage;
+  /**
+   * The job's stable key: what the journal remembers it by across runs, and the scheduler's id
+   * (at most 256 characters, no control characters). Default: `job-` and 20 hex digits of a hash of
+   * the request (its canonical JSON, with `image` as given: the path, not the file's content).
+   */
+  key?: string;
+  /** The video's file name inside `outputDir` (sub-folders allowed, never outside it). Default: `<key>.mp4`. */
+  output?: string;
+}
+
+/** A job whose video is on disk. */
+export interface VideoSaved {
+  /** The job's key. */
+  readonly key: string;
+  /** The task that made the video. */
+  readonly taskId: string;
+  /** The video's absolute path. */
+  readonly path: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+  /** True when an earlier run had already saved it (checked on disk, no request sent). */
+  readonly resumed: boolean;
+  /** Always undefined here, so `outcome.error` narrows the union. */
+  readonly error?: undefined;
+}
+
+/** A job that ended without a video. */
+export interface VideoFailed {
+  /** The job's key. */
+  readonly key: string;
+  /** Its task, when one was created. */
+  readonly taskId?: string;
+  /** Why; `error.mayHaveCreatedTask` is true when the job may have been created without its task id coming back. */
+  readonly error: KlingError;
+  /** Always undefined here (as `bytes` and `resumed`), so the union reads without narrowing. */
+  readonly path?: undefined;
+  /** Always undefined here. */
+  readonly bytes?: undefined;
+  /** Always undefined here. */
+  readonly resumed?: undefined;
+}
+
+/** How one job of a batch ended. */
+export type VideoOutcome = VideoSaved | VideoFailed;
+
+/** What `onUpdate` hears about a job, in order. */
+export type VideoJobEvent =
+  /** The intent is journaled; the create request goes out now. */
+  | { readonly type: "creating"; readonly key: string }
+  /** The job has a task: created now, or (`resumed`) by an earlier run and waited for. */
+  | { readonly type: "created"; readonly key: string; readonly taskId: string; readonly resumed: boolean }
+  /** The task's status changed (its first answer included). */
+  | { readonly type: "status"; readonly key: string; readonly taskId: string; readonly status: string }
+  /** Bytes of the video written so far (0 when the download starts), and its size once known. */
+  | { readonly type: "downloading"; readonly key: string; readonly taskId: string; readonly received: number; readonly total?: number }
+  /** The video is saved (`resumed`: by an earlier run). */
+  | {
+      readonly type: "saved";
+      readonly key: string;
+      readonly taskId: string;
+      readonly path: string;
+      readonly bytes: number;
+      readonly resumed: boolean;
+    }
+  /** The job ended without a video. */
+  | { readonly type: "failed"; readonly key: string; readonly taskId?: string; readonly error: KlingError };
+
+/** Options of `generateVideos`; only `outputDir` is required. */
+export interface GenerateVideosOptions {
+  /** Where the videos and the journal go; created if missing. One batch at a time per directory. */
+  outputDir: string;
+  /** What relative image paths are resolved against. Default: the current directory. */
+  baseDir?: string;
+  /** Requests in flight at once, creates, polls and downloads together, 1-256. Default: 8. */
+  concurrency?: number;
+  /**
+   * Stops the batch: polls and downloads end at once, creates already sent are let finish and
+   * their task ids journaled (cutting one would leave its fate unknown); then the iterable throws
+   * `signal.reason`. Created tasks are waited for by the next run.
+   */
+  signal?: AbortSignal;
+  /** Called for each step of each job (see VideoJobEvent). A throw ends the batch with that error. */
+  onUpdate?: (event: VideoJobEvent) => void;
+  /**
+   * Create again the jobs whose create may have reached the relay without an answer (journaled as
+   * such by an earlier run): each may then be paid for twice. Default: false (they are reported).
+   */
+  recreateUnknown?: boolean;
+  /**
+   * How long one job may wait for its task, ms (`Infinity`: no limit), counted from its create, or
+   * from this run's first poll of a task an earlier run created; checked at each poll. A job past
+   * it ends with WaitTimeoutError; its task is kept, and the next run waits for it again. Default: 1 h.
+   */
+  timeoutMs?: number;
+  /** Fixed pause between two polls of one task, ms. Default: 2 s growing by 1.5x to 15 s, ±20% jitter. */
+  pollIntervalMs?: number;
+  /**
+   * Replace a file already at a job's output that this batch did not write. Default: false: such a
+   * job ends with FileExistsError before any request (no money spent).
+   */
+  overwrite?: boolean;
+}
+
+/**
+ * A job whose create may have reached the relay without its answer coming back (a timeout, a
+ * reset after sending, a proxy's 5xx page), in this run or an earlier one: it may have been created
+ * and paid for. It is not created again unless the user asks (`recreateUnknown`).
+ */
+export class JobMayHaveBeenCreatedError extends KlingError {
+  override name = "JobMayHaveBeenCreatedError";
+  /** The job's key. */
+  readonly key: string;
+  constructor(key: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      `job ${JSON.stringify(key)} may have been created (and paid for) without its task id coming back: ${detail}. ` +
+        `It was not created again. Check the relay's tasks and billing first; to create it again anyway, run the batch ` +
+        `with recreateUnknown: true (CLI: --recreate-unknown)`,
+      options,
+    );
+    this.key = key;
+    Object.defineProperty(this, "mayHaveCreatedTask", { value: true, enumerable: true });
+  }
+}
+
+/** A video could not be written (no space, no permission): the task is kept, and a re-run downloads it again. */
+export class VideoFileError extends KlingError {
+  override name = "VideoFileError";
+  /** The file that could not be written. */
+  readonly path: string;
+  /** Node's error code, e.g. `ENOSPC`, `EACCES`. */
+  readonly code: string;
+  constructor(path: string, code: string, options: { cause: unknown }) {
+    super(`could not write ${path} (${code}): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    this.path = path;
+    this.code = code;
+  }
+}
+
+/** Everything a batch run needs besides the client and the jobs (the journal is swappable for the bench). */
+export interface GenerateVideosDeps {
+  openJournal: (dir: string, options: { signal?: AbortSignal }) => Promise<Journal>;
+}
+
+interface Settings {
+  outputDir: string;
+  baseDir: string;
+  concurrency: number;
+  signal: AbortSignal | undefined;
+  onUpdate: ((event: VideoJobEvent) => void) | undefined;
+  recreateUnknown: boolean;
+  timeoutMs: number;
+  pollIntervalMs: number | undefined;
+  overwrite: boolean;
+}
+
+/** One job, checked, with where it stands in this run. */
+interface Job {
+  readonly key: string;
+  readonly route: RouteDescription;
+  /** The request's fields, without image, key and output. */
+  readonly fields: Record<string, unknown>;
+  readonly image: VideoJobImage | undefined;
+  /** The image file's absolute path, when `image` is a path. */
+  readonly imagePath: string | undefined;
+  readonly fingerprint: string;
+  /** The video's absolute path. */
+  readonly output: string;
+  taskId: string | undefined;
+  /** An earlier run left the create's fate unknown and the user asked to create it again. */
+  recreate: boolean;
+  /** Its task was created by an earlier run (a leftover partial download may lie beside the output). */
+  earlier: boolean;
+  waitStart: number;
+  lastTask: VideoTaskResult | undefined;
+  saved: { path: string; bytes: number } | undefined;
+}
+
+/** Wraps what must end the whole batch (a journal that cannot be written) so the scheduler does not settle it as one job's error. */
+class Fatal {
+  constructor(readonly error: unknown) {}
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw new InvalidArgumentError(name, `${name} must be a boolean, got ${typeof value}`);
+  return value;
+}
+
+function directoryOption(name: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "") throw new InvalidArgumentError(name, `${name} must be a non-empty string`);
+  if (value.includes("\0")) throw new InvalidArgumentError(name, `${name} contains a NUL character`);
+  return resolve(value);
+}
+
+function checkSettings(given: GenerateVideosOptions): Settings {
+  if (given === null || typeof given !== "object") {
+    throw new InvalidArgumentError("options", "options must be an object with at least { outputDir }");
+  }
+  const options = checkOptionsObject(given);
+  return {
+    outputDir: directoryOption("outputDir", options.outputDir),
+    baseDir: options.baseDir === undefined ? process.cwd() : directoryOption("baseDir", options.baseDir),
+    concurrency: checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY),
+    signal: checkSignal(options.signal),
+    onUpdate: checkFunction("onUpdate", options.onUpdate),
+    recreateUnknown: booleanOption("recreateUnknown", options.recreateUnknown),
+    timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS, true),
+    pollIntervalMs: options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs),
+    overwrite: booleanOption("overwrite", options.overwrite),
+  };
+}
+
+/** A string image is a URL when it says so; anything else is a file path. */
+const IMAGE_URL = /^(https?:\/\/|data:)/i;
+
+/** Checks one job; `where` names it in messages (`jobs[3]`). */
+function checkJob(value: unknown, where: string, settings: Settings): Job {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidArgumentError("jobs", `${where} must be an object such as { model, prompt, image?, key?, output? }`);
+  }
+  const { key: givenKey, output: givenOutput, image, ...fields } = value as VideoJob & Record<string, unknown>;
+  if (image !== undefined && typeof image !== "string" && !(image instanceof Uint8Array) && !(image instanceof ArrayBuffer)) {
+    throw new InvalidArgumentError(`${where}.image`, `${where}.image must be a file path, an http(s) URL or bytes (Uint8Array, ArrayBuffer)`);
+  }
+  if (typeof image === "string" && (image === "" || image.includes("\0"))) {
+    throw new InvalidArgumentError(`${where}.image`, `${where}.image must be a non-empty path or URL without NUL characters`);
+  }
+  let fingerprint: string;
+  try {
+    fingerprint = fingerprintRequest(image === undefined ? fields : { ...fields, image });
+  } catch (error) {
+    throw new InvalidArgumentError(where, `${where}: ${(error as Error).message}`);
+  }
+  let key: string;
+  if (givenKey === undefined) {
+    key = `job-${fingerprint.replace(/^sha256:/, "").slice(0, 20)}`;
+  } else {
+    try {
+      // The key is the scheduler's id too: the task id rules hold for it.
+      key = checkTaskId(givenKey);
+    } catch (error) {
+      throw new InvalidArgumentError(`${where}.key`, `${where}.key: ${(error as Error).message.replace(/^taskId/, "the key")}`);
+    }
+  }
+  if (givenOutput !== undefined && (typeof givenOutput !== "string" || givenOutput.trim() === "" || givenOutput.includes("\0"))) {
+    throw new InvalidArgumentError(`${where}.output`, `${where}.output must be a non-empty file name without NUL characters`);
+  }
+  const name = givenOutput ?? `${key}.mp4`;
+  const output = resolve(settings.outputDir, name);
+  const inside = relative(settings.outputDir, output);
+  if (inside === "" || isAbsolute(inside) || inside === ".." || inside.startsWith(`..${sep}`)) {
+    throw new InvalidArgumentError(`${where}.output`, `${where}: the output ${JSON.stringify(name)} is not inside outputDir ${settings.outputDir}`);
+  }
+  const top = inside.split(sep)[0]!;
+  if (top === JOURNAL_FILE || top === JOURNAL_LOCK_FILE || top.startsWith(`${JOURNAL_LOCK_FILE}.`)) {
+    throw new InvalidArgumentError(`${where}.output`, `${where}: the output ${JSON.stringify(name)} is the batch journal's own file`);
+  }
+  const isUrl = typeof image === "string" && IMAGE_URL.test(image);
+  return {
+    key,
+    route: image === undefined ? TEXT2VIDEO : IMAGE2VIDEO,
+    fields,
+    image,
+    imagePath: typeof image === "string" && !isUrl ? resolve(settings.baseDir, image) : undefined,
+    fingerprint,
+    output,
+    taskId: undefined,
+    recreate: false,
+    earlier: false,
+    waitStart: 0,
+    lastTask: undefined,
+    saved: undefined,
+  };
+}
+
+/** Reads and checks every job before anything is sent: keys and outputs must be unique. */
+async function loadJobs(jobs: Iterable<VideoJob> | AsyncIterable<VideoJob>, settings: Settings): Promise<Job[]> {
+  const checked: Job[] = [];
+  const keys = new Map<string, number>();
+  const outputs = new Map<string, number>();
+  let index = 0;
+  for await (const value of jobs) {
+    const where = `jobs[${index}]`;
+    const job = checkJob(value, where, settings);
+    const sameKey = keys.get(job.key);
+    if (sameKey !== undefined) {
+      throw new InvalidArgumentError(
+        `${where}.key`,
+        `${where} has the key ${JSON.stringify(job.key)} of jobs[${sameKey}]` +
+          ((value as VideoJob).key === undefined ? " (the same request): give each its own key to make two videos of it" : ""),
+      );
+    }
+    // Case-blind, so a batch writes the same files on every file system.
+    const file = job.output.toLowerCase();
+    const sameOutput = outputs.get(file);
+    if (sameOutput !== undefined) {
+      throw new InvalidArgumentError(`${where}.output`, `${where} writes the same file as jobs[${sameOutput}]: ${job.output}`);
+    }
+    keys.set(job.key, index);
+    outputs.set(file, index);
+    checked.push(job);
+    index++;
+  }
+  return checked;
+}
+
+/** What the client's own rule would send again after a poll: a lost connection, a 408 or a 5xx (a GET is safe to repeat). */
+function pollRetryable(error: unknown): boolean {
+  if (error instanceof RateLimitError) return false;
+  return error instanceof APIConnectionError || (error instanceof APIError && isRetryableStatus(error.status));
+}
+
+/**
+ * One request as the batch sends it: first without the client's retries, so a 429 reaches the
+ * scheduler at once (it pauses every job of the batch, creates and polls alike); then, when the
+ * failure is one the client would retry (`retryable`), once more under the client's own rules.
+ */
+async function batchCall<T>(
+  call: (maxRetries: number | undefined) => Promise<T>,
+  retryable: (error: unknown) => boolean,
+  signal?: AbortSignal,
+): Promise<T> {
+  try {
+    return await call(0);
+  } catch (error) {
+    if (signal?.aborted || !retryable(error)) throw error;
+  }
+  await sleep(backoffMs(0), signal);
+  return call(undefined);
+}
+
+/** Whether a task that ended in this error may still give its video: then the next run waits on it again instead of paying for a new one. */
+function stillResumable(error: KlingError): boolean {
+  if (error instanceof TaskNotFoundError) return false;
+  if (error instanceof APIError) return error.status !== 404 && error.status !== 410 && isRetryableStatus(error.status);
+  return error instanceof APIConnectionError || error instanceof VideoFileError || error instanceof WaitTimeoutError;
+}
+
+/** Removes what a killed run's download of `output` left beside it (downloadVideo's `.name.<12 hex>.part`). */
+async function removePartials(output: string): Promise<void> {
+  const name = Buffer.byteLength(basename(output)) > 200 ? "xiexus-kling" : basename(output);
+  const dir = dirname(output);
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    if (entry.startsWith(`.${name}.`) && /^\.[^/]*\.[0-9a-f]{12}\.part$/.test(entry) && entry.length === name.length + 19) {
+      await unlink(join(dir, entry)).catch(() => undefined);
+    }
+  }
+}
+
+const systemCode = (error: unknown): string | undefined => {
+  const code = error !== null && typeof error === "object" ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" && /^E[A-Z]+$/.test(code) ? code : undefined;
+};
+
+/**
+ * Runs a batch: creates each job's task, waits for it and saves its video into
+ * `options.outputDir`, at most `concurrency` requests at once; yields one outcome per job, in the
+ * order jobs finish. The jobs are all read and checked first (an async iterable is read to its end):
+ * a bad job, a duplicate key or output, or an output outside `outputDir` is an InvalidArgumentError
+ * before anything is sent. Options are checked by this call (InvalidArgumentError).
+ *
+ * The journal (`<outputDir>/.xiexus-kling-journal.jsonl`, locked: a second batch on the same
+ * directory is refused with JournalLockedError) records each job's intent before its create is
+ * sent, its task id as soon as it is known, and how it ended. Run the same batch again to resume:
+ * saved videos are checked on disk and yielded `resumed` without a request; created tasks are
+ * waited for, never created again; a job whose create may have reached the relay without an answer
+ * is reported (JobMayHaveBeenCreatedError) and only created again with `recreateUnknown`; a job
+ * that failed is tried again: a new paid attempt, because the batch was run again.
+ */
+export function generateVideos(
+  kling: KlingClient,
+  jobs: Iterable<VideoJob> | AsyncIterable<VideoJob>,
+  options: GenerateVideosOptions,
+): AsyncIterableIterator<VideoOutcome> {
+  return runGenerateVideos(kling, jobs, options, { openJournal });
+}
+
+/** generateVideos with its journal given (the bench runs it with one that writes nothing). Not public. */
+export function runGenerateVideos(
+  kling: KlingClient,
+  jobs: Iterable<VideoJob> | AsyncIterable<VideoJob>,
+  options: GenerateVideosOptions,
+  deps: GenerateVideosDeps,
+): AsyncIterableIterator<VideoOutcome> {
+  const settings = checkSettings(options);
+  if (kling === null || typeof kling !== "object" || typeof kling.createImage2VideoTask !== "function") {
+    throw new InvalidArgumentError("kling", "kling must be a client made by createKlingClient");
+  }
+  const isIterable =
+    jobs !== null &&
+    typeof jobs === "object" &&
+    (typeof (jobs as Partial<Iterable<VideoJob>>)[Symbol.iterator] === "function" ||
+      typeof (jobs as Partial<AsyncIterable<VideoJob>>)[Symbol.asyncIterator] === "function");
+  if (!isIterable) throw new InvalidArgumentError("jobs", "jobs must be an array (or an iterable, sync or async) of job objects");
+  return run(kling, jobs, settings, deps);
+}
+
+async function* run(
+  kling: KlingClient,
+  given: Iterable<VideoJob> | AsyncIterable<VideoJob>,
+  settings: Settings,
+  deps: GenerateVideosDeps,
+): AsyncGenerator<VideoOutcome, void, undefined> {
+  const { signal: userSignal, onUpdate, timeoutMs } = settings;
+  if (userSignal?.aborted) throw userSignal.reason;
+  const jobs = await loadJobs(given, settings);
+  await mkdir(settings.outputDir, { recursive: true });
+  const journal = await deps.openJournal(settings.outputDir, { signal: userSignal });
+
+  // The batch's own stop: the user's signal, or an onUpdate that threw.
+  const stop = new AbortController();
+  const onUserAbort = (): void => stop.abort(userSignal?.reason);
+  userSignal?.addEventListener("abort", onUserAbort, { once: true });
+  let ended = false;
+  let fatal: { error: unknown } | undefined;
+  const emit = (event: VideoJobEvent): void => {
+    if (!onUpdate || ended) return;
+    try {
+      onUpdate(event);
+    } catch (error) {
+      stop.abort(error);
+    }
+  };
+  /** An append the step must not go on without: if it fails the batch stops (nothing more could be remembered). */
+  const write = async (append: Promise<void>, detail?: string): Promise<void> => {
+    try {
+      await append;
+    } catch (error) {
+      const reported =
+        detail && error instanceof KlingError ? new KlingError(`${detail}: ${error.message}`, { cause: error }) : error;
+      fatal ??= { error: reported };
+      throw new Fatal(reported);
+    }
+  };
+  /** Creates are refused by the relay for the whole batch after one of these: the rest are not sent. */
+  let refusedForAll: KlingError | undefined;
+
+  const byKey = new Map<string, Job>();
+  const active: Job[] = [];
+  const settled: VideoOutcome[] = [];
+  const settledEvents: VideoJobEvent[] = [];
+  const fail = (job: Job, error: KlingError): void => {
+    settled.push(job.taskId === undefined ? { key: job.key, error } : { key: job.key, taskId: job.taskId, error });
+    settledEvents.push({ type: "failed", key: job.key, ...(job.taskId !== undefined && { taskId: job.taskId }), error });
+  };
+
+  /** Sorts each job by what the journal says of it. */
+  async function triage(job: Job, state: JobState): Promise<void> {
+    byKey.set(job.key, job);
+    switch (state.phase) {
+      case "saved": {
+        const path = resolve(settings.outputDir, state.path!);
+        const info = await stat(path).catch(() => undefined);
+        if (info?.isFile() && info.size === state.bytes) {
+          settled.push({ key: job.key, taskId: state.taskId!, path, bytes: state.bytes, resumed: true });
+          settledEvents.push({ type: "saved", key: job.key, taskId: state.taskId!, path, bytes: state.bytes!, resumed: true });
+          return;
+        }
+        // Gone or cut: fetched again from its task, if the relay still has it.
+        job.taskId = state.taskId;
+        job.earlier = true;
+        active.push(job);
+        return;
+      }
+      case "created":
+        job.taskId = state.taskId;
+        job.earlier = true;
+        active.push(job);
+        return;
+      case "unknown":
+        if (!settings.recreateUnknown) {
+          const last = state.error ? `${state.error.name}: ${state.error.message}` : "the run was stopped before its answer came";
+          fail(job, new JobMayHaveBeenCreatedError(job.key, `an earlier run sent its create at ${state.at} (${last})`));
+          return;
+        }
+        job.recreate = true;
+        break;
+      case "none":
+      case "failed":
+        break;
+    }
+    // A file this batch did not write: refused before any money is spent.
+    if (!settings.overwrite && (await lstat(job.output).then(() => true, () => false))) {
+      fail(job, new FileExistsError(job.output));
+      return;
+    }
+    active.push(job);
+  }
+
+  // ---- The state machine: one call per scheduler slot, at most one request at a time. ----
+
+  async function createStep(job: Job, signal: AbortSignal): Promise<VideoTaskResult> {
+    if (refusedForAll) throw refusedForAll;
+    if (signal.aborted) throw signal.reason;
+    // Read and checked before the intent: a refused image or request costs nothing and leaves no record.
+    const image = job.imagePath === undefined ? job.image : await readImageFile(job.imagePath);
+    const request = (image === undefined ? { ...job.fields } : { ...job.fields, image }) as CreateVideoRequest;
+    await checkCreateRequest(job.route, request);
+    if (signal.aborted) throw signal.reason;
+    if (job.recreate) {
+      await write(journal.recreate(job.key));
+      job.recreate = false;
+    }
+    await write(journal.intent(job.key, job.fingerprint));
+    if (signal.aborted) {
+      // Stopped while the intent was written: the create is not sent, and the record says so.
+      await write(journal.failed(job.key, { error: signal.reason, mayHaveCreatedTask: false }));
+      throw signal.reason;
+    }
+    emit({ type: "creating", key: job.key });
+    const create = (maxRetries: number | undefined): Promise<CreatedTask> =>
+      job.route === IMAGE2VIDEO
+        ? kling.createImage2VideoTask(request as CreateImage2VideoRequest, { maxRetries })
+        : kling.createText2VideoTask(request as CreateText2VideoRequest, { maxRetries });
+    let created: CreatedTask;
+    try {
+      // No signal: a create cut half-way would leave its fate unknown; it ends by the client's timeoutMs.
+      created = await batchCall(create, neverConnected);
+    } catch (error) {
+      const unknown = !(error instanceof KlingError) || error.mayHaveCreatedTask;
+      await write(journal.failed(job.key, { error, mayHaveCreatedTask: unknown }));
+      if (!(error instanceof KlingError)) throw error;
+      if (error instanceof InsufficientQuotaError || error instanceof AuthenticationError) refusedForAll ??= error;
+      if (error.mayHaveCreatedTask) throw new JobMayHaveBeenCreatedError(job.key, error.message, { cause: error });
+      throw error;
+    }
+    const taskId = created.task_id;
+    await write(
+      journal.created(job.key, taskId),
+      `task ${taskId} was created for job ${JSON.stringify(job.key)} but could not be journaled, ` +
+        `so a re-run will report the job as "may have been created"`,
+    );
+    job.taskId = taskId;
+    job.waitStart = Date.now();
+    emit({ type: "created", key: job.key, taskId, resumed: false });
+    const status = typeof created.status === "string" && statusKind(created.status) === "running" ? created.status : "queued";
+    const task = { task_id: taskId, status } as VideoTaskResult;
+    job.lastTask = task;
+    emit({ type: "status", key: job.key, taskId, status });
+    return task;
+  }
+
+  /** Ends a job that has a task with `error`, journaled first; `resumable`: a re-run waits on the same task. */
+  async function taskFailed(job: Job, error: KlingError, resumable: boolean): Promise<never> {
+    await write(journal.failed(job.key, { error, taskId: job.taskId!, resumable }));
+    throw error;
+  }
+
+  async function pollStep(job: Job, signal: AbortSignal): Promise<VideoTaskResult> {
+    const taskId = job.taskId!;
+    if (job.waitStart === 0) job.waitStart = Date.now();
+    if (Date.now() - job.waitStart >= timeoutMs) return taskFailed(job, new WaitTimeoutError(taskId, timeoutMs, job.lastTask), true);
+    const get = (maxRetries: number | undefined): Promise<VideoTaskResult> =>
+      job.route === IMAGE2VIDEO
+        ? kling.getImage2VideoTask(taskId, { signal, maxRetries })
+        : kling.getText2VideoTask(taskId, { signal, maxRetries });
+    let task: VideoTaskResult;
+    try {
+      task = await batchCall(get, pollRetryable, signal);
+    } catch (error) {
+      if (signal.aborted || error instanceof RateLimitError || !(error instanceof KlingError)) throw error;
+      return taskFailed(job, error, stillResumable(error));
+    }
+    if (job.lastTask?.status !== task.status) emit({ type: "status", key: job.key, taskId, status: String(task.status) });
+    job.lastTask = task;
+    switch (statusKind(task.status)) {
+      case "running":
+        return task;
+      case "completed":
+        if (typeof task.url !== "string" || task.url === "") {
+          return taskFailed(job, new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 }), true);
+        }
+        await downloadStep(job, task, signal);
+        return task;
+      case "failed":
+        return taskFailed(job, new TaskFailedError(task), false);
+      case "cancelled":
+        return taskFailed(job, new TaskCancelledError(task), false);
+      case undefined: {
+        const message = `the task has a status the spec does not name: ${JSON.stringify(task.status)}`;
+        return taskFailed(job, new ResponseValidationError(message, { body: task, status: 200 }), true);
+      }
+    }
+  }
+
+  async function downloadStep(job: Job, task: VideoTaskResult, signal: AbortSignal): Promise<void> {
+    const taskId = job.taskId!;
+    emit({ type: "downloading", key: job.key, taskId, received: 0 });
+    let result: { path: string; bytes: number };
+    try {
+      await mkdir(dirname(job.output), { recursive: true });
+      if (job.earlier) await removePartials(job.output);
+      // Overwrite: the output was free when the job was created (checked then), so a file there now
+      // is this job's own, renamed into place by a run killed before it journaled `saved`.
+      result = await downloadVideo(task as Parameters<typeof downloadVideo>[0], job.output, {
+        signal,
+        overwrite: true,
+        onProgress: (p) =>
+          emit({ type: "downloading", key: job.key, taskId, received: p.received, ...(p.total !== undefined && { total: p.total }) }),
+      });
+    } catch (error) {
+      // Stopped: the job stays `created` and the next run downloads it again.
+      if (signal.aborted) throw error;
+      const code = systemCode(error);
+      const failure = error instanceof KlingError ? error : code ? new VideoFileError(job.output, code, { cause: error }) : undefined;
+      if (!failure) throw error;
+      return taskFailed(job, failure, stillResumable(failure));
+    }
+    await write(journal.saved(job.key, taskId, result.path, result.bytes));
+    job.saved = result;
+  }
+
+  const pending = new Set<Promise<unknown>>();
+  const step = (key: string, signal: AbortSignal): Promise<VideoTaskResult> => {
+    const job = byKey.get(key)!;
+    const promise = job.taskId === undefined ? createStep(job, signal) : pollStep(job, signal);
+    // Kept until it settles: the journal is closed only after every step that may still write to it.
+    pending.add(promise);
+    const forget = (): void => void pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  };
+
+  const drain = async function* (): AsyncGenerator<VideoOutcome, void, undefined> {
+    while (settled.length > 0) {
+      const outcome = settled.shift()!;
+      emit(settledEvents.shift()!);
+      if (stop.signal.aborted) throw stop.signal.reason;
+      yield outcome;
+    }
+  };
+
+  let finished = false;
+  try {
+    for (const job of jobs) await triage(job, journal.state(job.key));
+    for (const job of active) if (job.earlier) emit({ type: "created", key: job.key, taskId: job.taskId!, resumed: true });
+    yield* drain();
+    if (active.length === 0) {
+      finished = true;
+      return;
+    }
+    const scheduler = waitForMany(
+      active.map((job) => job.key),
+      step,
+      { concurrency: settings.concurrency, signal: stop.signal, timeoutMs: Number.POSITIVE_INFINITY, pollIntervalMs: settings.pollIntervalMs },
+    );
+    try {
+      for await (const outcome of scheduler) {
+        const job = byKey.get(outcome.taskId)!;
+        if (outcome.error) {
+          fail(job, outcome.error);
+        } else {
+          const { path, bytes } = job.saved!;
+          settled.push({ key: job.key, taskId: job.taskId!, path, bytes, resumed: false });
+          settledEvents.push({ type: "saved", key: job.key, taskId: job.taskId!, path, bytes, resumed: false });
+        }
+        yield* drain();
+      }
+    } catch (error) {
+      throw error instanceof Fatal ? error.error : error;
+    } finally {
+      await scheduler.return?.();
+    }
+    finished = true;
+  } finally {
+    ended = true;
+    userSignal?.removeEventListener("abort", onUserAbort);
+    // Creates already sent finish and are journaled; polls and downloads were aborted with the batch.
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+    await journal.close();
+  }
+  // A journal write that failed after the last outcome (a create let finish) still ends the batch in error.
+  if (finished && fatal) throw fatal.error;
+}
