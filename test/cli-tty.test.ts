@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_CODES } from "../src/cli.js";
+import { EXIT_CODES } from "../src/cli/exit-codes.js";
 import {
   COMPLETED_TASK,
   createFakeRelay,
@@ -51,7 +51,7 @@ const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
 function onTerminal(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; screen: string }> {
   // Fail, not skip: without `script` this file would prove nothing about terminals.
   if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} (util-linux) is needed to run the CLI on a pseudo-terminal`);
-  const command = [process.execPath, "--import", "tsx", "src/cli.ts", ...args].map(quote).join(" ");
+  const command = [process.execPath, "--import", "tsx", "src/cli/index.ts", ...args].map(quote).join(" ");
   const childEnv: Record<string, string> = { TERM: "xterm-256color" };
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "NO_COLOR" && k !== "FORCE_COLOR") childEnv[k] = v;
   Object.assign(childEnv, { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, TERM: "xterm-256color", LINES: "30", COLUMNS: "100" }, env);

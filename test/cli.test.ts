@@ -1,4 +1,4 @@
-// The CLI as a user runs it: a real process (node --import tsx src/cli.ts) against the fake relay
+// The CLI as a user runs it: a real process (node --import tsx src/cli/index.ts) against the fake relay
 // started in this test process, with pipes for stdout and stderr (the terminal case is in
 // cli-tty.test.ts). Every run also checks that the API key never shows up in any output.
 import { spawn } from "node:child_process";
@@ -7,7 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_CODES, EXIT_PRECEDENCE, fitColumns, isEntryPoint, USAGE, videoFileName } from "../src/cli.js";
+import { EXIT_CODES, EXIT_PRECEDENCE } from "../src/cli/exit-codes.js";
+import { USAGE } from "../src/cli/help.js";
+import { isEntryPoint } from "../src/cli/index.js";
+import { fitColumns } from "../src/cli/terminal.js";
+import { videoFileName } from "../src/cli/video-file.js";
 import {
   COMPLETED_TASK,
   createFakeRelay,
@@ -120,7 +124,7 @@ function spawnCli(
     if (v !== undefined) childEnv[k] = v;
   }
   const started = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { cwd: ROOT, env: childEnv });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], { cwd: ROOT, env: childEnv });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -468,7 +472,7 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
   });
 
   it("stdout closed early (| head) ends the run quietly with 141, no stack trace", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "status", "long-url"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "status", "long-url"], {
       cwd: ROOT,
       env: { ...process.env, XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url },
     });
@@ -480,7 +484,7 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(code).toBe(EXIT_CODES.brokenPipe);
     expect(stderr).toBe("");
     // Output before any request (the help) into a pipe already closed, as `| true` does.
-    const help = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "--help"], { cwd: ROOT, env: process.env });
+    const help = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "--help"], { cwd: ROOT, env: process.env });
     help.stdout.destroy();
     let helpErr = "";
     help.stderr.setEncoding("utf8").on("data", (chunk: string) => (helpErr += chunk));
@@ -539,7 +543,7 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
 
   it("the entry-point check decides, or fails loudly; never silently does nothing", () => {
     const dir = freshDir();
-    const self = path.join(ROOT, "src", "cli.ts");
+    const self = path.join(ROOT, "src", "cli", "index.ts");
     const denied = (): string => {
       throw Object.assign(new Error("Requires read access to <CWD>, run again with the --allow-read flag"), { name: "NotCapable" });
     };
@@ -557,7 +561,7 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
 
   it("when the real path cannot be read (Deno without --allow-read), a linked CLI says so and exits 70, not 0", async () => {
     const dir = freshDir();
-    // Makes realpathSync fail for calls from cli.ts only, as Deno's permission check would.
+    // Makes realpathSync fail for calls from src/cli/index.ts only, as Deno's permission check would.
     const preload = path.join(dir, "deny-realpath.mjs");
     writeFileSync(
       preload,
@@ -566,14 +570,14 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
         'import { syncBuiltinESMExports } from "node:module";',
         "const real = fs.realpathSync;",
         "fs.realpathSync = function (...args) {",
-        '  if (/[\\\\/]src[\\\\/]cli\\.ts/.test(new Error().stack?.split("\\n")[2] ?? "")) throw new Error("Requires read access");',
+        '  if (/[\\\\/]src[\\\\/]cli[\\\\/]index\\.ts/.test(new Error().stack?.split("\\n")[2] ?? "")) throw new Error("Requires read access");',
         "  return real.apply(this, args);",
         "};",
         "syncBuiltinESMExports();",
       ].join("\n"),
     );
     const link = path.join(dir, "xiexus-kling.ts");
-    symlinkSync(path.join(ROOT, "src", "cli.ts"), link);
+    symlinkSync(path.join(ROOT, "src", "cli", "index.ts"), link);
     const run = (entry: string) =>
       slot(
         () =>
@@ -587,7 +591,7 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
             child.on("close", (code) => resolve({ code, stdout, stderr }));
           }),
       );
-    const [linked, direct] = await Promise.all([run(link), run(path.join(ROOT, "src", "cli.ts"))]);
+    const [linked, direct] = await Promise.all([run(link), run(path.join(ROOT, "src", "cli", "index.ts"))]);
     expect(linked.code).toBe(EXIT_CODES.internal);
     expect(linked.stdout).toBe("");
     expect(linked.stderr).toMatch(/^xiexus-kling: cannot tell whether .*xiexus-kling\.ts is this program.*Requires read access/);

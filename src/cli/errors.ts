@@ -1,0 +1,118 @@
+// How a run ends when something was thrown: the CLI's own error classes, and the one mapping from
+// any error to its exit code, its human message and its JSON form. A command throws; it never
+// picks an exit code for an error itself.
+import {
+  APIConnectionError,
+  APIError,
+  AuthenticationError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  ResponseTooLargeError,
+  ResponseValidationError,
+  TaskFailedError,
+  TaskNotFoundError,
+  WaitTimeoutError,
+} from "../index.js";
+import { FileExistsError } from "../node/index.js";
+import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
+import { clean } from "./terminal.js";
+
+/** A command-line mistake: exit 2, with the message and a pointer to --help. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The abort reason used for Ctrl-C, SIGTERM and SIGHUP (and a closed stdout): how the run ends. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  constructor(readonly exitCode: number = EXIT_CODES.interrupted) {
+    super(exitCode === EXIT_CODES.brokenPipe ? "stdout closed" : "interrupted");
+  }
+}
+
+/** `download` on a task that has not completed yet: exit 8. */
+export class NotReady extends Error {
+  override name = "NotReady";
+}
+
+/** Deno's refusals (no --allow-env, --allow-read, ...): the user's setup, reported as a usage error. */
+export function isPermissionError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "NotCapable" || error.name === "PermissionDenied");
+}
+
+/** A Node file-system error (ENOENT, EACCES, ENOSPC, EISDIR, ...) from writing the output. */
+function isFileSystemError(error: unknown): boolean {
+  const e = error as { code?: unknown; syscall?: unknown } | null;
+  return error instanceof Error && typeof e?.code === "string" && /^E[A-Z]+$/.test(e.code) && typeof e.syscall === "string";
+}
+
+/** What an error comes to: its exit code, the human message (may span lines) and its JSON form. */
+export interface DescribedError {
+  code: ExitCode;
+  message: string;
+  json: Record<string, unknown>;
+}
+
+/**
+ * Exit code, human message and JSON form of anything a command threw. `baseUrlSource` names where
+ * a refused base URL came from; `taskId` is the task a "not found" message names.
+ */
+export function describeError(error: unknown, baseUrlSource: string, taskId: string | undefined): DescribedError {
+  const name = error instanceof Error ? error.name : "Error";
+  const raw = error instanceof Error ? error.message : String(error);
+  let code: ExitCode = EXIT_CODES.internal;
+  // The library's messages quote the relay: one line, cleaned, before our own hint lines go after it.
+  let message = clean(raw);
+  const json: Record<string, unknown> = { name };
+  if (error instanceof UsageError) {
+    code = EXIT_CODES.usage;
+    message = `${clean(raw)}\nRun xiexus-kling --help for usage.`;
+  } else if (isPermissionError(error)) {
+    code = EXIT_CODES.usage;
+  } else if (error instanceof FileExistsError) {
+    code = EXIT_CODES.usage;
+    message = `${error.path} already exists; add --force to replace it`;
+    json.path = error.path;
+  } else if (error instanceof NotReady) {
+    code = EXIT_CODES.notReady;
+  } else if (isFileSystemError(error)) {
+    code = EXIT_CODES.fileError;
+    message = `cannot write the video: ${clean(raw)}`;
+  } else if (error instanceof Interrupted) {
+    code = error.exitCode as ExitCode;
+  } else if (error instanceof InvalidArgumentError && error.argument === "task.url") {
+    // The relay's answer named a video URL we may not fetch (file:, credentials, plain http).
+    code = EXIT_CODES.invalidResponse;
+    json.argument = error.argument;
+  } else if (error instanceof InvalidArgumentError) {
+    code = EXIT_CODES.usage;
+    json.argument = error.argument;
+    if (error.argument === "baseUrl") message = `${clean(raw)} (from ${baseUrlSource})`;
+    if (error.argument === "taskId") message = `invalid task id: ${clean(raw)}`;
+  } else if (error instanceof TaskFailedError) {
+    code = EXIT_CODES.taskFailed;
+    json.task = error.task;
+  } else if (error instanceof TaskNotFoundError) {
+    code = EXIT_CODES.notFound;
+    message = `no task ${clean(JSON.stringify(taskId ?? ""))} on this relay (${clean(raw)})`;
+  } else if (error instanceof AuthenticationError || error instanceof PermissionDeniedError) {
+    code = EXIT_CODES.auth;
+    message = `${clean(raw)}\nThe relay refused the key: check XIEXUS_API_KEY (and --base-url / XIEXUS_BASE_URL).`;
+  } else if (error instanceof WaitTimeoutError) {
+    code = EXIT_CODES.timeout;
+    if (error.lastTask) json.task = error.lastTask;
+  } else if (error instanceof ResponseValidationError || error instanceof ResponseTooLargeError) {
+    code = EXIT_CODES.invalidResponse;
+    json.status = error.status;
+  } else if (error instanceof APIConnectionError || error instanceof APIError) {
+    code = EXIT_CODES.network;
+  }
+  if (error instanceof APIError) {
+    json.status = error.status;
+    if (error.requestId) json.requestId = error.requestId;
+  }
+  json.message = raw;
+  json.exitCode = code;
+  if (code === EXIT_CODES.internal) message = `internal error: ${clean(raw)}\nThis is a bug; please report it with the --debug output.`;
+  return { code, message, json };
+}

@@ -1,0 +1,78 @@
+// The exit codes of the command line, in one place: their numbers, what --help says of each, the
+// word a batch result line shows, and the rule that picks one code for several outcomes. A new code
+// fails the type-check below until it has all three.
+
+/** The exit codes of the command line, by meaning (also listed by `--help`). */
+export const EXIT_CODES = Object.freeze({
+  ok: 0,
+  taskFailed: 1,
+  usage: 2,
+  notFound: 3,
+  auth: 4,
+  timeout: 5,
+  network: 6,
+  invalidResponse: 7,
+  notReady: 8,
+  fileError: 9,
+  internal: 70,
+  interrupted: 130,
+  hangup: 129,
+  terminated: 143,
+  brokenPipe: 141,
+} as const);
+
+/** One of the command line's exit codes. */
+export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
+
+/**
+ * Per exit code: the word a batch result line shows for a task that ended so, and the lines
+ * `--help` gives it (listed in numeric order, as integer keys iterate).
+ */
+export const EXIT_MEANINGS = {
+  0: { label: "completed", help: ["done (status: the task was fetched and has not failed)"] },
+  1: { label: "failed", help: ["the task failed"] },
+  2: {
+    label: "refused",
+    help: [
+      "usage error: bad flags, missing task id, missing XIEXUS_API_KEY, invalid option,",
+      "output file exists (use --force) or its directory is missing",
+    ],
+  },
+  3: { label: "not_found", help: ["task not found"] },
+  4: { label: "auth_error", help: ["authentication or permission error (check XIEXUS_API_KEY)"] },
+  5: { label: "timed_out", help: ["wait timed out (--timeout)"] },
+  6: { label: "network_error", help: ["network or server error (connection, time-out, 429, 5xx, other HTTP errors)"] },
+  7: {
+    label: "invalid_response",
+    help: ["the relay's answer did not match the API spec (or was too large, or its video URL unusable)"],
+  },
+  8: { label: "not_ready", help: ["download: the task has not completed yet (use wait --output)"] },
+  9: { label: "write_error", help: ["the output file could not be written (permission, disk full)"] },
+  70: { label: "internal_error", help: ["internal error (a bug: please report it with the --debug output)"] },
+  129: { label: "interrupted", help: ["hung up (SIGHUP)"] },
+  130: { label: "interrupted", help: ["interrupted (Ctrl-C)"] },
+  141: { label: "interrupted", help: ["stdout was closed early (e.g. piped into head): the rest is not printed"] },
+  143: { label: "interrupted", help: ["terminated (SIGTERM)"] },
+} as const satisfies Record<ExitCode, { label: string; help: readonly [string, ...string[]] }>;
+
+/**
+ * The exit code of a batch wait: the first of these that any task ended with (worst first), 0 when
+ * every task completed. Problems that hit every task (the key, the network) outrank one task's verdict.
+ */
+export const EXIT_PRECEDENCE: readonly ExitCode[] = [
+  EXIT_CODES.interrupted,
+  EXIT_CODES.internal,
+  EXIT_CODES.auth,
+  EXIT_CODES.network,
+  EXIT_CODES.invalidResponse,
+  EXIT_CODES.fileError,
+  EXIT_CODES.usage,
+  EXIT_CODES.timeout,
+  EXIT_CODES.notFound,
+  EXIT_CODES.taskFailed,
+];
+
+/** The exit code for several outcomes (see EXIT_PRECEDENCE): the worst one `seen` has, else 0. */
+export function worstExitCode(seen: { has(code: number): boolean }): ExitCode {
+  return EXIT_PRECEDENCE.find((code) => seen.has(code)) ?? EXIT_CODES.ok;
+}

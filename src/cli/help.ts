@@ -1,0 +1,66 @@
+// What --help and --version print. The help is put together from the command table, the flags and
+// the exit-code table, so a command, a flag or an exit code is described where it is defined.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { allFlags, COMMANDS } from "./commands.js";
+import { EXIT_MEANINGS, EXIT_PRECEDENCE } from "./exit-codes.js";
+
+/** `  <left padded to width><first line>`, the other lines indented to the same column. */
+function rows(width: number, left: string, lines: readonly string[]): string {
+  const indent = " ".repeat(2 + width);
+  return lines.map((line, i) => (i === 0 ? `  ${left.padEnd(width)}${line}` : `${indent}${line}`)).join("\n");
+}
+
+const commandRows = [...[...COMMANDS.values()].flatMap((c) => c.help), ["help", "Show this help"] as const].map(([synopsis, text]) =>
+  rows(28, synopsis, [text]),
+);
+const flagRows = allFlags().map((flag) => rows(22, flag.usage, flag.help));
+const exitRows = Object.entries(EXIT_MEANINGS).map(([code, meaning]) => rows(5, code, meaning.help));
+
+/** The text printed by `xiexus-kling --help`. */
+export const USAGE = `Usage: xiexus-kling <command> <task_id>... [options]
+
+Query Kling image-to-video tasks on the xiexus relay.
+
+Commands:
+${commandRows.join("\n")}
+
+Options:
+${flagRows.join("\n")}
+
+Environment:
+  XIEXUS_API_KEY        API key (required). There is deliberately no --api-key flag: a key on
+                        the command line ends up in shell history and in \`ps\` output.
+  XIEXUS_BASE_URL       Relay base URL, when --base-url is not given
+  NO_COLOR              Set to disable colours
+
+Progress goes to stderr (live lines on a terminal, plain lines otherwise); stdout gets only
+the results: the video URL or file (wait, download), the task (status), or one line per task
+("<task_id> TAB <result> TAB <url, file or error>") when waiting for several.
+
+Exit codes:
+${exitRows.join("\n")}
+With several task ids: 0 only when every task completed (and was saved); otherwise the code of the
+worst outcome, in this order: ${EXIT_PRECEDENCE.join(", ")}. On a signal or a closed stdout,
+every wait and download stops and no temporary file is left.
+`;
+
+/** The nearest package.json named xiexus-kling above this file (works from src/cli/ and from dist/esm/src/cli/). */
+export function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = path.join(dir, "package.json");
+    if (existsSync(file)) {
+      try {
+        const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: unknown; version?: unknown };
+        if (pkg.name === "xiexus-kling" && typeof pkg.version === "string") return pkg.version;
+      } catch {
+        // Not our package.json (or not JSON): keep looking upward.
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return "unknown";
+    dir = parent;
+  }
+}

@@ -1,0 +1,121 @@
+// `wait <task_id> <task_id>...`: one batch wait through waitForImage2VideoTasks. Each task's result
+// line is printed as it settles (after its download, with --output-dir); the exit code is the worst
+// outcome's (exit-codes.ts).
+import path from "node:path";
+import type { CompletedImage2VideoTask, Image2VideoTask, KlingClient } from "../index.js";
+import { downloadVideo, type DownloadResult } from "../node/index.js";
+import { describeError } from "./errors.js";
+import { EXIT_CODES, EXIT_MEANINGS, EXIT_PRECEDENCE, worstExitCode } from "./exit-codes.js";
+import { Board } from "./live.js";
+import type { Session } from "./session.js";
+import { clean, toJson } from "./terminal.js";
+import { checkOutput, videoFileName } from "./video-file.js";
+
+/** What a batch wait needs besides the client and the session. */
+export interface BatchOptions {
+  concurrency: number;
+  /** Where each completed task's video goes (created already), if anywhere. */
+  outputDir: string | undefined;
+  force: boolean;
+  timeoutMs?: number;
+  pollIntervalMs?: number;
+}
+
+/**
+ * Waits for every task, printing one result line (or JSON line) per task as it settles, and a
+ * summary on stderr. Resolves to the batch's exit code (see EXIT_PRECEDENCE); throws the abort
+ * reason when interrupted.
+ */
+export async function waitForTasks(client: KlingClient, taskIds: readonly string[], session: Session, options: BatchOptions): Promise<number> {
+  const { printer, json, signal } = session;
+  const { outputDir, force } = options;
+  const ids = [...new Set(taskIds)];
+  // File names: ids that differ only in letter case would share a file on macOS or Windows.
+  const files = new Map<string, string>();
+  if (outputDir !== undefined) {
+    const lower = new Map<string, number>();
+    for (const id of ids) lower.set(id.toLowerCase(), (lower.get(id.toLowerCase()) ?? 0) + 1);
+    for (const id of ids) files.set(id, path.join(outputDir, videoFileName(id, lower.get(id.toLowerCase())! > 1)));
+  }
+  const outcomes = client.waitForImage2VideoTasks(ids, {
+    signal,
+    concurrency: options.concurrency,
+    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
+    onUpdate: (task, id) => {
+      if (board) board.update(id, task.status);
+      else printer.err(`${clean(id)} ${clean(String(task.status))}\n`);
+    },
+  });
+  for (const file of files.values()) checkOutput(file, force);
+  const board = printer.live ? new Board(printer, session.io.stderr, ids) : undefined;
+  const started = Date.now();
+  const codes = new Map<number, number>();
+
+  const report = (taskId: string, task: Image2VideoTask | undefined, error: unknown, file?: DownloadResult): void => {
+    const described = error === undefined ? undefined : describeError(error, "", taskId);
+    const code = described?.code ?? EXIT_CODES.ok;
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+    const label = EXIT_MEANINGS[code].label;
+    const write = (): void => {
+      if (json) {
+        printer.out(`${toJson({ taskId, ...(task && { task }), ...(file && { file }), ...(described && { error: described.json }) })}\n`);
+        return;
+      }
+      const detail = file ? file.path : task?.url ?? described?.message.split("\n")[0] ?? "";
+      const word = printer.paint("stdout", code === EXIT_CODES.ok ? 32 : 31, label);
+      printer.out(`${clean(taskId)}\t${word}\t${clean(detail)}\n`);
+    };
+    if (board) board.settle(taskId, write);
+    else write();
+  };
+
+  // Downloads run beside the polling, at most `concurrency` at once.
+  const downloads = new Set<Promise<void>>();
+  const slots: Array<() => void> = [];
+  let running = 0;
+  const download = async (outcome: { taskId: string; task: CompletedImage2VideoTask }, file: string): Promise<void> => {
+    if (running >= options.concurrency) await new Promise<void>((resolve) => slots.push(resolve));
+    running++;
+    try {
+      if (signal.aborted) throw signal.reason;
+      const result = await downloadVideo(outcome.task, file, { signal, overwrite: force });
+      report(outcome.taskId, outcome.task, undefined, result);
+    } catch (error) {
+      if (!signal.aborted) report(outcome.taskId, outcome.task, error);
+    } finally {
+      running--;
+      slots.shift()?.();
+    }
+  };
+
+  board?.start();
+  try {
+    for await (const outcome of outcomes) {
+      const file = files.get(outcome.taskId);
+      if (outcome.task === undefined || file === undefined) {
+        report(outcome.taskId, outcome.task ?? (outcome.error as { lastTask?: Image2VideoTask }).lastTask, outcome.error);
+        continue;
+      }
+      const pending = download(outcome, file);
+      downloads.add(pending);
+      void pending.finally(() => downloads.delete(pending));
+    }
+    await Promise.all(downloads);
+  } finally {
+    // Interrupted: wait for every download to remove its temp file before going.
+    await Promise.allSettled(downloads);
+    const ok = codes.get(EXIT_CODES.ok) ?? 0;
+    const parts = [`${ok} of ${ids.length} completed`];
+    for (const code of EXIT_PRECEDENCE) {
+      if (codes.has(code)) parts.push(`${codes.get(code)} ${EXIT_MEANINGS[code].label}`);
+    }
+    const seconds = Math.floor((Date.now() - started) / 1000);
+    const mark = ok === ids.length ? printer.paint("stderr", 32, "✔") : printer.paint("stderr", 31, "✖");
+    const summary = signal.aborted ? undefined : `${mark} ${parts.join(", ")} in ${seconds}s`;
+    if (board) board.stop(summary);
+    else if (summary && !json) printer.err(`${summary}\n`);
+  }
+  if (signal.aborted) throw signal.reason;
+  return worstExitCode(codes);
+}
