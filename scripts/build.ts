@@ -37,7 +37,7 @@ export const ENTRIES: readonly Entry[] = [
   { name: ".", source: "src/index.ts", formats: ["esm", "cjs"], types: true },
   { name: "./testing", source: "src/testing/index.ts", formats: ["esm", "cjs"], types: true },
   { name: "./node", source: "src/node/index.ts", formats: ["esm", "cjs"], types: true },
-  { name: "bin", source: "src/cli.ts", formats: ["esm"], types: false },
+  { name: "bin", source: "src/cli/index.ts", formats: ["esm"], types: false },
 ];
 
 const MAIN = ENTRIES[0]!;
@@ -59,6 +59,9 @@ export const ENTRY_FILES: readonly string[] = ENTRIES.flatMap((entry) =>
 
 /** Every JavaScript file the build writes: exactly one per entry and format. */
 export const JS_FILES: readonly string[] = ENTRIES.flatMap((entry) => entry.formats.map((format) => outputFile(entry, format)));
+
+/** The bin's files: run, not imported, so they export nothing. */
+const BIN_FILES: readonly string[] = ENTRIES.filter((entry) => entry.name === "bin").flatMap((entry) => entry.formats.map((format) => outputFile(entry, format)));
 
 const host: ts.FormatDiagnosticsHost = {
   getCanonicalFileName: (f) => f,
@@ -360,9 +363,10 @@ function loadEach(root: string): void {
     'import { createRequire } from "node:module";',
     "const require = createRequire(import.meta.url);",
     "const names = new Map();",
+    `const bins = new Set(${JSON.stringify(BIN_FILES.map((f) => join(root, f)))});`,
     `for (const file of ${JSON.stringify(JS_FILES.map((f) => join(root, f)))}) {`,
     '  const loaded = file.includes("/dist/cjs/") ? require(file) : await import(new URL("file://" + file).href);',
-    '  if (!file.endsWith("cli.js") && Object.keys(loaded).length === 0) throw new Error(file + " exports nothing");',
+    '  if (!bins.has(file) && Object.keys(loaded).length === 0) throw new Error(file + " exports nothing");',
     // The CommonJS file of an entry exports exactly the names its ESM file does (plainExports).
     '  const entry = file.replace(/\\/dist\\/(esm|cjs)\\//, "/dist/");',
     '  const keys = Object.keys(loaded).filter((key) => key !== "default").sort().join(", ");',
@@ -383,8 +387,8 @@ export async function build(root: string = ROOT): Promise<void> {
 
   const errors = compile(join(root, "tsconfig.build.json"));
   if (errors) throw new Error(`tsc -p tsconfig.build.json failed:\n${errors}`);
-  // The bin has no types export; its declaration would only ship unused.
-  rmSync(join(root, "dist/esm/src/cli.d.ts"), { force: true });
+  // The bin has no types export; the declarations of its folder would only ship unused.
+  rmSync(join(root, "dist/esm/src/cli"), { recursive: true, force: true });
   // The same declarations, read as CommonJS: dist/cjs/package.json says so for its .js and .d.ts.
   cpSync(join(root, "dist/esm"), join(root, "dist/cjs"), { recursive: true });
   writeFileSync(join(root, "dist/cjs/package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`);

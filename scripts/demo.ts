@@ -15,7 +15,7 @@ import {
 } from "../src/testing/index.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const CLI = path.join(ROOT, "src", "cli.ts");
+const CLI = path.join(ROOT, "src", "cli", "index.ts");
 
 // One poll per second: queued at 0 s, in_progress at 1 s and 2 s, completed at 3 s.
 const relay = await createFakeRelay({

@@ -78,7 +78,7 @@ describe("the build", () => {
     for (const entry of ENTRY_FILES) expect(files).toContain(entry);
     // One file per entry and format: no other JavaScript ships.
     expect(files.filter((f) => f.endsWith(".js"))).toEqual([...JS_FILES].sort());
-    expect(JS_FILES).toEqual(expect.arrayContaining(["dist/esm/src/index.js", "dist/cjs/src/index.js", "dist/esm/src/cli.js"]));
+    expect(JS_FILES).toEqual(expect.arrayContaining(["dist/esm/src/index.js", "dist/cjs/src/index.js", "dist/esm/src/cli/index.js"]));
     expect(JSON.parse(readFileSync(join(good, "dist/cjs/package.json"), "utf8"))).toEqual({ type: "commonjs" });
     expect(readFileSync(join(good, "dist/esm/src/index.js"), "utf8")).toMatch(/^export \{/m);
     for (const file of JS_FILES) {
@@ -121,8 +121,8 @@ describe("the build", () => {
         const file = outputFile(entry, format);
         const text = readFileSync(join(good, file), "utf8");
         if (i > 0) {
-          const main = entry.source === "src/cli.ts" ? "./index.js" : "../index.js";
-          expect(text, file).toContain(format === "esm" ? `from "${main}"` : `require("${main}")`);
+          // Every later entry sits one folder below the main one (src/testing/, src/node/, src/cli/).
+          expect(text, file).toContain(format === "esm" ? 'from "../index.js"' : 'require("../index.js")');
         }
         for (const other of earlier) {
           const names = [...publicExports(resolve(ROOT, other.source)).values()];
@@ -131,7 +131,7 @@ describe("the build", () => {
       }
     });
     // The bin's downloads come from the node entry's file, not a copy of it.
-    expect(readFileSync(join(good, "dist/esm/src/cli.js"), "utf8")).toContain('from "./node/index.js"');
+    expect(readFileSync(join(good, "dist/esm/src/cli/index.js"), "utf8")).toContain('from "../node/index.js"');
   });
 
   it("would notice a copy of a public class or function in a sub-entry", () => {
@@ -322,8 +322,8 @@ describe("npm pack", () => {
         .filter((f) => f.endsWith(".ts") && !/\.test(-d)?\.ts$/.test(f))
         .map((f) => `${dir}/${f}`),
     );
-    // The bin has no declaration: nothing imports it.
-    const declared = sources.filter((f) => f !== "src/cli.ts").map((f) => f.replace(/\.ts$/, ".d.ts"));
+    // The bin (src/cli/) has no declarations: nothing imports it.
+    const declared = sources.filter((f) => !f.startsWith("src/cli/")).map((f) => f.replace(/\.ts$/, ".d.ts"));
     const expected = [
       "package.json",
       "README.md",

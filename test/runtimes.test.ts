@@ -161,7 +161,7 @@ describe.each(NODES)("Node %i", (major) => {
     }
   }
 
-  it("runs the xiexus-kling bin (the ESM build of src/cli.ts)", async () => {
+  it("runs the xiexus-kling bin (the ESM build of src/cli/index.ts)", async () => {
     const result = await run(node, [join(app, "node_modules/.bin/xiexus-kling"), "--version"], { cwd: app });
     expect(result.code, result.output).toBe(0);
     expect(result.stdout).toContain(VERSION);
