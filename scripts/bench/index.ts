@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { benchBatch } from "./batch.js";
 import { benchBundle } from "./bundle.js";
 import { benchCodegen } from "./codegen.js";
+import { benchCreateMemory, benchCreateRequests } from "./create.js";
 import { benchDownload } from "./download.js";
 import { benchHostile } from "./hostile.js";
 import { benchImport } from "./import-cost.js";
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
     await timed("batch", () => benchBatch(settings.waits, { gc: true })),
     await timed("hostile body", () => benchHostile()),
     await timed("download", () => benchDownload(settings)),
+    await timed("create memory", () => benchCreateMemory(settings)),
+    await timed("per create", () => benchCreateRequests(settings)),
   ];
   const rows: Row[] = sections.flatMap((s) => s.rows);
   const table = renderTable(rows);
