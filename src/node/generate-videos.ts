@@ -226,6 +226,11 @@ interface Job {
   waitStart: number;
   lastTask: VideoTaskResult | undefined;
   saved: { path: string; bytes: number } | undefined;
+  /**
+   * The append of `created` or `saved`, on its way to disk. Neither holds a request slot while it
+   * syncs: the next poll waits for `created`, and the outcome is yielded only once `saved` is on disk.
+   */
+  recording: Promise<void> | undefined;
 }
 
 /** Wraps what must end the whole batch (a journal that cannot be written) so the scheduler does not settle it as one job's error. */
@@ -323,6 +328,7 @@ function checkJob(value: unknown, where: string, settings: Settings): Job {
     waitStart: 0,
     lastTask: undefined,
     saved: undefined,
+    recording: undefined,
   };
 }
 
@@ -578,18 +584,22 @@ async function* run(
       throw error;
     }
     const taskId = created.task_id;
-    await write(
-      journal.created(job.key, taskId),
-      `task ${taskId} was created for job ${JSON.stringify(job.key)} but could not be journaled, ` +
-        `so a re-run will report the job as "may have been created"`,
-    );
-    job.taskId = taskId;
-    job.waitStart = Date.now();
-    emit({ type: "created", key: job.key, taskId, resumed: false });
     const status = typeof created.status === "string" && statusKind(created.status) === "running" ? created.status : "queued";
     const task = { task_id: taskId, status } as VideoTaskResult;
+    job.taskId = taskId;
+    job.waitStart = Date.now();
     job.lastTask = task;
-    emit({ type: "status", key: job.key, taskId, status });
+    // Appended now (a failure is refused by the journal's own rules before anything else of this job
+    // can be), synced off the slot; the first poll of the task waits for it.
+    const detail =
+      `task ${taskId} was created for job ${JSON.stringify(job.key)} but could not be journaled, ` +
+      `so a re-run will report the job as "may have been created"`;
+    job.recording = background(
+      write(journal.created(job.key, taskId), detail).then(() => {
+        emit({ type: "created", key: job.key, taskId, resumed: false });
+        emit({ type: "status", key: job.key, taskId, status });
+      }),
+    );
     return task;
   }
 
@@ -601,6 +611,8 @@ async function* run(
 
   async function pollStep(job: Job, signal: AbortSignal): Promise<VideoTaskResult> {
     const taskId = job.taskId!;
+    // Never a poll before its task id is on disk.
+    await job.recording;
     if (job.waitStart === 0) job.waitStart = Date.now();
     if (Date.now() - job.waitStart >= timeoutMs) return taskFailed(job, new WaitTimeoutError(taskId, timeoutMs, job.lastTask), true);
     const get = (maxRetries: number | undefined): Promise<VideoTaskResult> =>
@@ -659,19 +671,27 @@ async function* run(
       if (!failure) throw error;
       return taskFailed(job, failure, stillResumable(failure));
     }
-    await write(journal.saved(job.key, taskId, result.path, result.bytes));
     job.saved = result;
+    job.recording = background(write(journal.saved(job.key, taskId, result.path, result.bytes)));
   }
 
+  // Every step and background append, kept until it settles: the journal is closed only after
+  // everything that may still write to it.
   const pending = new Set<Promise<unknown>>();
-  const step = (key: string, signal: AbortSignal): Promise<VideoTaskResult> => {
-    const job = byKey.get(key)!;
-    const promise = job.taskId === undefined ? createStep(job, signal) : pollStep(job, signal);
-    // Kept until it settles: the journal is closed only after every step that may still write to it.
+  function track<T>(promise: Promise<T>): Promise<T> {
     pending.add(promise);
     const forget = (): void => void pending.delete(promise);
     promise.then(forget, forget);
     return promise;
+  }
+  /** An append no step awaits right away: tracked, its failure kept in `fatal` (write) and thrown where it is awaited. */
+  function background(append: Promise<void>): Promise<void> {
+    append.catch(() => undefined);
+    return track(append);
+  }
+  const step = (key: string, signal: AbortSignal): Promise<VideoTaskResult> => {
+    const job = byKey.get(key)!;
+    return track(job.taskId === undefined ? createStep(job, signal) : pollStep(job, signal));
   };
 
   const drain = async function* (): AsyncGenerator<VideoOutcome, void, undefined> {
@@ -703,6 +723,8 @@ async function* run(
         if (outcome.error) {
           fail(job, outcome.error);
         } else {
+          // Yielded only once its `saved` record is on disk.
+          await job.recording;
           const { path, bytes } = job.saved!;
           settled.push({ key: job.key, taskId: job.taskId!, path, bytes, resumed: false });
           settledEvents.push({ type: "saved", key: job.key, taskId: job.taskId!, path, bytes, resumed: false });
