@@ -10,6 +10,7 @@ import { benchBundle } from "./bundle.js";
 import { benchCodegen } from "./codegen.js";
 import { benchCreateMemory, benchCreateRequests } from "./create.js";
 import { benchDownload } from "./download.js";
+import { benchGenerateVideos, generateVideosSettings } from "./generate-videos.js";
 import { benchHostile } from "./hostile.js";
 import { benchImport } from "./import-cost.js";
 import { ROOT } from "./paths.js";
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     await timed("batch", () => benchBatch(settings.waits, { gc: true })),
     await timed("hostile body", () => benchHostile()),
     await timed("download", () => benchDownload(settings)),
+    await timed("generate videos", () => benchGenerateVideos(generateVideosSettings(settings.quick))),
     await timed("create memory", () => benchCreateMemory(settings)),
     await timed("per create", () => benchCreateRequests(settings)),
   ];
