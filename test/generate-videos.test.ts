@@ -338,6 +338,34 @@ describe("resuming from the journal", () => {
   });
 });
 
+describe("jobs and events", () => {
+  it("takes an async iterable of jobs; an onUpdate that throws ends the batch with its error, the lock released", async () => {
+    const relay = await relayWith();
+    const out = await tempDir();
+    async function* jobs(): AsyncGenerator<VideoJob> {
+      for (let i = 0; i < 3; i++) yield textJob(i, { key: `a${i}` });
+    }
+    const boom = new Error("board crashed");
+    const run = collect(
+      generateVideos(clientOf(relay.url), jobs(), {
+        outputDir: out,
+        pollIntervalMs: 10,
+        onUpdate: (e) => {
+          if (e.type === "downloading") throw boom;
+        },
+      }),
+    );
+    await expect(run).rejects.toBe(boom);
+    // Every task created is journaled: the next run waits for them and creates nothing.
+    const created = relay.createCount;
+    const outcomes = await collect(generateVideos(clientOf(relay.url), jobs(), { outputDir: out, pollIntervalMs: 10 }));
+    expect(outcomes.map((o) => o.key).sort()).toEqual(["a0", "a1", "a2"]);
+    expect(outcomes.every((o) => o.bytes === VIDEO_SIZE)).toBe(true);
+    expect(relay.createCount).toBe(3);
+    expect(created).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe("the lock and bad input", () => {
   it("refuses a second batch on the same directory while one runs", async () => {
     const relay = await relayWith();
