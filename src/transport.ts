@@ -279,7 +279,10 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
       url,
       signal,
       send: (attemptSignal) => {
-        const init = { method: "POST", headers, body: body(), signal: attemptSignal, duplex: "half" } as RequestInit;
+        // `redirect: "error"` and no window spare undici the spec's copy of the request, which tees a
+        // streamed body and keeps the unread half (the whole base64 of an image) until the end. A
+        // create is never redirected anyway: a 301/302 would turn it into a GET, a 307 cannot resend a stream.
+        const init = { method: "POST", headers, body: body(), signal: attemptSignal, duplex: "half", redirect: "error", window: null } as RequestInit;
         return deps.fetch ? deps.fetch(new Request(url, init)) : fetch(url, init);
       },
     });

@@ -134,6 +134,13 @@ describe("the resend rule, counted at the server", () => {
     { name: "a proxy's 502 page", steps: [{ status: 502, body: PROXY_502 }], creates: 1, error: InternalServerError, mayHaveCreatedTask: true },
     { name: "a proxy's 504 page", steps: [{ status: 504, body: "gateway timeout" }], creates: 1, error: InternalServerError, mayHaveCreatedTask: true },
     { name: "a bare 408", steps: [{ status: 408, body: "" }], creates: 1, error: APIError, mayHaveCreatedTask: true },
+    {
+      name: "a redirect (a create is never followed: it may have been taken before it)",
+      steps: [{ status: 307, body: "", headers: { location: "/elsewhere" } }],
+      creates: 1,
+      error: APIConnectionError,
+      mayHaveCreatedTask: true,
+    },
     { name: "a 500 in the gateway's shape (refunded)", steps: [{ status: 500, body: GATEWAY_500 }], creates: 1, error: InternalServerError, mayHaveCreatedTask: false },
     {
       name: "a 503 in the gateway's middleware shape",
