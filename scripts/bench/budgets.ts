@@ -19,9 +19,14 @@ export const BUDGETS = {
    * the generated spec data left out: it grows with the specs in openapi/ by design), so growth is
    * caught: measured 11,726 B on 2026-11-24 (esbuild 0.28.2, openapi-fetch 0.17.0); 12,344 B the
    * same day after the checks that turn bad options, signals, headers and keys into
-   * InvalidArgumentError before any request (+481 B); plus ~4%.
+   * InvalidArgumentError before any request (+481 B): 12,850 B with ~4% headroom, measured 12,597 B
+   * on 2026-12-04 before the create half of the job. Raised once, on purpose, for that half (the
+   * package could not create a task): 17,027 B measured on 2026-12-04 (+4,430 B: the image rules
+   * read from the bytes, base64 made in pieces and data URLs, src/image.ts 5.1 kB minified; the
+   * create checks and streamed body, src/create.ts 2.2 kB; the resend rule, the quota and cancelled
+   * classes, and the text2video route), plus ~3%. Not to be raised for anything less.
    */
-  bundleCodeGzipBudgetBytes: 12_850,
+  bundleCodeGzipBudgetBytes: 17_500,
   /** Type-check instantiations of the xiexus-kling consumer at most this many times the bare openapi-fetch one. */
   typecheckInstantiationRatio: 1.1,
   /**
