@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../src/cli/exit-codes.js";
 import {
+  CANCELLED_TASK_ID,
   COMPLETED_TASK,
   createFakeRelay,
   IN_PROGRESS_TASK,
@@ -118,6 +119,12 @@ describe.concurrent("wait on a terminal", () => {
     expect(screen).toMatch(/✔\u001b\[0m 2 of 2 completed in \d+s\r?\n/);
     expect(screen.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(screen.lastIndexOf(HIDE_CURSOR));
     expect(screen).not.toContain(KEY);
+  });
+
+  it("a cancelled task's status word has its own colour (not failure's red), and exits 10", async () => {
+    const { code, screen } = await onTerminal(["status", CANCELLED_TASK_ID]);
+    expect(code).toBe(EXIT_CODES.taskCancelled);
+    expect(screen).toMatch(/status +\u001b\[35mcancelled\u001b\[0m/);
   });
 
   it("a download shows bytes, percent and rate on a live line, then the saved file", async () => {

@@ -13,8 +13,11 @@ import { isEntryPoint } from "../src/cli/index.js";
 import { fitColumns } from "../src/cli/terminal.js";
 import { videoFileName } from "../src/cli/video-file.js";
 import {
+  CANCELLED_TASK,
+  CANCELLED_TASK_ID,
   COMPLETED_TASK,
   createFakeRelay,
+  EXPIRED_TASK_ID,
   FAILED_TASK,
   FAILED_TASK_ID,
   IN_PROGRESS_TASK,
@@ -184,6 +187,35 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(run.code).toBe(EXIT_CODES.taskFailed);
     expect(run.stdout).toBe("");
     expect(run.stderr).toBe("failed\nxiexus-kling: task kling-0c9d8e7f-1a2b-4c3d-9e8f-7a6b5c4d3e2f failed: 1301: 内容审核未通过 (content moderation failed)\n");
+  });
+
+  it("a cancelled task has its own meaning: status and wait exit 10, saying the relay refunded it", async () => {
+    const [status, wait, json, download] = await Promise.all([
+      cli(["status", CANCELLED_TASK_ID]),
+      cli(["wait", CANCELLED_TASK_ID]),
+      cli(["wait", CANCELLED_TASK_ID, "--json"]),
+      cli(["download", CANCELLED_TASK_ID, "--output", path.join(freshDir(), "v.mp4")]),
+    ]);
+    expect(EXIT_CODES.taskCancelled).toBe(10);
+    expect(status.code).toBe(EXIT_CODES.taskCancelled);
+    expect(status.stdout).toMatch(/^status +cancelled$/m);
+    expect(wait.code).toBe(EXIT_CODES.taskCancelled);
+    expect(wait.stderr).toBe(`cancelled\nxiexus-kling: task ${CANCELLED_TASK_ID} was cancelled by the relay (refunded)\n`);
+    expect(json.code).toBe(EXIT_CODES.taskCancelled);
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: { name: "TaskCancelledError", task: CANCELLED_TASK, message: expect.stringContaining("refunded"), exitCode: 10 },
+    });
+    expect(download.code).toBe(EXIT_CODES.taskCancelled);
+  });
+
+  it("an expired task (TaskExpired) exits 1, saying it ran past the relay's deadline and was refunded", async () => {
+    const [wait, json] = await Promise.all([cli(["wait", EXPIRED_TASK_ID]), cli(["status", EXPIRED_TASK_ID, "--json"])]);
+    expect(wait.code).toBe(EXIT_CODES.taskFailed);
+    expect(wait.stderr).toMatch(/TaskExpired.*\nThe task ran past the relay's deadline \(TaskExpired\); the relay refunded it\.\n$/);
+    expect(json.code).toBe(EXIT_CODES.taskFailed);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: "failed", error: { code: "TaskExpired" } });
+    const waitJson = await cli(["wait", EXPIRED_TASK_ID, "--json"]);
+    expect(JSON.parse(waitJson.stdout)).toMatchObject({ error: { name: "TaskFailedError", code: "TaskExpired", exitCode: 1, task: { task_id: EXPIRED_TASK_ID } } });
   });
 
   it("exits 3 for an unknown task, with a message and no stack trace", async () => {
@@ -379,6 +411,18 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(EXIT_PRECEDENCE.indexOf(EXIT_CODES.timeout)).toBeLessThan(EXIT_PRECEDENCE.indexOf(EXIT_CODES.notFound));
     expect(run.code).toBe(EXIT_CODES.timeout);
     expect(run.stderr).toMatch(/✖ 1 of 4 completed, 1 timed_out, 1 not_found, 1 failed in \d+s/);
+  });
+
+  it("several ids: a cancelled task ranks below a failed one, and alone gives 10", async () => {
+    expect(EXIT_PRECEDENCE).toEqual([130, 70, 11, 12, 4, 6, 7, 9, 2, 5, 3, 1, 10]);
+    const [both, cancelledOnly] = await Promise.all([
+      cli(["wait", CANCELLED_TASK_ID, FAILED_TASK_ID, "b-2"], { XIEXUS_BASE_URL: videos.url }),
+      cli(["wait", CANCELLED_TASK_ID, "b-2"], { XIEXUS_BASE_URL: videos.url }),
+    ]);
+    expect(both.code).toBe(EXIT_CODES.taskFailed);
+    expect(both.stdout).toContain(`${CANCELLED_TASK_ID}\tcancelled\t`);
+    expect(both.stderr).toMatch(/✖ 1 of 3 completed, 1 failed, 1 cancelled in \d+s/);
+    expect(cancelledOnly.code).toBe(EXIT_CODES.taskCancelled);
   });
 
   it("several ids with --json print JSON Lines, one object per settled task", async () => {

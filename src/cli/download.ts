@@ -1,6 +1,6 @@
 // `download <task_id> --output <file>`: the video of a task that has already completed.
 import path from "node:path";
-import { ResponseValidationError, TaskFailedError, type CompletedImage2VideoTask } from "../index.js";
+import { ResponseValidationError, TaskCancelledError, TaskFailedError, type CompletedImage2VideoTask } from "../index.js";
 import { FLAGS, readTaskFlags, readTaskIds } from "./args.js";
 import { NotReady } from "./errors.js";
 import { EXIT_CODES } from "./exit-codes.js";
@@ -9,7 +9,7 @@ import { styleOf } from "./statuses.js";
 import { clean } from "./terminal.js";
 import { prepareOutputs, printSaved, saveVideo } from "./video-file.js";
 
-/** `download`: fetches the task once; saves its video if it completed, else exits 8 (running) or 1 (failed). */
+/** `download`: fetches the task once; saves its video if it completed, else exits 8 (running), 1 (failed) or 10 (cancelled). */
 export const download: Command = {
   help: [["download <task_id>", "Download the video of an already completed task (needs --output)"]],
   flags: [FLAGS.timeout, FLAGS.output, FLAGS.force],
@@ -24,6 +24,7 @@ export const download: Command = {
     const task = await client.getImage2VideoTask(taskId, { signal: session.signal });
     const verdict = styleOf(task.status)?.download;
     if (verdict === EXIT_CODES.taskFailed) throw new TaskFailedError(task);
+    if (verdict === EXIT_CODES.taskCancelled) throw new TaskCancelledError(task);
     if (verdict === EXIT_CODES.notReady) {
       throw new NotReady(
         `task ${clean(taskId)} is ${clean(String(task.status))}, not completed yet: ` +

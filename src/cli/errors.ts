@@ -5,15 +5,18 @@ import {
   APIConnectionError,
   APIError,
   AuthenticationError,
+  InsufficientQuotaError,
   InvalidArgumentError,
+  KlingError,
   PermissionDeniedError,
   ResponseTooLargeError,
   ResponseValidationError,
+  TaskCancelledError,
   TaskFailedError,
   TaskNotFoundError,
   WaitTimeoutError,
 } from "../index.js";
-import { FileExistsError } from "../node/index.js";
+import { FileExistsError, JobMayHaveBeenCreatedError, VideoFileError } from "../node/index.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { clean } from "./terminal.js";
 
@@ -22,11 +25,40 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** What a run stopped by a signal leaves behind, said when it stops (see `Interrupted.during`). */
+export interface InterruptedContext {
+  /** One or more lines after "interrupted: " (a task that exists or may exist, how to resume). */
+  readonly note: string;
+  /** The task a create made, when one is known. */
+  readonly taskId?: string;
+  /** True when a create was on its way: a task may exist whose id never came back. */
+  readonly mayHaveCreatedTask?: boolean;
+}
+
 /** The abort reason used for Ctrl-C, SIGTERM and SIGHUP (and a closed stdout): how the run ends. */
 export class Interrupted extends Error {
   override name = "Interrupted";
-  constructor(readonly exitCode: number = EXIT_CODES.interrupted) {
+  constructor(
+    readonly exitCode: number = EXIT_CODES.interrupted,
+    readonly context?: InterruptedContext,
+  ) {
     super(exitCode === EXIT_CODES.brokenPipe ? "stdout closed" : "interrupted");
+  }
+
+  /**
+   * Runs `work`; if `signal` stops it, rethrows its Interrupted with `context` attached, so the
+   * message names what the interrupted step leaves behind (a created task, a create in flight).
+   */
+  static async during<T>(signal: AbortSignal, context: InterruptedContext, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const reason: unknown = signal.aborted ? signal.reason : undefined;
+      if (reason instanceof Interrupted && reason.exitCode !== EXIT_CODES.brokenPipe && reason.context === undefined) {
+        throw new Interrupted(reason.exitCode, context);
+      }
+      throw error;
+    }
   }
 }
 
@@ -39,6 +71,12 @@ export class NotReady extends Error {
 export function isPermissionError(error: unknown): boolean {
   return error instanceof Error && (error.name === "NotCapable" || error.name === "PermissionDenied");
 }
+
+/**
+ * The batch journal's own refusals (not exported by xiexus-kling/node, so known by name): another
+ * run holds its lock, or a line in it is corrupt. Both are for the user to settle: exit 2.
+ */
+const JOURNAL_REFUSALS = new Set(["JournalLockedError", "JournalCorruptError"]);
 
 /** A Node file-system error (ENOENT, EACCES, ENOSPC, EISDIR, ...) from writing the output. */
 function isFileSystemError(error: unknown): boolean {
@@ -78,8 +116,15 @@ export function describeError(error: unknown, baseUrlSource: string, taskId: str
   } else if (isFileSystemError(error)) {
     code = EXIT_CODES.fileError;
     message = `cannot write the video: ${clean(raw)}`;
+  } else if (error instanceof VideoFileError) {
+    code = EXIT_CODES.fileError;
+    json.path = error.path;
   } else if (error instanceof Interrupted) {
     code = error.exitCode as ExitCode;
+    if (error.context?.taskId !== undefined) json.taskId = error.context.taskId;
+    if (error.context?.mayHaveCreatedTask) json.mayHaveCreatedTask = true;
+  } else if (error instanceof KlingError && JOURNAL_REFUSALS.has(error.name)) {
+    code = EXIT_CODES.usage;
   } else if (error instanceof InvalidArgumentError && error.argument === "task.url") {
     // The relay's answer named a video URL we may not fetch (file:, credentials, plain http).
     code = EXIT_CODES.invalidResponse;
@@ -92,9 +137,20 @@ export function describeError(error: unknown, baseUrlSource: string, taskId: str
   } else if (error instanceof TaskFailedError) {
     code = EXIT_CODES.taskFailed;
     json.task = error.task;
+    if (error.code !== undefined) json.code = error.code;
+    if (error.code === "TaskExpired") {
+      message = `${clean(raw)}\nThe task ran past the relay's deadline (TaskExpired); the relay refunded it.`;
+    }
+  } else if (error instanceof TaskCancelledError) {
+    code = EXIT_CODES.taskCancelled;
+    json.task = error.task;
   } else if (error instanceof TaskNotFoundError) {
     code = EXIT_CODES.notFound;
     message = `no task ${clean(JSON.stringify(taskId ?? ""))} on this relay (${clean(raw)})`;
+  } else if (error instanceof InsufficientQuotaError) {
+    code = EXIT_CODES.insufficientQuota;
+    if (error.code !== undefined) json.code = error.code;
+    message = `${clean(raw)}\nThe balance (or this key's quota) is too low to pay for a task: top up, then create again.`;
   } else if (error instanceof AuthenticationError || error instanceof PermissionDeniedError) {
     code = EXIT_CODES.auth;
     message = `${clean(raw)}\nThe relay refused the key: check XIEXUS_API_KEY (and --base-url / XIEXUS_BASE_URL).`;
@@ -110,6 +166,15 @@ export function describeError(error: unknown, baseUrlSource: string, taskId: str
   if (error instanceof APIError) {
     json.status = error.status;
     if (error.requestId) json.requestId = error.requestId;
+  }
+  // Whatever else went wrong, a task that may exist (and cost money) is what the user must act on.
+  if (error instanceof KlingError && error.mayHaveCreatedTask) {
+    code = EXIT_CODES.mayHaveCreatedTask;
+    json.mayHaveCreatedTask = true;
+    // The batch's own error says all of it, with the flag to use; a single create's says it in passing.
+    if (!(error instanceof JobMayHaveBeenCreatedError)) {
+      message += "\nA task MAY have been created (and paid for): check the relay's tasks before creating it again.";
+    }
   }
   json.message = raw;
   json.exitCode = code;

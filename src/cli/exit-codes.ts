@@ -14,6 +14,9 @@ export const EXIT_CODES = Object.freeze({
   invalidResponse: 7,
   notReady: 8,
   fileError: 9,
+  taskCancelled: 10,
+  mayHaveCreatedTask: 11,
+  insufficientQuota: 12,
   internal: 70,
   interrupted: 130,
   hangup: 129,
@@ -30,7 +33,10 @@ export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
  */
 export const EXIT_MEANINGS = {
   0: { label: "completed", help: ["done (status: the task was fetched and has not failed)"] },
-  1: { label: "failed", help: ["the task failed"] },
+  1: {
+    label: "failed",
+    help: ["the task failed (error code TaskExpired: it ran past the relay's deadline; refunded)"],
+  },
   2: {
     label: "refused",
     help: [
@@ -48,6 +54,15 @@ export const EXIT_MEANINGS = {
   },
   8: { label: "not_ready", help: ["download: the task has not completed yet (use wait --output)"] },
   9: { label: "write_error", help: ["the output file could not be written (permission, disk full)"] },
+  10: { label: "cancelled", help: ["the task was cancelled by the relay (refunded)"] },
+  11: {
+    label: "may_have_been_created",
+    help: [
+      "a create's fate is unknown: a task MAY have been created (and paid for); it was not",
+      "resent: check the relay's tasks before creating again (generate --jobs: --recreate-unknown)",
+    ],
+  },
+  12: { label: "insufficient_quota", help: ["the balance (or the key's quota) is too low to pay for a task: top up"] },
   70: { label: "internal_error", help: ["internal error (a bug: please report it with the --debug output)"] },
   129: { label: "interrupted", help: ["hung up (SIGHUP)"] },
   130: { label: "interrupted", help: ["interrupted (Ctrl-C)"] },
@@ -56,12 +71,17 @@ export const EXIT_MEANINGS = {
 } as const satisfies Record<ExitCode, { label: string; help: readonly [string, ...string[]] }>;
 
 /**
- * The exit code of a batch wait: the first of these that any task ended with (worst first), 0 when
- * every task completed. Problems that hit every task (the key, the network) outrank one task's verdict.
+ * The exit code of a batch (several task ids, a jobs file): the first of these that any task or job
+ * ended with (worst first), 0 when every one completed. A task that may have been paid for without
+ * its id coming back comes first, as the one a user must look into; then problems that hit every
+ * task (the balance, the key, the network) outrank one task's verdict; a cancelled task (refunded,
+ * nothing to fix) comes last.
  */
 export const EXIT_PRECEDENCE: readonly ExitCode[] = [
   EXIT_CODES.interrupted,
   EXIT_CODES.internal,
+  EXIT_CODES.mayHaveCreatedTask,
+  EXIT_CODES.insufficientQuota,
   EXIT_CODES.auth,
   EXIT_CODES.network,
   EXIT_CODES.invalidResponse,
@@ -70,6 +90,7 @@ export const EXIT_PRECEDENCE: readonly ExitCode[] = [
   EXIT_CODES.timeout,
   EXIT_CODES.notFound,
   EXIT_CODES.taskFailed,
+  EXIT_CODES.taskCancelled,
 ];
 
 /** The exit code for several outcomes (see EXIT_PRECEDENCE): the worst one `seen` has, else 0. */

@@ -127,7 +127,7 @@ async function main(argv: string[], io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof Interrupted) {
       if (error.exitCode === EXIT_CODES.brokenPipe) return error.exitCode;
-      printer.err("interrupted\n");
+      printer.err(error.context ? `interrupted: ${cleanLines(error.context.note)}\n` : "interrupted\n");
       if (session.json) printer.out(`${toJson({ error: describeError(error, session.baseUrlSource, session.taskId).json }, session.indent)}\n`);
       return error.exitCode;
     }

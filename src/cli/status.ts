@@ -26,7 +26,7 @@ function summarize(task: Image2VideoTask, printer: Printer): string {
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}\n`).join("");
 }
 
-/** `status`: the task on stdout; exits 0 unless it failed (1) or its status is unknown (7). */
+/** `status`: the task on stdout; exits 0 unless it failed (1), was cancelled (10) or its status is unknown (7). */
 export const status: Command = {
   help: [["status <task_id>", "Fetch the task once and print it"]],
   flags: [FLAGS.timeout],

@@ -23,6 +23,8 @@ const STATUS_STYLES = {
   in_progress: { color: 36, status: EXIT_CODES.ok, download: EXIT_CODES.notReady },
   completed: { color: 32, status: EXIT_CODES.ok, download: EXIT_CODES.ok },
   failed: { color: 31, status: EXIT_CODES.taskFailed, download: EXIT_CODES.taskFailed },
+  // Magenta, not failure's red: the relay ended it and refunded it; nothing of the user's went wrong.
+  cancelled: { color: 35, status: EXIT_CODES.taskCancelled, download: EXIT_CODES.taskCancelled },
 } as const satisfies Record<Image2VideoTaskStatus, StatusStyle>;
 
 /** The style of a status word, or undefined for one the spec does not name. */

@@ -4,8 +4,9 @@
 import path from "node:path";
 import type { CompletedImage2VideoTask, Image2VideoTask, KlingClient } from "../index.js";
 import { downloadVideo, type DownloadResult } from "../node/index.js";
+import { Tally } from "./batch-report.js";
 import { describeError } from "./errors.js";
-import { EXIT_CODES, EXIT_MEANINGS, EXIT_PRECEDENCE, worstExitCode } from "./exit-codes.js";
+import { EXIT_CODES } from "./exit-codes.js";
 import { Board } from "./live.js";
 import type { Session } from "./session.js";
 import { clean, toJson } from "./terminal.js";
@@ -49,22 +50,19 @@ export async function waitForTasks(client: KlingClient, taskIds: readonly string
   });
   for (const file of files.values()) checkOutput(file, force);
   const board = printer.live ? new Board(printer, session.io.stderr, ids) : undefined;
-  const started = Date.now();
-  const codes = new Map<number, number>();
+  const tally = new Tally(ids.length, "completed");
 
   const report = (taskId: string, task: Image2VideoTask | undefined, error: unknown, file?: DownloadResult): void => {
     const described = error === undefined ? undefined : describeError(error, "", taskId);
     const code = described?.code ?? EXIT_CODES.ok;
-    codes.set(code, (codes.get(code) ?? 0) + 1);
-    const label = EXIT_MEANINGS[code].label;
+    tally.add(code);
     const write = (): void => {
       if (json) {
         printer.out(`${toJson({ taskId, ...(task && { task }), ...(file && { file }), ...(described && { error: described.json }) })}\n`);
         return;
       }
       const detail = file ? file.path : task?.url ?? described?.message.split("\n")[0] ?? "";
-      const word = printer.paint("stdout", code === EXIT_CODES.ok ? 32 : 31, label);
-      printer.out(`${clean(taskId)}\t${word}\t${clean(detail)}\n`);
+      printer.out(`${clean(taskId)}\t${tally.word(printer, "stdout", code)}\t${clean(detail)}\n`);
     };
     if (board) board.settle(taskId, write);
     else write();
@@ -105,17 +103,10 @@ export async function waitForTasks(client: KlingClient, taskIds: readonly string
   } finally {
     // Interrupted: wait for every download to remove its temp file before going.
     await Promise.allSettled(downloads);
-    const ok = codes.get(EXIT_CODES.ok) ?? 0;
-    const parts = [`${ok} of ${ids.length} completed`];
-    for (const code of EXIT_PRECEDENCE) {
-      if (codes.has(code)) parts.push(`${codes.get(code)} ${EXIT_MEANINGS[code].label}`);
-    }
-    const seconds = Math.floor((Date.now() - started) / 1000);
-    const mark = ok === ids.length ? printer.paint("stderr", 32, "✔") : printer.paint("stderr", 31, "✖");
-    const summary = signal.aborted ? undefined : `${mark} ${parts.join(", ")} in ${seconds}s`;
+    const summary = signal.aborted ? undefined : tally.summary(printer);
     if (board) board.stop(summary);
     else if (summary && !json) printer.err(`${summary}\n`);
   }
   if (signal.aborted) throw signal.reason;
-  return worstExitCode(codes);
+  return tally.exitCode();
 }
