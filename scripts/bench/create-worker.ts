@@ -1,13 +1,9 @@
 // Section "create from a 10 MiB image", client side (run as .cache/bench/create-worker.mjs with
-// --expose-gc): `node --expose-gc create-worker.mjs <kling|noclone|naive> <bytes|file> <baseUrl> <image> <warm-up image>`.
+// --expose-gc): `node --expose-gc create-worker.mjs <kling|naive> <bytes|file> <baseUrl> <image> <warm-up image>`.
 // One image2video create of <image>, after two warm-up creates of a small image by the same path
 // (so fetch, undici and our code are loaded before the baseline). "bytes": the image is read
 // into memory before the baseline; "file": it is read inside the measured part. "kling" is
-// createImage2VideoTask (streamed base64 body); "naive" is the fetch a user writes by hand;
-// "noclone" is createImage2VideoTask over a `fetch` option that sends with `redirect: "error"` and
-// `window: null`: undici's fetch then skips the spec's request clone, whose tee keeps every chunk of
-// a streamed body queued in the unread branch until the request ends (the fix proposed for the
-// transport's create POST).
+// createImage2VideoTask (streamed base64 body); "naive" is the fetch a user writes by hand.
 // Peak RSS is the larger of `rss()` sampled every 1 ms and VmHWM (reset after the baseline through
 // /proc/self/clear_refs): a synchronous JSON.stringify blocks the sampler, VmHWM still sees it.
 // Prints one JSON line.
@@ -17,16 +13,15 @@ import { createKlingClient } from "../../src/index.js";
 import { readImageFile } from "../../src/node/image-file.js";
 
 const [mode, source, baseUrl, imagePath, warmPath] = process.argv.slice(2);
-if ((mode !== "kling" && mode !== "noclone" && mode !== "naive") || (source !== "bytes" && source !== "file") || !baseUrl || !imagePath || !warmPath) {
-  console.error("usage: create-worker kling|noclone|naive bytes|file <baseUrl> <image> <warm-up image>");
+if ((mode !== "kling" && mode !== "naive") || (source !== "bytes" && source !== "file") || !baseUrl || !imagePath || !warmPath) {
+  console.error("usage: create-worker kling|naive bytes|file <baseUrl> <image> <warm-up image>");
   process.exit(2);
 }
 
 const API_KEY = "sk-bench";
 const REQUEST = { model: "kling-v1", prompt: "The cat stands up and walks out of the frame" } as const;
 const createUrl = `${baseUrl}/kling/v1/videos/image2video`;
-const noClone = (request: Request): Promise<Response> => fetch(request, { redirect: "error", window: null } as RequestInit);
-const kling = createKlingClient({ apiKey: API_KEY, baseUrl, maxRetries: 0, timeoutMs: 60_000, ...(mode === "noclone" ? { fetch: noClone } : {}) });
+const kling = createKlingClient({ apiKey: API_KEY, baseUrl, maxRetries: 0, timeoutMs: 60_000 });
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("create-worker needs --expose-gc");
 

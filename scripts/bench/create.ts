@@ -96,7 +96,7 @@ function startCreateServer(large: string | undefined): Promise<CreateServer> {
 
 /** One measured create, as create-worker.ts prints it. */
 interface MemoryReport {
-  mode: "kling" | "noclone" | "naive";
+  mode: "kling" | "naive";
   source: "bytes" | "file";
   imageBytes: number;
   ms: number;
@@ -112,7 +112,6 @@ const VARIANTS = [
   { mode: "naive", source: "bytes", subject: "hand-written fetch + JSON.stringify + base64, bytes already in memory" },
   { mode: "kling", source: "file", subject: "readImageFile + createImage2VideoTask, from the file" },
   { mode: "naive", source: "file", subject: "readFile + hand-written fetch, from the file" },
-  { mode: "noclone", source: "bytes", subject: "createImage2VideoTask, bytes in memory, undici's request clone skipped (proposed fix)" },
 ] as const;
 
 /** The large image, the warm-up image and its base64; written to .cache/bench once per run. */
