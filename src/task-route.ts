@@ -17,7 +17,7 @@ import {
   type ValidationMode,
 } from "./options.js";
 import type { RouteDescription } from "./routes.js";
-import { createTransport, neverConnected, readBody, type RequestPolicy, type Transport, type TransportDeps } from "./transport.js";
+import { neverConnected, readBody, type RequestPolicy, type Transport, type TransportDeps } from "./transport.js";
 import type { CompletedVideoTask, CreatedTask, CreateVideoRequest, VideoTaskResult } from "./types.js";
 import { NOT_FOUND, parseCreatedBody, parseTaskBody } from "./validate.js";
 import { checkWaitOptions, waitForTask, type WaitOptions } from "./wait.js";
@@ -207,8 +207,8 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     waitMany: (taskIds, options) => waitForMany(taskIds, (id, signal) => getTask(id, { signal }, true), options),
     generate: async (request, given) => {
       const options = checkWaitOptions(given) as GenerateOptions;
-      const onCreated = checkFunction("onCreated", options.onCreated);
-      const { onCreated: _, ...wait } = options;
+      const { onCreated, ...wait } = options;
+      checkFunction("onCreated", onCreated);
       const created = await createTask(request, { signal: options.signal });
       onCreated?.(created.task_id);
       return helpers.wait(created.task_id, wait);

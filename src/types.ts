@@ -1,7 +1,8 @@
 // Named types derived from the generated ones; none is written out by hand.
 import type { paths } from "./_spec.js";
 import type { ImageInput } from "./image.js";
-import { IMAGE2VIDEO, TEXT2VIDEO } from "./routes.js";
+import type { TEXT2VIDEO } from "./routes.js";
+import { IMAGE2VIDEO } from "./routes.js";
 
 /** The image-to-video task route's GET path (kept for callers of 0.1). */
 export const IMAGE2VIDEO_TASK_PATH = IMAGE2VIDEO.task;

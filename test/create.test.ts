@@ -5,6 +5,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type {
+  KlingError} from "../src/index.js";
 import {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -13,7 +15,6 @@ import {
   InsufficientQuotaError,
   InternalServerError,
   InvalidArgumentError,
-  KlingError,
   RateLimitError,
   ResponseValidationError,
   type KlingClientOptions,
