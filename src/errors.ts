@@ -117,12 +117,17 @@ export function isTaskNotExist(body: unknown): boolean {
 /** The gateway's codes for a balance (or the key's own quota) too low to pay for a task. */
 const QUOTA_CODES = new Set(["insufficient_user_quota", "quota_not_enough", "pre_consume_token_quota_failed"]);
 
-/** The error code of a body in either of the gateway's shapes: `{code, message, data}` or `{error: {code, ...}}`. */
-export function gatewayCode(body: unknown): string | undefined {
-  if (!body || typeof body !== "object") return undefined;
+/** The fields of an error body in either of the gateway's shapes: `{code, message, data}` or `{error: {code, message, type}}`. */
+function gatewayFields(body: unknown): Record<string, unknown> | undefined {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
   const record = body as Record<string, unknown>;
-  const inner = record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : record;
-  return typeof inner.code === "string" && inner.code !== "" ? inner.code : undefined;
+  return record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : record;
+}
+
+/** The error code of a body in either of the gateway's shapes. */
+export function gatewayCode(body: unknown): string | undefined {
+  const code = gatewayFields(body)?.code;
+  return typeof code === "string" && code !== "" ? code : undefined;
 }
 
 /**
@@ -130,10 +135,8 @@ export function gatewayCode(body: unknown): string | undefined {
  * an answer ends the POST with a refund, so no task was created. A proxy's HTML page is not one.
  */
 export function isGatewayError(body: unknown): boolean {
-  if (!body || typeof body !== "object" || Array.isArray(body)) return false;
-  const record = body as Record<string, unknown>;
-  const inner = record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : record;
-  return typeof inner.message === "string" && (typeof inner.code === "string" || typeof inner.type === "string");
+  const fields = gatewayFields(body);
+  return typeof fields?.message === "string" && (typeof fields.code === "string" || typeof fields.type === "string");
 }
 
 function isQuotaExhausted(body: unknown): boolean {

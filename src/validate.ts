@@ -7,13 +7,12 @@ import type { ValidationMode } from "./options.js";
 import { IMAGE2VIDEO, TASK_PATHS } from "./routes.js";
 import type { CreatedTask, VideoTask } from "./types.js";
 
-const NO_STATUS: ValidationIssue = {
-  instancePath: "/status",
-  schemaPath: "#/properties/status",
-  keyword: "required",
-  params: { missingProperty: "status" },
-  message: "must have a status (a task without one cannot be polled)",
-};
+/** The issue of a property the client requires though the spec does not. */
+function missing(property: string, message: string): ValidationIssue {
+  return { instancePath: `/${property}`, schemaPath: `#/properties/${property}`, keyword: "required", params: { missingProperty: property }, message };
+}
+
+const NO_STATUS = missing("status", "must have a status (a task without one cannot be polled)");
 
 /** The spec's check of a task body, plus the client's one addition: a task must carry `status`. */
 export function taskIssues(body: unknown, path: string = IMAGE2VIDEO.task): ValidationIssue[] {
@@ -36,13 +35,7 @@ function parseJson(text: string | undefined, status: number): unknown {
   }
 }
 
-const NO_TASK_ID: ValidationIssue = {
-  instancePath: "/task_id",
-  schemaPath: "#/properties/task_id",
-  keyword: "required",
-  params: { missingProperty: "task_id" },
-  message: "must have a non-empty task_id (a created task without one cannot be polled)",
-};
+const NO_TASK_ID = missing("task_id", "must have a non-empty task_id (a created task without one cannot be polled)");
 
 function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value : undefined;

@@ -6,8 +6,8 @@
 import createClient from "openapi-fetch";
 import type { paths } from "../../generated/relay.js";
 import { createKlingClient } from "../../src/index.js";
+import { measureRounds, type Call } from "./rounds.js";
 
-type Call = () => Promise<unknown>;
 
 const [baseUrl, roundsArg, perRoundArg, warmupArg] = process.argv.slice(2);
 if (!baseUrl || !roundsArg || !perRoundArg || !warmupArg) throw new Error("usage: create-requests-worker <url> <rounds> <n> <warmup>");
@@ -65,28 +65,7 @@ const clients: ReadonlyArray<readonly [string, Call]> = [
   ["kling.createText2VideoTask", () => kling.createText2VideoTask(REQUEST)],
 ];
 
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-
-async function batch(call: Call, n: number): Promise<number> {
-  gc();
-  const start = performance.now();
-  for (let i = 0; i < n; i++) await call();
-  return ((performance.now() - start) / n) * 1000;
-}
-
-for (const [name, call] of clients) {
-  const id = taskIdOf(await call());
+await measureRounds(clients, { rounds, perRound, warmup }, (name, answer) => {
+  const id = taskIdOf(answer);
   if (typeof id !== "string" || id === "") throw new Error(`${name} read no task_id`);
-  await batch(call, warmup);
-}
-
-const results: number[][] = [];
-for (let round = 0; round < rounds; round++) {
-  const row = new Array<number>(clients.length);
-  for (let k = 0; k < clients.length; k++) {
-    const index = (k + round) % clients.length;
-    row[index] = await batch(clients[index]![1], perRound);
-  }
-  results.push(row);
-}
-process.stdout.write(`${JSON.stringify({ clients: clients.map(([name]) => name), rounds: results })}\n`);
+});

@@ -8,8 +8,8 @@ import createClient from "openapi-fetch";
 import type { paths } from "../../generated/relay.js";
 import { createKlingClient, IMAGE2VIDEO_TASK_PATH } from "../../src/index.js";
 import { nodeHttpGet } from "../../src/node/index.js";
+import { measureRounds, type Call } from "./rounds.js";
 
-type Call = () => Promise<unknown>;
 
 const [baseUrl, roundsArg, perRoundArg, warmupArg] = process.argv.slice(2);
 if (!baseUrl || !roundsArg || !perRoundArg || !warmupArg) throw new Error("usage: requests-worker <url> <rounds> <n> <warmup>");
@@ -66,28 +66,7 @@ const clients: ReadonlyArray<readonly [string, Call]> = [
   ["kling.getImage2VideoTask (httpGet: nodeHttpGet)", () => klingOverHttp.getImage2VideoTask(TASK_ID)],
 ];
 
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-
-async function batch(call: Call, n: number): Promise<number> {
-  gc();
-  const start = performance.now();
-  for (let i = 0; i < n; i++) await call();
-  return ((performance.now() - start) / n) * 1000;
-}
-
-for (const [name, call] of clients) {
-  const status = statusOf(await call());
+await measureRounds(clients, { rounds, perRound, warmup }, (name, answer) => {
+  const status = statusOf(answer);
   if (status !== "completed") throw new Error(`${name} read status ${String(status)}, not completed`);
-  await batch(call, warmup);
-}
-
-const results: number[][] = [];
-for (let round = 0; round < rounds; round++) {
-  const row = new Array<number>(clients.length);
-  for (let k = 0; k < clients.length; k++) {
-    const index = (k + round) % clients.length;
-    row[index] = await batch(clients[index]![1], perRound);
-  }
-  results.push(row);
-}
-process.stdout.write(`${JSON.stringify({ clients: clients.map(([name]) => name), rounds: results })}\n`);
+});
