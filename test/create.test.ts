@@ -386,3 +386,62 @@ async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
 }
+
+describe("against the fake relay (xiexus-kling/testing), from files on disk", () => {
+  it("a PNG file and a JPEG file reach the relay as the base64 it expects, byte for byte; generate resolves to the completed task, onCreated before the first poll", async () => {
+    const { createFakeRelay } = await import("../src/testing/index.js");
+    const { readImageFile } = await import("../src/node/index.js");
+    const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const dir = await mkdtemp(path.join(tmpdir(), "xiexus-kling-create-"));
+    const relay = await createFakeRelay({ video: true, createdTasks: { runningPolls: 1 } });
+    try {
+      const kling = createKlingClient({ apiKey: relay.apiKey, baseUrl: relay.url });
+      for (const [name, bytes] of [
+        ["cat.png", makePng(640, 480)],
+        ["cat.jpg", makeJpeg(480, 640)],
+      ] as const) {
+        const file = path.join(dir, name);
+        await writeFile(file, bytes);
+        const gets = () => relay.requests.filter((r) => r.method === "GET").length;
+        const getsBefore = gets();
+        const seenAtCreated: number[] = [];
+        const task = await kling.generateImage2Video(
+          { model: "kling-v1", prompt: "the cat turns its head", image: await readImageFile(file) },
+          { pollIntervalMs: 5, onCreated: () => seenAtCreated.push(gets() - getsBefore) },
+        );
+        expect(task.status).toBe("completed");
+        expect(seenAtCreated).toEqual([0]);
+        const sent = relay.creates.at(-1)!;
+        expect(sent.image?.form).toBe("base64");
+        expect(sent.image?.bytesSha256).toBe(createHash("sha256").update(bytes).digest("hex"));
+        expect(sent.taskId).toBe(task.task_id);
+      }
+      const text = await kling.generateText2Video({ model: "kling-v1", prompt: "waves at dusk" }, { pollIntervalMs: 5 });
+      expect(text.status).toBe("completed");
+      expect(relay.createCount).toBe(3);
+
+      // A text file renamed .png and an image over the limit: refused before any request.
+      const before = relay.requests.length + relay.creates.length;
+      await writeFile(path.join(dir, "notes.png"), "a shopping list, not a picture\n");
+      await writeFile(path.join(dir, "huge.png"), makePng(400, 400, { size: 10 * 1024 * 1024 + 1 }));
+      for (const name of ["notes.png", "huge.png"]) {
+        const error = await readImageFile(path.join(dir, name)).then(
+          (image) => kling.createImage2VideoTask({ model: "kling-v1", prompt: "p", image }),
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+      }
+      // The same bytes given directly to the create are refused by it too.
+      await expect(
+        kling.createImage2VideoTask({ model: "kling-v1", prompt: "p", image: new TextEncoder().encode("a shopping list, not a picture\n") }),
+      ).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(relay.requests.length + relay.creates.length).toBe(before);
+      expect(relay.createCount).toBe(3);
+    } finally {
+      await relay.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
