@@ -30,9 +30,9 @@ export const FLAGS = {
     type: "boolean",
     usage: "--json",
     help: [
-      "Print JSON on stdout: one document (the task; with --output",
-      `{"taskId", "task", "file"}; or {"error": {"name", "message", "exitCode",`,
-      `"status"?, ...}}); with several task ids, one line per task:`,
+      "Print JSON on stdout: one document (the task; create: the created task; with",
+      `--output {"taskId", "task", "file"}; or {"error": {"name", "message", "exitCode",`,
+      `"mayHaveCreatedTask"?, "status"?, ...}}); with several task ids, one line per task:`,
       `{"taskId", "task"?, "file"?, "error"?}`,
     ],
   },
@@ -129,6 +129,8 @@ export interface CommandLine {
   string(flag: Flag): string | undefined;
   /** Whether a boolean flag was given. */
   boolean(flag: Flag): boolean;
+  /** Whether `flag` was given at all. */
+  given(flag: Flag): boolean;
   /** Whether this command takes `flag` (the command table says). */
   takes(flag: Flag): boolean;
   /** The commands that take `flag`, for the message refusing it elsewhere. */
@@ -145,6 +147,7 @@ export function commandLine(command: string, parsed: ParsedArgs, takers: (flag: 
       return typeof value === "string" ? value : undefined;
     },
     boolean: (flag) => parsed.values[flag.name] === true,
+    given: (flag) => parsed.values[flag.name] !== undefined,
     takes: (flag) => takers(flag).includes(command),
     takers,
   };
@@ -158,6 +161,21 @@ function list(names: readonly string[]): string {
 /** Refuses `flag` if given to a command that does not take it, naming those that do. */
 function refuseUntaken(line: CommandLine, flag: Flag, given: boolean): void {
   if (given && !line.takes(flag)) throw new UsageError(`--${flag.name} only applies to ${list(line.takers(flag))}`);
+}
+
+/**
+ * Refuses any of `flags` given to a command that does not take it, naming the commands that do
+ * (the file flags to a command that writes no file, together).
+ */
+export function refuseUntakenFlags(line: CommandLine, flags: readonly Flag[]): void {
+  const fileFlags: readonly Flag[] = [FLAGS.output, FLAGS.outputDir, FLAGS.force];
+  for (const flag of flags) {
+    if (!line.given(flag) || line.takes(flag)) continue;
+    if (fileFlags.includes(flag) && !fileFlags.some((f) => line.takes(f))) {
+      throw new UsageError(`${line.command} writes no file: --output, --output-dir and --force apply to ${list(line.takers(FLAGS.output))}`);
+    }
+    refuseUntaken(line, flag, true);
+  }
 }
 
 /** Milliseconds from a number of seconds given as `flag` (0.001 to MAX_SECONDS), or undefined when not given. */

@@ -2,6 +2,7 @@
 // "expected ..." in the unknown-command message; the flags parseArgs reads are the global ones plus
 // every command's own, and a flag given to a command that does not list it is refused by name.
 import { GLOBAL_FLAGS, type Flag } from "./args.js";
+import { create } from "./create.js";
 import { download } from "./download.js";
 import type { Command } from "./session.js";
 import { status } from "./status.js";
@@ -9,6 +10,7 @@ import { wait } from "./wait.js";
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map([
+  ["create", create],
   ["status", status],
   ["wait", wait],
   ["download", download],

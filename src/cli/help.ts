@@ -19,9 +19,9 @@ const flagRows = allFlags().map((flag) => rows(22, flag.usage, flag.help));
 const exitRows = Object.entries(EXIT_MEANINGS).map(([code, meaning]) => rows(5, code, meaning.help));
 
 /** The text printed by `xiexus-kling --help`. */
-export const USAGE = `Usage: xiexus-kling <command> <task_id>... [options]
+export const USAGE = `Usage: xiexus-kling <command> [<task_id>...] [options]
 
-Query Kling image-to-video tasks on the xiexus relay.
+Create Kling video tasks on the xiexus relay, wait for them and download their videos.
 
 Commands:
 ${commandRows.join("\n")}
@@ -36,8 +36,8 @@ Environment:
   NO_COLOR              Set to disable colours
 
 Progress goes to stderr (live lines on a terminal, plain lines otherwise); stdout gets only
-the results: the video URL or file (wait, download), the task (status), or one line per task
-("<task_id> TAB <result> TAB <url, file or error>") when waiting for several.
+the results: the task id (create), the video URL or file (wait, download), the task (status),
+or one line per task ("<task_id> TAB <result> TAB <url, file or error>") when waiting for several.
 
 Exit codes:
 ${exitRows.join("\n")}

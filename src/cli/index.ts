@@ -8,8 +8,8 @@ import { realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { scrubText, secretForms } from "../_redact.js";
-import { beforeDashes, commandLine, FLAGS, parseCommandLine, type ParsedArgs } from "./args.js";
-import { allFlags, COMMANDS, takersOf } from "./commands.js";
+import { beforeDashes, commandLine, FLAGS, parseCommandLine, refuseUntakenFlags, type ParsedArgs } from "./args.js";
+import { allFlags, commandFlags, COMMANDS, takersOf } from "./commands.js";
 import { describeError, Interrupted, isPermissionError, UsageError } from "./errors.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { packageVersion, USAGE } from "./help.js";
@@ -123,7 +123,9 @@ async function main(argv: string[], io: Io): Promise<number> {
       const expected = [...COMMANDS.keys()].join(", ");
       throw new UsageError(`unknown command ${JSON.stringify(clean(name))}: expected ${expected} or help`);
     }
-    return await command.run(commandLine(name, parsed, takersOf), session);
+    const line = commandLine(name, parsed, takersOf);
+    refuseUntakenFlags(line, commandFlags());
+    return await command.run(line, session);
   } catch (error) {
     if (error instanceof Interrupted) {
       if (error.exitCode === EXIT_CODES.brokenPipe) return error.exitCode;

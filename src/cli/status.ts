@@ -1,14 +1,15 @@
 // `status <task_id>`: fetch the task once and print it.
-import type { Image2VideoTask } from "../index.js";
+import type { VideoTask } from "../index.js";
 import { FLAGS, readTaskFlags, readTaskIds } from "./args.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import type { Printer } from "./printer.js";
 import { openClient, type Command } from "./session.js";
 import { styleOf } from "./statuses.js";
+import { readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
 import { clean, toJson } from "./terminal.js";
 
 /** The task as aligned `name value` rows, relay text cleaned, the status word coloured. */
-function summarize(task: Image2VideoTask, printer: Printer): string {
+function summarize(task: VideoTask, printer: Printer): string {
   const rows: Array<[string, string]> = [];
   if (task.task_id !== undefined) rows.push(["task_id", clean(task.task_id)]);
   const status = clean(String(task.status));
@@ -29,12 +30,12 @@ function summarize(task: Image2VideoTask, printer: Printer): string {
 /** `status`: the task on stdout; exits 0 unless it failed (1), was cancelled (10) or its status is unknown (7). */
 export const status: Command = {
   help: [["status <task_id>", "Fetch the task once and print it"]],
-  flags: [FLAGS.timeout],
+  flags: [FLAGS.timeout, ROUTE_FLAG],
   async run(line, session) {
     const [taskId] = readTaskIds(line, session, false);
     const { timeoutMs } = readTaskFlags(line, 1);
-    const client = openClient(session, line, timeoutMs);
-    const task = await client.getImage2VideoTask(taskId, { signal: session.signal });
+    const calls = taskCalls(openClient(session, line, timeoutMs), readRoute(line));
+    const task = await calls.get(taskId, { signal: session.signal });
     session.printer.out(session.json ? `${toJson(task, 2)}\n` : summarize(task, session.printer));
     return styleOf(task.status)?.status ?? EXIT_CODES.invalidResponse;
   },

@@ -1,14 +1,15 @@
-// `wait <task_id> <task_id>...`: one batch wait through waitForImage2VideoTasks. Each task's result
+// `wait <task_id> <task_id>...`: one batch wait through the route's waitFor...Tasks. Each task's result
 // line is printed as it settles (after its download, with --output-dir); the exit code is the worst
 // outcome's (exit-codes.ts).
 import path from "node:path";
-import type { CompletedImage2VideoTask, Image2VideoTask, KlingClient } from "../index.js";
+import type { CompletedVideoTask, VideoTask } from "../index.js";
 import { downloadVideo, type DownloadResult } from "../node/index.js";
 import { Tally } from "./batch-report.js";
 import { describeError } from "./errors.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { Board } from "./live.js";
 import type { Session } from "./session.js";
+import type { TaskCalls } from "./task-routes.js";
 import { clean, toJson } from "./terminal.js";
 import { checkOutput, videoFileName } from "./video-file.js";
 
@@ -27,7 +28,7 @@ export interface BatchOptions {
  * summary on stderr. Resolves to the batch's exit code (see EXIT_PRECEDENCE); throws the abort
  * reason when interrupted.
  */
-export async function waitForTasks(client: KlingClient, taskIds: readonly string[], session: Session, options: BatchOptions): Promise<number> {
+export async function waitForTasks(calls: TaskCalls, taskIds: readonly string[], session: Session, options: BatchOptions): Promise<number> {
   const { printer, json, signal } = session;
   const { outputDir, force } = options;
   const ids = [...new Set(taskIds)];
@@ -38,7 +39,7 @@ export async function waitForTasks(client: KlingClient, taskIds: readonly string
     for (const id of ids) lower.set(id.toLowerCase(), (lower.get(id.toLowerCase()) ?? 0) + 1);
     for (const id of ids) files.set(id, path.join(outputDir, videoFileName(id, lower.get(id.toLowerCase())! > 1)));
   }
-  const outcomes = client.waitForImage2VideoTasks(ids, {
+  const outcomes = calls.waitMany(ids, {
     signal,
     concurrency: options.concurrency,
     ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
@@ -52,7 +53,7 @@ export async function waitForTasks(client: KlingClient, taskIds: readonly string
   const board = printer.live ? new Board(printer, session.io.stderr, ids) : undefined;
   const tally = new Tally(ids.length, "completed");
 
-  const report = (taskId: string, task: Image2VideoTask | undefined, error: unknown, file?: DownloadResult): void => {
+  const report = (taskId: string, task: VideoTask | undefined, error: unknown, file?: DownloadResult): void => {
     const described = error === undefined ? undefined : describeError(error, "", taskId);
     const code = described?.code ?? EXIT_CODES.ok;
     tally.add(code);
@@ -72,7 +73,7 @@ export async function waitForTasks(client: KlingClient, taskIds: readonly string
   const downloads = new Set<Promise<void>>();
   const slots: Array<() => void> = [];
   let running = 0;
-  const download = async (outcome: { taskId: string; task: CompletedImage2VideoTask }, file: string): Promise<void> => {
+  const download = async (outcome: { taskId: string; task: CompletedVideoTask }, file: string): Promise<void> => {
     if (running >= options.concurrency) await new Promise<void>((resolve) => slots.push(resolve));
     running++;
     try {
@@ -92,7 +93,7 @@ export async function waitForTasks(client: KlingClient, taskIds: readonly string
     for await (const outcome of outcomes) {
       const file = files.get(outcome.taskId);
       if (outcome.task === undefined || file === undefined) {
-        report(outcome.taskId, outcome.task ?? (outcome.error as { lastTask?: Image2VideoTask }).lastTask, outcome.error);
+        report(outcome.taskId, outcome.task ?? (outcome.error as { lastTask?: VideoTask }).lastTask, outcome.error);
         continue;
       }
       const pending = download(outcome, file);

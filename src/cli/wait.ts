@@ -6,6 +6,7 @@ import { EXIT_CODES } from "./exit-codes.js";
 import { Progress } from "./live.js";
 import type { Printer } from "./printer.js";
 import { openClient, type Command } from "./session.js";
+import { readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
 import { clean, toJson } from "./terminal.js";
 import { prepareOutputs, printSaved, saveVideo, videoFileName } from "./video-file.js";
 import { waitForTasks } from "./wait-batch.js";
@@ -36,7 +37,7 @@ export const wait: Command = {
     ["wait <task_id>", "Poll the task until it completes (prints the video URL) or fails"],
     ["wait <task_id> <task_id>...", "Wait for many tasks at once: one result line per task, as each settles"],
   ],
-  flags: [FLAGS.timeout, FLAGS.interval, FLAGS.output, FLAGS.outputDir, FLAGS.force, FLAGS.concurrency],
+  flags: [FLAGS.timeout, FLAGS.interval, FLAGS.output, FLAGS.outputDir, FLAGS.force, FLAGS.concurrency, ROUTE_FLAG],
   async run(line, session) {
     const taskIds = readTaskIds(line, session, true);
     const [taskId] = taskIds;
@@ -48,11 +49,11 @@ export const wait: Command = {
           ? path.resolve(outputDir, videoFileName(taskId))
           : undefined;
     // The budget is the wait's, not each request's.
-    const client = openClient(session, line);
+    const calls = taskCalls(openClient(session, line), readRoute(line));
     prepareOutputs(outputDir, target, force);
     const { printer, signal } = session;
     if (taskIds.length > 1) {
-      return await waitForTasks(client, taskIds, session, {
+      return await waitForTasks(calls, taskIds, session, {
         concurrency,
         outputDir: outputDir === undefined ? undefined : path.resolve(outputDir),
         force,
@@ -61,7 +62,7 @@ export const wait: Command = {
       });
     }
     const task = await waitWithStatusLine(printer, (onUpdate) =>
-      client.waitForImage2VideoTask(taskId, {
+      calls.wait(taskId, {
         signal,
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(intervalMs !== undefined && { pollIntervalMs: intervalMs }),

@@ -1,0 +1,195 @@
+// The CLI's paid commands as a user runs them: `create` against the fake relay (each test that counts
+// creates has a relay of its own, so concurrent tests never share a count). Every run also checks
+// that the API key never shows up in any output.
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../src/cli/exit-codes.js";
+import { createFakeRelay, type CreateFault, type FakeRelay, type FakeRelayOptions } from "../src/testing/index.js";
+import { CLI_KEY, runCli, type CliOptions } from "./helpers/cli.js";
+import { makePng } from "./helpers/images.js";
+
+const scratch = mkdtempSync(path.join(tmpdir(), "xiexus-cli-create-"));
+const relays: FakeRelay[] = [];
+afterAll(async () => {
+  await Promise.all(relays.map((relay) => relay.close()));
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A fake relay of the test's own, taking CLI_KEY, with a video host. */
+async function startRelay(options: FakeRelayOptions = {}): Promise<FakeRelay> {
+  const relay = await createFakeRelay({ apiKey: CLI_KEY, video: true, ...options });
+  relays.push(relay);
+  return relay;
+}
+
+/** Runs the CLI against `relay`. */
+function cli(relay: FakeRelay, args: string[], options: CliOptions = {}) {
+  return runCli(args, { ...options, env: { XIEXUS_BASE_URL: relay.url, ...options.env } });
+}
+
+let files = 0;
+/** Writes `bytes` to a new file in the scratch directory; returns its path. */
+function scratchFile(name: string, bytes: Uint8Array | string): string {
+  const file = path.join(scratch, `${++files}-${name}`);
+  writeFileSync(file, bytes);
+  return file;
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+const TASK_ID = /^task_[A-Za-z0-9]{32}$/;
+
+describe.concurrent("xiexus-kling create", { timeout: 60_000 }, () => {
+  it("without --image creates a text2video task with the default model and prints its id alone on stdout", async () => {
+    const relay = await startRelay();
+    const run = await cli(relay, ["create", "--prompt", "a lighthouse at dusk", "--duration", "5", "--mode", "pro"]);
+    expect(run.code).toBe(EXIT_CODES.ok);
+    expect(run.stdout).toMatch(/^task_\w+\n$/);
+    const taskId = run.stdout.trim();
+    expect(relay.creates).toHaveLength(1);
+    expect(relay.creates[0]).toMatchObject({
+      route: "text2video",
+      taskId,
+      body: { model: "kling-v1", prompt: "a lighthouse at dusk", duration: 5, mode: "pro" },
+    });
+    // How to wait for it: on its own route.
+    expect(run.stderr).toBe(`task ${taskId} created; wait for it with: xiexus-kling wait ${taskId} --route text2video [--output <file>]\n`);
+    const wait = await cli(relay, ["wait", taskId, "--route", "text2video", "--interval", "0.05"]);
+    expect(wait.code).toBe(EXIT_CODES.ok);
+    expect(wait.stdout).toBe(`${relay.video!.urlFor(taskId)}\n`);
+  });
+
+  it("--image <file> sends the PNG as the base64 the relay expects (its bytes' sha256 matches); --json prints the created task", async () => {
+    const relay = await startRelay();
+    const png = makePng(640, 360);
+    const file = scratchFile("cat.png", png);
+    const run = await cli(relay, ["create", "--image", file, "--prompt", "a cat", "--model", "kling-v2", "--json"]);
+    expect(run.code).toBe(EXIT_CODES.ok);
+    const created = JSON.parse(run.stdout) as { task_id: string; status: string; model: string };
+    expect(created).toMatchObject({ task_id: expect.stringMatching(TASK_ID), status: "queued", model: "kling-v2" });
+    expect(relay.creates).toHaveLength(1);
+    const [sent] = relay.creates;
+    expect(sent!.route).toBe("image2video");
+    expect(sent!.image).toMatchObject({ form: "base64", bytesSha256: sha256(png), info: { format: "png", width: 640, height: 360 } });
+  });
+
+  it("--image <url> passes the URL on untouched", async () => {
+    const relay = await startRelay();
+    const url = "https://images.example/cat.jpg?size=large";
+    const run = await cli(relay, ["create", "--image", url, "--prompt", "a cat"]);
+    expect(run.code).toBe(EXIT_CODES.ok);
+    expect(relay.creates[0]).toMatchObject({ route: "image2video", image: { form: "url" }, body: { image: url } });
+  });
+
+  it("a text file renamed .png is refused before any request (exit 2), naming the rule", async () => {
+    const relay = await startRelay();
+    const file = scratchFile("notes.png", "these are my notes, not a picture\n");
+    const [plain, json] = await Promise.all([
+      cli(relay, ["create", "--image", file, "--prompt", "a cat"]),
+      cli(relay, ["create", "--image", file, "--prompt", "a cat", "--json"]),
+    ]);
+    expect(plain.code).toBe(EXIT_CODES.usage);
+    expect(plain.stdout).toBe("");
+    expect(plain.stderr).toBe(`xiexus-kling: --image: image file ${JSON.stringify(file)} is text, not an image (by its bytes); the relay accepts PNG or JPEG\n`);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { name: "InvalidArgumentError", argument: "image", exitCode: 2 } });
+    expect(relay.requests).toEqual([]);
+    expect(relay.creates.length).toBe(0);
+  });
+
+  it("refuses bad request flags with exit 2 before any request", async () => {
+    const relay = await startRelay();
+    const runs = await Promise.all([
+      cli(relay, ["create"]),
+      cli(relay, ["create", "--prompt", " "]),
+      cli(relay, ["create", "--prompt", "p", "--duration", "5.5"]),
+      cli(relay, ["create", "--prompt", "p", "--width", "0"]),
+      cli(relay, ["create", "some-task-id", "--prompt", "p"]),
+      cli(relay, ["create", "--prompt", "p", "--output", path.join(scratch, "x.mp4")]),
+      cli(relay, ["status", "t", "--prompt", "p"]),
+      cli(relay, ["create", "--prompt", "p", "--image", path.join(scratch, "missing.png")]),
+      cli(relay, ["status", "t", "--route", "video"]),
+    ]);
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(EXIT_CODES.usage);
+      expect(run.stdout).toBe("");
+    }
+    expect(runs[0]!.stderr).toContain("create needs --prompt <text>");
+    expect(runs[2]!.stderr).toContain("--duration must be a whole number of seconds");
+    expect(runs[3]!.stderr).toContain("--width must be a whole number of pixels");
+    expect(runs[4]!.stderr).toContain("create takes no task id");
+    expect(runs[5]!.stderr).toContain("create writes no file");
+    expect(runs[6]!.stderr).toContain("--prompt only applies to create");
+    expect(runs[7]!.stderr).toContain("no such file");
+    expect(runs[8]!.stderr).toContain("--route must be image2video or text2video");
+    expect(relay.requests).toEqual([]);
+  });
+
+  it.each<[string, CreateFault]>([
+    ["a proxy's 502 page", { status: 502, body: "<html><body>502 Bad Gateway</body></html>", created: true }],
+    ["a reset after the body was read", { fault: "reset-after-body" }],
+  ])("exits 11 when a create's fate is unknown (%s): sent once, and --json says mayHaveCreatedTask", async (_name, fault) => {
+    const relay = await startRelay({ createFaults: [fault, fault] });
+    const [plain, json] = await Promise.all([
+      cli(relay, ["create", "--prompt", "a cat"]),
+      cli(relay, ["create", "--prompt", "a cat", "--json"]),
+    ]);
+    expect(EXIT_CODES.mayHaveCreatedTask).toBe(11);
+    expect(plain.code).toBe(EXIT_CODES.mayHaveCreatedTask);
+    expect(plain.stdout).toBe("");
+    expect(plain.stderr).toMatch(/\nA task MAY have been created \(and paid for\): check the relay's tasks before creating it again\.\n$/);
+    expect(json.code).toBe(EXIT_CODES.mayHaveCreatedTask);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { mayHaveCreatedTask: true, exitCode: 11 } });
+    // Never resent: one create per run.
+    expect(relay.creates).toHaveLength(2);
+  });
+
+  it("exits 12 when the balance is too low, saying to top up; a refused create in the gateway's shape is not 11", async () => {
+    const relay = await startRelay({
+      createFaults: [{ status: 403, body: { code: "insufficient_user_quota", message: "用户额度不足", data: null } }],
+    });
+    const run = await cli(relay, ["create", "--prompt", "a cat", "--json"]);
+    expect(run.code).toBe(EXIT_CODES.insufficientQuota);
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: {
+        name: "InsufficientQuotaError",
+        code: "insufficient_user_quota",
+        status: 403,
+        requestId: expect.any(String),
+        message: expect.stringContaining("insufficient_user_quota"),
+        exitCode: 12,
+      },
+    });
+    const human = await cli(relay, ["create", "--prompt", "a cat"], {});
+    // The fault was used up: this one is created.
+    expect(human.code).toBe(EXIT_CODES.ok);
+    const quota = await startRelay({ createFaults: [{ status: 403, body: { code: "quota_not_enough", message: "no", data: null } }] });
+    const again = await cli(quota, ["create", "--prompt", "a cat"]);
+    expect(again.code).toBe(EXIT_CODES.insufficientQuota);
+    expect(again.stderr).toContain("top up");
+  });
+
+  it("Ctrl-C while the create is on its way exits 130 and says a task may have been created", async () => {
+    const relay = await startRelay({ createFaults: [{ fault: "stall" }, { fault: "stall" }] });
+    /** Sends SIGINT once the relay has read the run's create (its `n`th). */
+    const interruptAt = (n: number) => (kill: (signal: NodeJS.Signals) => void) => {
+      const poll = setInterval(() => {
+        if (relay.creates.length < n) return;
+        clearInterval(poll);
+        kill("SIGINT");
+      }, 20);
+      return () => clearInterval(poll);
+    };
+    const plain = await cli(relay, ["create", "--prompt", "a cat"], { onSpawn: interruptAt(1) });
+    expect(plain.code).toBe(EXIT_CODES.interrupted);
+    expect(plain.stdout).toBe("");
+    expect(plain.stderr).toBe(
+      "interrupted: the create request was on its way and no answer came back: a task MAY have been created " +
+        "(and paid for). Check the relay's tasks before creating it again.\n",
+    );
+    const json = await cli(relay, ["create", "--prompt", "a cat", "--json"], { onSpawn: interruptAt(2) });
+    expect(json.code).toBe(EXIT_CODES.interrupted);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { name: "Interrupted", mayHaveCreatedTask: true, message: "interrupted", exitCode: 130 } });
+  });
+});
