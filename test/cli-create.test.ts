@@ -1,8 +1,8 @@
-// The CLI's paid commands as a user runs them: `create` against the fake relay (each test that counts
+// The CLI's paid commands as a user runs them: `create` and `generate` against the fake relay (each test that counts
 // creates has a relay of its own, so concurrent tests never share a count). Every run also checks
 // that the API key never shows up in any output.
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -191,5 +191,153 @@ describe.concurrent("xiexus-kling create", { timeout: 60_000 }, () => {
     const json = await cli(relay, ["create", "--prompt", "a cat", "--json"], { onSpawn: interruptAt(2) });
     expect(json.code).toBe(EXIT_CODES.interrupted);
     expect(JSON.parse(json.stdout)).toEqual({ error: { name: "Interrupted", mayHaveCreatedTask: true, message: "interrupted", exitCode: 130 } });
+  });
+});
+
+describe.concurrent("xiexus-kling generate", { timeout: 60_000 }, () => {
+  it("--image cat.png --prompt … --output cat.mp4 writes the video (exit 0); the image reached the relay as its base64; the video host never saw Authorization", async () => {
+    const relay = await startRelay();
+    const png = makePng(800, 600);
+    const image = scratchFile("cat.png", png);
+    const output = path.join(scratch, `${++files}-cat.mp4`);
+    const run = await cli(relay, ["generate", "--image", image, "--prompt", "a cat turns its head", "--output", output, "--interval", "0.05"]);
+    expect(run.code, run.stderr).toBe(EXIT_CODES.ok);
+    expect(run.stdout).toBe(`${output}\n`);
+    expect(readFileSync(output).equals(relay.video!.bytes())).toBe(true);
+    expect(relay.createCount).toBe(1);
+    const [sent] = relay.creates;
+    expect(sent).toMatchObject({ route: "image2video", image: { form: "base64", bytesSha256: sha256(png) }, body: { model: "kling-v1" } });
+    const taskId = sent!.taskId!;
+    // The id, as soon as it is known, with the command that resumes the wait.
+    expect(run.stderr.split("\n")).toEqual([
+      "creating",
+      `task ${taskId} created; if interrupted, resume with: xiexus-kling wait ${taskId} --output ${output}`,
+      "queued",
+      "in_progress",
+      "completed",
+      `downloading to ${output}`,
+      expect.stringMatching(/^✔ saved .*cat\.mp4 \(262\.\d+ kB\)$/),
+      "",
+    ]);
+    // The relay saw the key; the video host (another origin) never did.
+    expect(relay.requests.every((r) => r.authorized)).toBe(true);
+    expect(relay.video!.requests.length).toBeGreaterThan(0);
+    expect(relay.video!.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it("a text file renamed .png is refused before any request; an existing output too, unless --force", async () => {
+    const relay = await startRelay();
+    const text = scratchFile("cat.png", "not an image at all\n");
+    const existing = scratchFile("taken.mp4", "old bytes");
+    const image = scratchFile("ok.png", makePng(400, 400));
+    const [refused, taken, noOutput] = await Promise.all([
+      cli(relay, ["generate", "--image", text, "--prompt", "a cat", "--output", path.join(scratch, "never.mp4")]),
+      cli(relay, ["generate", "--image", image, "--prompt", "a cat", "--output", existing]),
+      cli(relay, ["generate", "--prompt", "a cat"]),
+    ]);
+    expect(refused.code).toBe(EXIT_CODES.usage);
+    expect(refused.stderr).toContain("is text, not an image (by its bytes)");
+    expect(taken.code).toBe(EXIT_CODES.usage);
+    expect(taken.stderr).toBe(`xiexus-kling: ${existing} already exists; add --force to replace it\n`);
+    expect(noOutput.code).toBe(EXIT_CODES.usage);
+    expect(noOutput.stderr).toContain("generate needs --output <file>");
+    expect(relay.creates.length).toBe(0);
+    expect(relay.requests).toEqual([]);
+    expect(existsSync(path.join(scratch, "never.mp4"))).toBe(false);
+    const forced = await cli(relay, ["generate", "--image", image, "--prompt", "a cat", "--output", existing, "--force", "--interval", "0.05"]);
+    expect(forced.code).toBe(EXIT_CODES.ok);
+    expect(forced.stderr).toContain(`--output ${existing} --force\n`);
+    expect(readFileSync(existing).equals(relay.video!.bytes())).toBe(true);
+  });
+
+  it("without --image: a text2video task, resumed on its own route; --json prints {taskId, task, file}", async () => {
+    const relay = await startRelay();
+    const output = path.join(scratch, `${++files}-text.mp4`);
+    const run = await cli(relay, ["generate", "--prompt", "waves", "--output", output, "--interval", "0.05", "--json"]);
+    expect(run.code).toBe(EXIT_CODES.ok);
+    const taskId = relay.creates[0]!.taskId!;
+    expect(relay.creates[0]!.route).toBe("text2video");
+    expect(run.stderr).toContain(`resume with: xiexus-kling wait ${taskId} --route text2video --output ${output}\n`);
+    expect(JSON.parse(run.stdout)).toEqual({
+      taskId,
+      task: expect.objectContaining({ task_id: taskId, status: "completed" }),
+      file: expect.objectContaining({ path: output, bytes: relay.video!.size }),
+    });
+  });
+
+  it.each([
+    ["Ctrl-C", "SIGINT", EXIT_CODES.interrupted],
+    ["SIGTERM", "SIGTERM", EXIT_CODES.terminated],
+    ["SIGHUP", "SIGHUP", EXIT_CODES.hangup],
+  ] as const)("%s after the create names the task and the resume command (which then finishes without a second create)", async (_name, signal, code) => {
+    // Tasks that run long enough to be interrupted while waited for.
+    const relay = await startRelay({ createdTasks: { runningPolls: 6 } });
+    const dir = path.join(scratch, `${++files}-resume`);
+    mkdirSync(dir);
+    const output = path.join(dir, "resume.mp4");
+    let sent = false;
+    const run = await cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05"], {
+      onStderr: (stderr, kill) => {
+        if (sent || !stderr.includes("\nqueued\n")) return;
+        sent = true;
+        kill(signal);
+      },
+    });
+    expect(sent).toBe(true);
+    expect(run.code).toBe(code);
+    const taskId = relay.creates[0]!.taskId!;
+    const resume = `xiexus-kling wait ${taskId} --route text2video --output ${output}`;
+    expect(run.stderr).toMatch(new RegExp(`\\ninterrupted: task ${taskId} was created and keeps running on the relay; resume with: ${resume.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n$`));
+    // Nothing half-written is left behind.
+    expect(readdirSync(dir)).toEqual([]);
+    // The resume command, as printed, finishes the job.
+    const resumed = await cli(relay, [...resume.split(" ").slice(1), "--interval", "0.05"]);
+    expect(resumed.code).toBe(EXIT_CODES.ok);
+    expect(readFileSync(output).equals(relay.video!.bytes())).toBe(true);
+    expect(relay.createCount).toBe(1);
+  });
+
+  it("Ctrl-C during the create says a task may have been created; --json carries it", async () => {
+    const relay = await startRelay({ createFaults: [{ fault: "stall" }] });
+    const run = await cli(relay, ["generate", "--prompt", "a cat", "--output", path.join(scratch, "stalled.mp4"), "--json"], {
+      onSpawn: (kill) => {
+        const poll = setInterval(() => {
+          if (relay.creates.length === 0) return;
+          clearInterval(poll);
+          kill("SIGINT");
+        }, 20);
+        return () => clearInterval(poll);
+      },
+    });
+    expect(run.code).toBe(EXIT_CODES.interrupted);
+    expect(run.stderr).toMatch(/^creating\ninterrupted: the create request was on its way and no answer came back: a task MAY have been created/);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { name: "Interrupted", mayHaveCreatedTask: true, exitCode: 130 } });
+  });
+
+  it("a task that fails after the create exits 1; the error names the task (in --json too) without a resume hint", async () => {
+    const relay = await startRelay({ createdTasks: { outcome: "failed", runningPolls: 1 } });
+    const output = path.join(scratch, `${++files}-failed.mp4`);
+    const [plain, json] = await Promise.all([
+      cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05"]),
+      cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05", "--json"]),
+    ]);
+    expect(plain.code).toBe(EXIT_CODES.taskFailed);
+    expect(plain.stderr).toMatch(/\nxiexus-kling: task task_\w+ failed: 1301: .*\n$/);
+    expect(plain.stderr).not.toMatch(/Task task_\w+ was created; resume with/);
+    const body = JSON.parse(json.stdout) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ name: "TaskFailedError", exitCode: 1, taskId: expect.stringMatching(TASK_ID) });
+    expect(body.error.resume).toBeUndefined();
+    expect(existsSync(output)).toBe(false);
+  });
+
+  it("a wait that times out after the create says how to resume it, in --json too", async () => {
+    const relay = await startRelay({ createdTasks: { runningPolls: 1_000 } });
+    const output = path.join(scratch, `${++files}-slow.mp4`);
+    const run = await cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05", "--timeout", "0.3", "--json"]);
+    expect(run.code).toBe(EXIT_CODES.timeout);
+    const taskId = relay.creates[0]!.taskId!;
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      error: { name: "WaitTimeoutError", exitCode: 5, taskId, resume: `xiexus-kling wait ${taskId} --route text2video --output ${output}` },
+    });
   });
 });

@@ -127,6 +127,26 @@ describe.concurrent("wait on a terminal", () => {
     expect(screen).toMatch(/status +\u001b\[35mcancelled\u001b\[0m/);
   });
 
+  it("generate prints the created task's id above the live line at once, then waits and downloads", async () => {
+    const file = path.join(scratch, "generated.mp4");
+    const { code, screen } = await onTerminal(["generate", "--prompt", "a cat", "--output", file, "--interval", "0.2"], {
+      XIEXUS_BASE_URL: videos.url,
+      NO_COLOR: "1",
+    });
+    expect(code).toBe(EXIT_CODES.ok);
+    const taskId = videos.creates.at(-1)!.taskId!;
+    // The spinner says "creating", the line is cleared, the id printed on a line of its own, the spinner goes on below.
+    expect(screen).toMatch(/\r\u001b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] creating \d+s/);
+    expect(screen).toContain(
+      `\r\u001b[2Ktask ${taskId} created; if interrupted, resume with: xiexus-kling wait ${taskId} --route text2video --output ${file}\r\n`,
+    );
+    expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] queued \d+s/);
+    expect(screen).toMatch(/completed in \d+s\r?\n/);
+    expect(screen).toMatch(/✔ saved .*generated\.mp4 \(262\.\d+ kB\)\r?\n/);
+    expect(screen.trimEnd().endsWith(file)).toBe(true);
+    expect(readFileSync(file).equals(videos.video!.bytes())).toBe(true);
+  });
+
   it("a download shows bytes, percent and rate on a live line, then the saved file", async () => {
     const file = path.join(scratch, "dl.mp4");
     const { code, screen } = await onTerminal(["download", "dl", "--output", file], { XIEXUS_BASE_URL: videos.url, NO_COLOR: "1" });

@@ -46,20 +46,20 @@ export const FLAGS = {
     name: "timeout",
     type: "string",
     usage: "--timeout <seconds>",
-    help: ["wait: total time budget, per task (default 900)", "status, download: time limit of each attempt (default 60)"],
+    help: ["wait, generate: total time budget, per task (default 900)", "status, download: time limit of each attempt (default 60)"],
   },
   interval: {
     name: "interval",
     type: "string",
     usage: "--interval <seconds>",
-    help: ["wait: fixed pause between polls (default: 2 s, growing to 15 s)"],
+    help: ["wait, generate: fixed pause between polls (default: 2 s, growing to 15 s)"],
   },
   output: {
     name: "output",
     type: "string",
     short: "o",
     usage: "-o, --output <file>",
-    help: ["wait, download: write the video to <file> (printed on stdout instead of the URL)"],
+    help: ["wait, download, generate: write the video to <file> (printed on stdout instead", "of the URL)"],
   },
   outputDir: {
     name: "output-dir",

@@ -4,6 +4,7 @@
 import { GLOBAL_FLAGS, type Flag } from "./args.js";
 import { create } from "./create.js";
 import { download } from "./download.js";
+import { generate } from "./generate.js";
 import type { Command } from "./session.js";
 import { status } from "./status.js";
 import { wait } from "./wait.js";
@@ -11,6 +12,7 @@ import { wait } from "./wait.js";
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map([
   ["create", create],
+  ["generate", generate],
   ["status", status],
   ["wait", wait],
   ["download", download],

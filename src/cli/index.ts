@@ -17,6 +17,9 @@ import { Printer, type Io } from "./printer.js";
 import type { Session } from "./session.js";
 import { clean, cleanLines, ESC, toJson } from "./terminal.js";
 
+/** Exit codes after which a created task is not worth waiting for again: it failed, was cancelled or is gone. */
+const RESUMELESS: ReadonlySet<number> = new Set([EXIT_CODES.taskFailed, EXIT_CODES.taskCancelled, EXIT_CODES.notFound]);
+
 /** Runs the command line with `argv` (without node and the script) and returns the exit code. */
 async function main(argv: string[], io: Io): Promise<number> {
   let apiKey: string | undefined;
@@ -49,12 +52,23 @@ async function main(argv: string[], io: Io): Promise<number> {
     apiKey,
     baseUrlSource: "the default base URL",
     taskId: undefined,
+    created: undefined,
     // With several task ids, --json output is JSON Lines: an error document must stay on one line too.
     indent: 2,
   };
 
   const fail = (error: unknown): number => {
-    const { code, message, json: body } = describeError(error, session.baseUrlSource, session.taskId);
+    const { code, json: body, ...described } = describeError(error, session.baseUrlSource, session.taskId);
+    let { message } = described;
+    const { created } = session;
+    if (created) {
+      body.taskId = created.taskId;
+      // The task is still there to wait for, unless what ended the run was the task's own end.
+      if (!RESUMELESS.has(code)) {
+        body.resume = created.resume;
+        message += `\nTask ${created.taskId} was created; resume with: ${created.resume}`;
+      }
+    }
     if (session.json) printer.out(`${toJson({ error: body }, session.indent)}\n`);
     else printer.err(`${printer.paint("stderr", 31, "xiexus-kling:")} ${cleanLines(message)}\n`);
     // A stack's first line is the message, which may quote the relay.

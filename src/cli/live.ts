@@ -12,6 +12,7 @@ export class Progress {
   private frame = 0;
   private status = "connecting";
   private cursorHidden = false;
+  private running = false;
   private stopped = false;
   private readonly started = Date.now();
   private readonly showCursor = (): void => {
@@ -28,9 +29,10 @@ export class Progress {
     const word = this.printer.paint("stderr", styleOf(this.status)?.color, this.status);
     this.printer.err(`\r${ESC}2K${spinner} ${word} ${this.seconds()}s`);
   }
-  /** Hides the cursor and starts the spinner (on a terminal only). */
+  /** Hides the cursor and starts the spinner (on a terminal only); once. */
   start(): void {
-    if (!this.printer.live) return;
+    if (!this.printer.live || this.running || this.stopped) return;
+    this.running = true;
     this.printer.err(`${ESC}?25l`);
     this.cursorHidden = true;
     // Restores the cursor even if something exits the process behind our back.
@@ -38,15 +40,24 @@ export class Progress {
     this.render();
     this.timer = setInterval(() => this.render(), 100);
   }
-  /** Shows a new status: redrawn on a terminal, a line of its own otherwise. */
+  /** Shows a new status: redrawn on a terminal (from start() on), a line of its own otherwise. */
   update(status: string | undefined): void {
     this.status = clean(status ?? "unknown");
     if (this.printer.live) {
-      this.render();
+      if (this.running && !this.stopped) this.render();
       return;
     }
     const seconds = this.seconds();
     this.printer.err(seconds >= 1 ? `${this.status} (${seconds}s)\n` : `${this.status}\n`);
+  }
+  /** Prints a line of its own (on a terminal above the spinner, which is redrawn below it). */
+  note(text: string): void {
+    if (!this.running || this.stopped) {
+      this.printer.err(`${text}\n`);
+      return;
+    }
+    this.printer.err(`\r${ESC}2K${text}\n`);
+    this.render();
   }
   /** Stops the spinner, clears its line and restores the cursor; prints `summary` on a terminal. */
   stop(summary?: string): void {

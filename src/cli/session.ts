@@ -21,6 +21,11 @@ export interface Session {
   taskId: string | undefined;
   /** The indent of a JSON error document; none once the output is JSON Lines (several tasks). */
   indent: number | undefined;
+  /**
+   * The task this run created (generate), once known: an error after it names the task, and the
+   * command that resumes it unless the task itself ended it.
+   */
+  created: { taskId: string; resume: string } | undefined;
 }
 
 /** A command: its lines in --help, the flags it takes, and its work. Registered in commands.ts. */

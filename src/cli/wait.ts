@@ -14,13 +14,13 @@ import { waitForTasks } from "./wait-batch.js";
 /**
  * Runs one wait with its live status line on stderr (a spinner on a terminal, a line per status
  * otherwise), ending with "completed in Ns". `wait` starts the library's wait with the `onUpdate`
- * it is handed.
+ * it is handed. `progress`: a line already showing an earlier step (generate's create), carried on.
  */
 export async function waitWithStatusLine<T>(
   printer: Printer,
   wait: (onUpdate: (task: { status?: string | undefined }) => void) => Promise<T>,
+  progress: Progress = new Progress(printer),
 ): Promise<T> {
-  const progress = new Progress(printer);
   progress.start();
   try {
     const task = await wait((t) => progress.update(t.status));

@@ -1,0 +1,71 @@
+// `generate --prompt <text> [--image <file|url>] ... --output <file>`: create a task (paid), wait
+// for it with the live status line, download its video with progress. The task id is printed the
+// moment it is known, with the command that resumes the wait, so an interrupted run never needs a
+// second create.
+import path from "node:path";
+import { FLAGS, readTaskFlags, type CommandLine } from "./args.js";
+import { CREATE_FLAGS, loadCreateRequest, readCreateSpec, resumeCommand, sendCreate } from "./create-request.js";
+import { Interrupted } from "./errors.js";
+import { EXIT_CODES } from "./exit-codes.js";
+import { Progress } from "./live.js";
+import { openClient, type Command, type Session } from "./session.js";
+import { taskCalls } from "./task-routes.js";
+import { clean } from "./terminal.js";
+import { prepareOutputs, printSaved, saveVideo } from "./video-file.js";
+import { waitWithStatusLine } from "./wait.js";
+
+/** One task: create, wait, download; exits 0 once the video is saved. */
+async function generateOne(line: CommandLine, session: Session): Promise<number> {
+  const spec = readCreateSpec(line);
+  const { timeoutMs, intervalMs, output, force } = readTaskFlags(line, 1, "xiexus-kling generate --prompt <text> --output video.mp4");
+  // readTaskFlags refused a generate without --output.
+  const target = path.resolve(output!);
+  // Everything that can be refused is refused before the create: the output, then the image.
+  prepareOutputs(undefined, target, force);
+  const request = await loadCreateRequest(spec);
+  const calls = taskCalls(openClient(session, line), spec.route);
+  const { printer, signal } = session;
+
+  const progress = new Progress(printer);
+  progress.update("creating");
+  progress.start();
+  let taskId: string;
+  try {
+    taskId = (await sendCreate(calls, request, session)).task_id;
+  } catch (error) {
+    progress.stop();
+    throw error;
+  }
+  const resume = resumeCommand(line, taskId, spec.route, target, force);
+  session.taskId = taskId;
+  session.created = { taskId, resume };
+  // Said at once, on a terminal or not: the one thing an interrupted run needs to go on without paying again.
+  progress.note(`task ${clean(taskId)} created; if interrupted, resume with: ${clean(resume)}`);
+
+  const note = `task ${taskId} was created and keeps running on the relay; resume with: ${resume}`;
+  return Interrupted.during(signal, { note, taskId }, async () => {
+    const task = await waitWithStatusLine(
+      printer,
+      (onUpdate) =>
+        calls.wait(taskId, {
+          signal,
+          ...(timeoutMs !== undefined && { timeoutMs }),
+          ...(intervalMs !== undefined && { pollIntervalMs: intervalMs }),
+          onUpdate,
+        }),
+      progress,
+    );
+    printSaved(session, taskId, task, await saveVideo(task, target, { force, signal, printer }));
+    return EXIT_CODES.ok;
+  });
+}
+
+/** `generate`: one task to one video file (`--output`). */
+export const generate: Command = {
+  help: [
+    ["generate --prompt <text>", "Create a task, wait for it, download its video to --output <file>"],
+    ["", "(--image etc. as for create); the task id is printed at once, to resume"],
+  ],
+  flags: [...Object.values(CREATE_FLAGS), FLAGS.output, FLAGS.force, FLAGS.timeout, FLAGS.interval],
+  run: generateOne,
+};
