@@ -4,7 +4,7 @@
 import type { Client, Middleware } from "openapi-fetch";
 import type { paths } from "./_spec.js";
 import { buildCreateBody, checkCreateRequest } from "./create.js";
-import { APIError, KlingError, markMayHaveCreatedTask, isGatewayError, TaskNotFoundError } from "./errors.js";
+import { APIError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
 import {
   checkDuration,
   checkFunction,
@@ -190,7 +190,14 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
       throw unknownFate ? markMayHaveCreatedTask(error) : error;
     }
     try {
-      return parseCreatedBody(text, response.status, call.validation ?? resolved.validation, route.create);
+      const created = parseCreatedBody(text, response.status, call.validation ?? resolved.validation, route.create);
+      try {
+        checkTaskId(created.task_id);
+      } catch (refused) {
+        // Made, but its id could never be polled (a control character, 300 characters, ...).
+        throw new ResponseValidationError(`the relay's task id cannot be polled: ${(refused as Error).message}`, { body: created, status: response.status });
+      }
+      return created;
     } catch (error) {
       // A 2xx means the relay took the create: without an id in it, the task may well exist.
       throw error instanceof KlingError ? markMayHaveCreatedTask(error) : error;

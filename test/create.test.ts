@@ -167,6 +167,13 @@ describe("the resend rule, counted at the server", () => {
     { name: "a 200 without a task id", steps: [{ status: 200, body: { object: "video", status: "queued" } }], creates: 1, error: ResponseValidationError, mayHaveCreatedTask: true },
     { name: "a 200 that is not JSON", steps: [{ status: 200, body: "<html>ok</html>" }], creates: 1, error: ResponseValidationError, mayHaveCreatedTask: true },
     {
+      name: "a 200 whose task id could never be polled",
+      steps: [{ status: 200, body: { task_id: "task\u0007bell", status: "queued" } }],
+      creates: 1,
+      error: ResponseValidationError,
+      mayHaveCreatedTask: true,
+    },
+    {
       name: "429 on every attempt",
       steps: [{ status: 429, body: { code: "rate_limited", message: "slow down", data: null }, headers: { "retry-after": "0" } }],
       creates: 3,
