@@ -2,7 +2,7 @@
 // so stderr.isTTY is true and the live progress line (spinner, \r + clear-line, hidden cursor) is
 // drawn. What the terminal received (stdout and stderr together) is checked byte for byte.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,7 +134,8 @@ describe.concurrent("wait on a terminal", () => {
       NO_COLOR: "1",
     });
     expect(code).toBe(EXIT_CODES.ok);
-    const taskId = videos.creates.at(-1)!.taskId!;
+    const taskId = /task (task_\w+) created;/.exec(screen)?.[1];
+    expect(videos.creates.map((c) => c.taskId)).toContain(taskId);
     // The spinner says "creating", the line is cleared, the id printed on a line of its own, the spinner goes on below.
     expect(screen).toMatch(/\r\u001b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] creating \d+s/);
     expect(screen).toContain(
@@ -145,6 +146,26 @@ describe.concurrent("wait on a terminal", () => {
     expect(screen).toMatch(/✔ saved .*generated\.mp4 \(262\.\d+ kB\)\r?\n/);
     expect(screen.trimEnd().endsWith(file)).toBe(true);
     expect(readFileSync(file).equals(videos.video!.bytes())).toBe(true);
+  });
+
+  it("generate --jobs: a live line per job in flight, the counts of the others below, result lines above, then a summary", async () => {
+    const file = path.join(scratch, "jobs.jsonl");
+    writeFileSync(file, ["a", "b", "c", "d"].map((key) => JSON.stringify({ key: `job-${key}`, prompt: `video ${key}` })).join("\n"));
+    const out = path.join(scratch, "jobs-out");
+    const { code, screen } = await onTerminal(["generate", "--jobs", file, "--output-dir", out, "--interval", "0.2", "--concurrency", "1"], {
+      XIEXUS_BASE_URL: videos.url,
+      NO_COLOR: "1",
+    });
+    expect(code).toBe(EXIT_CODES.ok);
+    expect(screen.startsWith(HIDE_CURSOR)).toBe(true);
+    // At first only the counts; then a live line per job in flight, the counts below them.
+    expect(screen).toContain(`${HIDE_CURSOR}  4 waiting, 0 saved\r\n`);
+    expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] job-d (creating|created task_\w+|queued|in_progress) \d+s\r?\n  \d waiting, \d saved\r?\n/);
+    expect(screen).toMatch(/\r?\n  0 waiting, 3 saved\r?\n/);
+    for (const key of ["a", "b", "c", "d"]) expect(screen).toContain(`job-${key}\tsaved\t${path.join(out, `job-${key}.mp4`)}`);
+    expect(screen).toMatch(/✔ 4 of 4 saved in \d+s\r?\n/);
+    expect(screen.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(screen.lastIndexOf(HIDE_CURSOR));
+    expect(screen).not.toContain(KEY);
   });
 
   it("a download shows bytes, percent and rate on a live line, then the saved file", async () => {

@@ -3,6 +3,7 @@
 // which flag is the command table's to say (commands.ts); the messages refusing a flag follow it.
 import { parseArgs } from "node:util";
 import { InvalidArgumentError } from "../index.js";
+import { DEFAULT_JOB_TIMEOUT_MS } from "../node/index.js";
 import { checkTaskId, MAX_TIMER_MS } from "../options.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from "../wait-many.js";
 import { UsageError } from "./errors.js";
@@ -33,7 +34,8 @@ export const FLAGS = {
       "Print JSON on stdout: one document (the task; create: the created task; with",
       `--output {"taskId", "task", "file"}; or {"error": {"name", "message", "exitCode",`,
       `"mayHaveCreatedTask"?, "status"?, ...}}); with several task ids, one line per task:`,
-      `{"taskId", "task"?, "file"?, "error"?}`,
+      `{"taskId", "task"?, "file"?, "error"?}; generate --jobs, one line per job:`,
+      `{"key", "result", "taskId"?, "path"?, "bytes"?, "resumed"?, "error"?, "hint"?}`,
     ],
   },
   baseUrl: {
@@ -46,7 +48,10 @@ export const FLAGS = {
     name: "timeout",
     type: "string",
     usage: "--timeout <seconds>",
-    help: ["wait, generate: total time budget, per task (default 900)", "status, download: time limit of each attempt (default 60)"],
+    help: [
+      `wait, generate: total time budget, per task (default 900; generate --jobs: ${DEFAULT_JOB_TIMEOUT_MS / 1000})`,
+      "status, download: time limit of each attempt (default 60)",
+    ],
   },
   interval: {
     name: "interval",
@@ -65,7 +70,10 @@ export const FLAGS = {
     name: "output-dir",
     type: "string",
     usage: "--output-dir <dir>",
-    help: ["wait: write each completed task's video to <dir>/<task_id>.mp4 (created", "if missing; ids are made safe file names)"],
+    help: [
+      "wait: write each completed task's video to <dir>/<task_id>.mp4 (created",
+      "if missing; ids are made safe file names); generate --jobs: the videos and the journal",
+    ],
   },
   force: {
     name: "force",
@@ -77,7 +85,10 @@ export const FLAGS = {
     name: "concurrency",
     type: "string",
     usage: "--concurrency <n>",
-    help: [`wait with several ids: requests (and downloads) in flight at once, 1-${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY})`],
+    help: [
+      `wait with several ids, generate --jobs: requests (and downloads) in flight at once,`,
+      `1-${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY})`,
+    ],
   },
   debug: { name: "debug", type: "boolean", usage: "--debug", help: ["Print stack traces of errors"] },
   help: { name: "help", type: "boolean", short: "h", usage: "-h, --help", help: ["Show this help"] },

@@ -39,13 +39,15 @@ export class Tally {
     return printer.paint(stream, color, this.label(code));
   }
 
+  /** How many ended each way so far, worst first: `1 timed_out, 2 failed`. */
+  counts(): string[] {
+    return EXIT_PRECEDENCE.filter((code) => this.codes.has(code)).map((code) => `${this.count(code)} ${this.label(code)}`);
+  }
+
   /** `✔ 3 of 3 completed in 4s`, or `✖ 1 of 4 completed, 1 timed_out, 2 failed in 9s` (worst first). */
   summary(printer: Printer): string {
     const ok = this.count(EXIT_CODES.ok);
-    const parts = [`${ok} of ${this.total} ${this.done}`];
-    for (const code of EXIT_PRECEDENCE) {
-      if (this.codes.has(code)) parts.push(`${this.count(code)} ${this.label(code)}`);
-    }
+    const parts = [`${ok} of ${this.total} ${this.done}`, ...this.counts()];
     const seconds = Math.floor((Date.now() - this.started) / 1000);
     const mark = ok === this.total ? printer.paint("stderr", 32, "✔") : printer.paint("stderr", 31, "✖");
     return `${mark} ${parts.join(", ")} in ${seconds}s`;

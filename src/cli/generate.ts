@@ -5,7 +5,8 @@
 import path from "node:path";
 import { FLAGS, readTaskFlags, type CommandLine } from "./args.js";
 import { CREATE_FLAGS, loadCreateRequest, readCreateSpec, resumeCommand, sendCreate } from "./create-request.js";
-import { Interrupted } from "./errors.js";
+import { Interrupted, UsageError } from "./errors.js";
+import { generateJobs, JOBS_FLAG, RECREATE_UNKNOWN_FLAG } from "./generate-jobs.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { Progress } from "./live.js";
 import { openClient, type Command, type Session } from "./session.js";
@@ -16,6 +17,9 @@ import { waitWithStatusLine } from "./wait.js";
 
 /** One task: create, wait, download; exits 0 once the video is saved. */
 async function generateOne(line: CommandLine, session: Session): Promise<number> {
+  for (const flag of [FLAGS.outputDir, FLAGS.concurrency, RECREATE_UNKNOWN_FLAG]) {
+    if (line.given(flag)) throw new UsageError(`--${flag.name} is for a batch: generate --jobs <file.jsonl> --output-dir <dir>`);
+  }
   const spec = readCreateSpec(line);
   const { timeoutMs, intervalMs, output, force } = readTaskFlags(line, 1, "xiexus-kling generate --prompt <text> --output video.mp4");
   // readTaskFlags refused a generate without --output.
@@ -60,12 +64,24 @@ async function generateOne(line: CommandLine, session: Session): Promise<number>
   });
 }
 
-/** `generate`: one task to one video file (`--output`). */
+/** `generate`: one task to one video file (`--output`), or a jobs file to a directory (`--jobs`). */
 export const generate: Command = {
   help: [
     ["generate --prompt <text>", "Create a task, wait for it, download its video to --output <file>"],
     ["", "(--image etc. as for create); the task id is printed at once, to resume"],
+    ["generate --jobs <file>", "Many create requests (JSON Lines) to videos in --output-dir <dir>;"],
+    ["", "resumable: run it again after a crash or Ctrl-C, nothing is paid twice"],
   ],
-  flags: [...Object.values(CREATE_FLAGS), FLAGS.output, FLAGS.force, FLAGS.timeout, FLAGS.interval],
-  run: generateOne,
+  flags: [
+    ...Object.values(CREATE_FLAGS),
+    FLAGS.output,
+    FLAGS.force,
+    FLAGS.timeout,
+    FLAGS.interval,
+    JOBS_FLAG,
+    FLAGS.outputDir,
+    FLAGS.concurrency,
+    RECREATE_UNKNOWN_FLAG,
+  ],
+  run: (line, session) => (line.given(JOBS_FLAG) ? generateJobs(line, session) : generateOne(line, session)),
 };

@@ -36,14 +36,16 @@ Environment:
   NO_COLOR              Set to disable colours
 
 Progress goes to stderr (live lines on a terminal, plain lines otherwise); stdout gets only
-the results: the task id (create), the video URL or file (wait, download), the task (status),
-or one line per task ("<task_id> TAB <result> TAB <url, file or error>") when waiting for several.
+the results: the task id (create), the video URL or file (wait, download, generate), the task
+(status), one line per task ("<task_id> TAB <result> TAB <url, file or error>") when waiting
+for several, or one line per job ("<key> TAB <result> TAB <file or error>") with --jobs.
 
 Exit codes:
 ${exitRows.join("\n")}
-With several task ids: 0 only when every task completed (and was saved); otherwise the code of the
-worst outcome, in this order: ${EXIT_PRECEDENCE.join(", ")}. On a signal or a closed stdout,
-every wait and download stops and no temporary file is left.
+With several task ids or a jobs file: 0 only when every task completed (and was saved);
+otherwise the code of the worst outcome, in this order: ${EXIT_PRECEDENCE.join(", ")}.
+On a signal or a closed stdout, every wait and download stops and no temporary file is left
+(generate --jobs lets creates already sent finish, so their ids are journaled: run it again).
 `;
 
 /** The nearest package.json named xiexus-kling above this file (works from src/cli/ and from dist/esm/src/cli/). */

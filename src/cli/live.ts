@@ -112,7 +112,10 @@ export class DownloadLine {
   }
 }
 
-/** Several tasks on a terminal: one live line per unsettled task on stderr, result lines printed above them. */
+/**
+ * Several tasks on a terminal: one live line per unsettled task on stderr, result lines printed
+ * above them; under them, `footer`'s line when it gives one (the counts of a jobs file's others).
+ */
 export class Board {
   private readonly statuses = new Map<string, string>();
   private readonly started = Date.now();
@@ -128,6 +131,7 @@ export class Board {
     private readonly printer: Printer,
     private readonly stderr: NodeJS.WriteStream,
     ids: readonly string[],
+    private readonly footer?: () => string | undefined,
   ) {
     for (const id of ids) this.statuses.set(id, "connecting");
   }
@@ -139,7 +143,8 @@ export class Board {
   private render(): void {
     this.clear();
     const width = Math.max(20, (this.stderr.columns || 80) - 1);
-    const room = Math.max(1, (this.stderr.rows || 24) - 3);
+    const footer = this.footer?.();
+    const room = Math.max(1, (this.stderr.rows || 24) - 3 - (footer === undefined ? 0 : 1));
     const open = [...this.statuses];
     const shown = open.length > room ? open.slice(0, room - 1) : open;
     const spinner = this.printer.paint("stderr", 36, SPINNER[this.frame++ % SPINNER.length]!);
@@ -150,6 +155,7 @@ export class Board {
       return `${spinner} ${head}${this.printer.paint("stderr", styleOf(status)?.color, status)} ${seconds}s`;
     });
     if (open.length > shown.length) lines.push(`  ... and ${open.length - shown.length} more`);
+    if (footer !== undefined) lines.push(fitColumns(footer, width));
     if (lines.length) this.printer.err(`${lines.join("\n")}\n`);
     this.drawn = lines.length;
   }
@@ -164,6 +170,14 @@ export class Board {
   /** A task's new status, shown at the next redraw. */
   update(id: string, status: string | undefined): void {
     if (this.statuses.has(id)) this.statuses.set(id, clean(status ?? "unknown"));
+  }
+  /** Like update, but a task not on the board yet gets a line (a job that just started). */
+  set(id: string, status: string): void {
+    this.statuses.set(id, clean(status));
+  }
+  /** How many tasks have a live line. */
+  get size(): number {
+    return this.statuses.size;
   }
   /** Removes a settled task's live line and prints its result line above the live ones. */
   settle(id: string, write: () => void): void {

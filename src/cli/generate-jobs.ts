@@ -1,0 +1,172 @@
+// `generate --jobs <file.jsonl> --output-dir <dir>`: a resumable batch through generateVideos
+// (xiexus-kling/node), whose journal in <dir> keeps a re-run from paying twice. On a terminal, a live
+// board (a line per job in flight, the counts of the others) and a summary; piped, one line per
+// finished job, `<key> TAB <saved|failed|may_have_been_created|...> TAB <path or error>`; --json,
+// JSON Lines. The exit code follows the batch rule. A job that may have been created without its
+// task id coming back is said so in every mode, with the flag that creates it again.
+import path from "node:path";
+import type { KlingError } from "../index.js";
+import { generateVideos, type VideoJobEvent, type VideoOutcome } from "../node/index.js";
+import { FLAGS, readTaskFlags, type CommandLine, type Flag } from "./args.js";
+import { Tally } from "./batch-report.js";
+import { CREATE_FLAGS, DEFAULT_MODEL } from "./create-request.js";
+import { describeError, Interrupted, UsageError } from "./errors.js";
+import { EXIT_CODES } from "./exit-codes.js";
+import { atLine, readJobsFile } from "./jobs-file.js";
+import { Board } from "./live.js";
+import { openClient, type Session } from "./session.js";
+import { clean, formatBytes, toJson } from "./terminal.js";
+
+/** `--jobs <file.jsonl>`: run a batch instead of one task. */
+export const JOBS_FLAG = {
+  name: "jobs",
+  type: "string",
+  usage: "--jobs <file.jsonl>",
+  help: ["generate: one create request per line (JSON Lines); needs --output-dir"],
+} as const satisfies Flag;
+
+/** `--recreate-unknown`: create again the jobs a run left as "may have been created". */
+export const RECREATE_UNKNOWN_FLAG = {
+  name: "recreate-unknown",
+  type: "boolean",
+  usage: "--recreate-unknown",
+  help: ["generate --jobs: create again the jobs reported \"may have been created\"", "(each may then be paid for twice: check the relay's tasks first)"],
+} as const satisfies Flag;
+
+/** What to do about a job that may have been created: said with each such job, in every output mode. */
+const UNKNOWN_HINT =
+  "check the relay's tasks and billing before creating it again; to create it again anyway, run the same command with --recreate-unknown";
+
+/** The request flags of one task: refused with --jobs (each line holds its own request); --model is the lines' default. */
+const ONE_TASK_FLAGS: readonly Flag[] = Object.values(CREATE_FLAGS).filter((flag) => flag !== CREATE_FLAGS.model);
+
+/** `generate --jobs`: resolves to the batch's exit code; throws the abort reason (with how to resume) when interrupted. */
+export async function generateJobs(line: CommandLine, session: Session): Promise<number> {
+  const file = line.string(JOBS_FLAG)!;
+  for (const flag of ONE_TASK_FLAGS) {
+    if (line.given(flag)) throw new UsageError(`--${flag.name} is for one task: with --jobs, each line of ${file} holds its own request`);
+  }
+  if (line.given(FLAGS.output)) throw new UsageError("--output names one file: with --jobs, the videos go to --output-dir <dir>");
+  if (line.operands.length > 0) throw new UsageError(`generate takes no task id (got ${JSON.stringify(line.operands[0])})`);
+  const flags = readTaskFlags(line, 2);
+  if (flags.outputDir === undefined) {
+    throw new UsageError("generate --jobs needs --output-dir <dir>: where the videos and the batch journal go");
+  }
+  const outputDir = path.resolve(flags.outputDir);
+  const jobsFile = await readJobsFile(file, line.string(CREATE_FLAGS.model) ?? DEFAULT_MODEL);
+  const client = openClient(session, line);
+  // Results are JSON Lines: an error document must stay on one line too.
+  session.indent = undefined;
+
+  const { printer, json, signal } = session;
+  const tally = new Tally(jobsFile.jobs.length, "saved");
+  let settled = 0;
+  const footer = (): string => {
+    const waiting = jobsFile.jobs.length - settled - (board?.size ?? 0);
+    return `  ${[`${waiting} waiting`, `${tally.count(EXIT_CODES.ok)} saved`, ...tally.counts()].join(", ")}`;
+  };
+  const board = printer.live ? new Board(printer, session.io.stderr, [], footer) : undefined;
+  const show = (key: string, status: string): void => {
+    if (board) board.set(key, status);
+    else printer.err(`${clean(key)} ${clean(status)}\n`);
+  };
+  const downloading = new Set<string>();
+  const onUpdate = (event: VideoJobEvent): void => {
+    switch (event.type) {
+      case "creating":
+        return show(event.key, "creating");
+      case "created":
+        return show(event.key, `${event.resumed ? "resumed" : "created"} ${event.taskId}`);
+      case "status":
+        return show(event.key, event.status);
+      case "downloading":
+        if (board) board.set(event.key, `downloading ${event.total ? `${Math.floor((event.received / event.total) * 100)}%` : formatBytes(event.received)}`);
+        else if (!downloading.has(event.key)) show(event.key, "downloading");
+        downloading.add(event.key);
+        return;
+      case "saved":
+      case "failed":
+        // Reported from the outcome, which follows.
+        return;
+    }
+  };
+
+  const unknown: string[] = [];
+  let resumed = 0;
+  const report = (outcome: VideoOutcome): void => {
+    settled++;
+    const described = outcome.error === undefined ? undefined : describeError(outcome.error, "", outcome.taskId);
+    const code = described?.code ?? EXIT_CODES.ok;
+    tally.add(code);
+    if (code === EXIT_CODES.mayHaveCreatedTask) unknown.push(outcome.key);
+    if (outcome.resumed) resumed++;
+    const write = (): void => {
+      if (json) {
+        printer.out(`${toJson(jobLine(outcome, tally.label(code), described?.json))}\n`);
+        return;
+      }
+      const detail = outcome.path ?? described?.message.split("\n")[0] ?? "";
+      printer.out(`${clean(outcome.key)}\t${tally.word(printer, "stdout", code)}\t${clean(detail)}\n`);
+    };
+    if (board) board.settle(outcome.key, write);
+    else write();
+  };
+
+  const stopNote =
+    `the batch stopped; every task created so far is in its journal in ${outputDir}: ` +
+    "run the same command again to resume (no job is created twice)";
+  board?.start();
+  let finished = false;
+  try {
+    await Interrupted.during(signal, { note: stopNote }, async () => {
+      const outcomes = generateVideos(client, jobsFile.jobs, {
+        outputDir,
+        baseDir: jobsFile.baseDir,
+        concurrency: flags.concurrency,
+        signal,
+        onUpdate,
+        recreateUnknown: line.boolean(RECREATE_UNKNOWN_FLAG),
+        overwrite: flags.force,
+        ...(flags.timeoutMs !== undefined && { timeoutMs: flags.timeoutMs }),
+        ...(flags.intervalMs !== undefined && { pollIntervalMs: flags.intervalMs }),
+      });
+      try {
+        for await (const outcome of outcomes) report(outcome);
+      } catch (error) {
+        throw atLine(error, jobsFile);
+      }
+    });
+    finished = true;
+  } finally {
+    const summary = !finished
+      ? undefined
+      : `${tally.summary(printer)}${resumed > 0 ? ` (${resumed} saved by an earlier run)` : ""}`;
+    if (board) board.stop(summary);
+    else if (summary) printer.err(`${summary}\n`);
+  }
+  if (unknown.length > 0) printer.err(unknownWarning(printer, unknown));
+  return tally.exitCode();
+}
+
+/** One JSON line of a finished job. */
+function jobLine(outcome: VideoOutcome, result: string, error: Record<string, unknown> | undefined): Record<string, unknown> {
+  return {
+    key: outcome.key,
+    result,
+    ...(outcome.taskId !== undefined && { taskId: outcome.taskId }),
+    ...(outcome.path !== undefined && { path: outcome.path, bytes: outcome.bytes, resumed: outcome.resumed }),
+    ...(error !== undefined && { error }),
+    ...((outcome.error as KlingError | undefined)?.mayHaveCreatedTask && { hint: UNKNOWN_HINT }),
+  };
+}
+
+/** The block on stderr after the summary naming every job that may have been created (and paid for). */
+function unknownWarning(printer: Session["printer"], keys: readonly string[]): string {
+  const shown = keys.slice(0, 10).map(clean).join(", ") + (keys.length > 10 ? ` and ${keys.length - 10} more` : "");
+  const head = printer.paint("stderr", 31, `⚠ ${keys.length} job${keys.length === 1 ? "" : "s"} MAY have been created (and paid for)`);
+  return (
+    `${head} without ${keys.length === 1 ? "its task id" : "their task ids"} coming back: ${shown}\n` +
+    `  Not created again. Check the relay's tasks and billing first; to create ${keys.length === 1 ? "it" : "them"} again anyway, ` +
+    "run the same command with --recreate-unknown.\n"
+  );
+}
