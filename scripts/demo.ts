@@ -1,43 +1,42 @@
-// npm run demo: the CLI waiting for a task and downloading its video, fully offline. A fake relay
-// (xiexus-kling/testing) on loopback plays a task that goes queued -> in_progress -> completed in
-// about 3 s, and serves the video from a second loopback origin (a stand-in for the CDN); the real
-// CLI polls it once a second, shows the live progress, then writes the video to a temp directory.
+// npm run demo: from an image file to a video file with the CLI, fully offline. It writes a small
+// valid PNG (fakePng, xiexus-kling/testing) to a temp directory, starts a fake relay on loopback
+// whose created tasks go queued -> in_progress -> completed in about 3 s and whose videos are served
+// from a second loopback origin (a stand-in for the CDN), then runs the real CLI's `generate`:
+// create, wait with the live progress (polled once a second), download with progress.
 import { spawn } from "node:child_process";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  COMPLETED_TASK,
-  createFakeRelay,
-  DEMO_TASK_ID,
-  IN_PROGRESS_TASK,
-  QUEUED_TASK,
-} from "../src/testing/index.js";
+import { shellWord } from "../src/cli/create-request.js";
+import { createFakeRelay, fakePng } from "../src/testing/index.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CLI = path.join(ROOT, "src", "cli", "index.ts");
 
 // One poll per second: queued at 0 s, in_progress at 1 s and 2 s, completed at 3 s.
-const relay = await createFakeRelay({
-  tasks: { [DEMO_TASK_ID]: [QUEUED_TASK, IN_PROGRESS_TASK, IN_PROGRESS_TASK, COMPLETED_TASK] },
-  video: true,
-});
-// A fresh temp directory: nothing lands in the working tree, and a second run never meets the first's file.
-const output = path.join(mkdtempSync(path.join(tmpdir(), "xiexus-kling-demo-")), "demo.mp4");
+const relay = await createFakeRelay({ createdTasks: { runningPolls: 3 }, video: true });
+// A fresh temp directory: nothing lands in the working tree, and a second run never meets the first's files.
+const dir = mkdtempSync(path.join(tmpdir(), "xiexus-kling-demo-"));
+const image = path.join(dir, "cat.png");
+const png = fakePng(640, 360);
+writeFileSync(image, png);
+const output = path.join(dir, "demo.mp4");
+const args = ["generate", "--image", image, "--prompt", "a cat turns its head", "--output", output, "--interval", "1"];
 
 process.stdout.write(
   [
     "xiexus-kling demo (offline: nothing leaves this machine)",
-    `  fake relay:  ${relay.url}  (xiexus-kling/testing; scripted queued -> in_progress -> completed in ~3 s)`,
+    `  image:       ${image}  (640x360 PNG, ${png.length.toLocaleString("en-US")} bytes, from fakePng)`,
+    `  fake relay:  ${relay.url}  (xiexus-kling/testing; a created task runs queued -> in_progress -> completed in ~3 s)`,
     `  video host:  ${relay.video!.origin}  (the completed task's url points here)`,
     `  running:     XIEXUS_API_KEY=${relay.apiKey} XIEXUS_BASE_URL=${relay.url} \\`,
-    `                 xiexus-kling wait ${DEMO_TASK_ID} --interval 1 --output ${output}`,
+    `                 xiexus-kling ${args.map(shellWord).join(" ")}`,
     "",
     "",
   ].join("\n"),
 );
 
-const child = spawn(process.execPath, ["--import", "tsx", CLI, "wait", DEMO_TASK_ID, "--interval", "1", "--output", output], {
+const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
   cwd: ROOT,
   stdio: "inherit",
   env: { ...process.env, XIEXUS_API_KEY: relay.apiKey, XIEXUS_BASE_URL: relay.url },

@@ -59,9 +59,11 @@ export {
   fakeVideoSha256,
 } from "./video-host.js";
 export { isScriptedResponse } from "./steps.js";
+export { fakePng } from "./png.js";
 export { DEFAULT_MAX_BODY_BYTES } from "./creates.js";
 export type { FakeVideoHost, FakeVideoOptions, RecordedVideoRequest, VideoFault } from "./video-host.js";
 export type { ScriptedResponse, Step, TaskScripts } from "./steps.js";
+export type { FakePngOptions } from "./png.js";
 export type {
   CreatedTaskOptions,
   CreatedTaskOutcome,

@@ -1,29 +1,11 @@
 // Real image bytes for tests: makePng writes a complete, decodable PNG (IHDR, zlib IDAT, IEND,
-// CRC32s); makeJpeg writes a JPEG header (JFIF APP0, SOF, EOI) of any size, enough for every
-// header reader (not a picture). SAMPLES holds real files made by other encoders.
-import { deflateSync } from "node:zlib";
+// CRC32s; the encoder is xiexus-kling/testing's fakePng, one copy for tests and the demo);
+// makeJpeg writes a JPEG header (JFIF APP0, SOF, EOI) of any size, enough for every header reader
+// (not a picture). SAMPLES holds real files made by other encoders.
+import { fakePng } from "../../src/testing/png.js";
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** CRC-32 (ISO-HDLC), as PNG chunks carry it. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
+/** CRC-32 (ISO-HDLC), as PNG chunks carry it (the one in xiexus-kling/testing's PNG encoder). */
+export { crc32 } from "../../src/testing/png.js";
 
 /** Options of makePng / makeJpeg. */
 export interface MakeImageOptions {
@@ -31,29 +13,9 @@ export interface MakeImageOptions {
   size?: number;
 }
 
-/** A valid 8-bit grayscale PNG of `width` x `height` (a diagonal gradient). */
+/** A valid 8-bit grayscale PNG of `width` x `height` (a diagonal gradient): xiexus-kling/testing's fakePng. */
 export function makePng(width: number, height: number, options: MakeImageOptions = {}): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, grayscale, deflate, adaptive filters, no interlace
-  const raw = Buffer.alloc((width + 1) * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) raw[y * (width + 1) + 1 + x] = (x + y) & 0xff; // filter byte 0 (None) first
-  }
-  const parts = [
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(raw)),
-    chunk("IEND", new Uint8Array(0)),
-  ];
-  if (options.size !== undefined) {
-    const keyword = Buffer.from("Comment\0", "latin1");
-    const missing = options.size - Buffer.concat(parts).length - 12 - keyword.length;
-    if (missing < 0) throw new Error(`makePng: ${width}x${height} does not fit in ${options.size} bytes`);
-    parts.splice(2, 0, chunk("tEXt", Buffer.concat([keyword, Buffer.alloc(missing, 0x20)])));
-  }
-  return Buffer.concat(parts);
+  return fakePng(width, height, options);
 }
 
 function segment(marker: number, data: Uint8Array): Buffer {
