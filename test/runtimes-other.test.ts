@@ -10,8 +10,9 @@ import { cleanEnv, CACHE, ROOT, run, type RunResult } from "./consumer/exec.js";
 import { npmProject } from "./consumer/install.js";
 import { packedPackage } from "./consumer/pack.js";
 import { browserBundle, freeGlobals, NODE_ONLY_GLOBALS, unguardedGlobals } from "./runtimes/bundle.js";
-import { background, bunBinary, denoBinary, launchChromium, workerdBinary, type Browser } from "./runtimes/hosts.js";
-import { RELAY_API_KEY, startRelay, type Relay } from "./runtimes/relay.js";
+import { createExpectations, expectCreates, type CreateExpectations, type Framing } from "./runtimes/creates.js";
+import { background, bunBinary, denoBinary, launchChromium, workerdBinary, type Background, type Browser } from "./runtimes/hosts.js";
+import { CREATE_PATHS, createdTaskId, RELAY_API_KEY, startRelay, type Relay } from "./runtimes/relay.js";
 import { COMPATIBILITY_DATES, startWorkerd, type Workerd } from "./runtimes/workerd.js";
 
 const SETUP_TIMEOUT = 600_000;
@@ -45,6 +46,7 @@ const PROFILE = join(CACHE, "runtime-other", "chromium-profile");
 type Observations = Record<string, Record<string, unknown> & { classes?: string[] }>;
 
 let relay: Relay;
+let creates: CreateExpectations;
 let app: string;
 let bundle: string;
 let bin: string;
@@ -76,8 +78,21 @@ async function runtime(binary: string, args: readonly string[], env: NodeJS.Proc
   return run(binary, args, { cwd: app, env: cleanEnv(env), timeoutMs: 120_000 });
 }
 
+/**
+ * How each cell sends an image's base64 (src/create.ts streams it where `process.versions.node` is
+ * a string: Node, Bun, Deno, and workerd once nodejs_compat is on by default).
+ */
+const FRAMING = {
+  bun: "streamed",
+  deno: "streamed",
+  "workerd-2024-09-23": "string",
+  "workerd-2026-11-01": "streamed",
+  chromium: "string",
+} as const satisfies Record<string, Framing>;
+type Cell = keyof typeof FRAMING;
+
 /** Compares one cell's observations with what the package promises on every runtime. */
-function expectChecks(results: Observations, cell: string): void {
+function expectChecks(results: Observations, cell: Cell, framing: Framing = FRAMING[cell]): void {
   expect(results.get, "getImage2VideoTask").toEqual({ taskId: `${cell}-get`, status: "completed", url: COMPLETED_URL });
   expect(results.wait, "waitForImage2VideoTask").toEqual({
     status: "completed",
@@ -103,6 +118,7 @@ function expectChecks(results: Observations, cell: string): void {
   expect(requests("wait")).toHaveLength(3);
   // A keyless client sends no Authorization header at all, not an empty or "Bearer null" one.
   expect(requests("nokey").map((r) => r.authorization)).toEqual([undefined]);
+  expectCreates(results, relay.creates, cell, framing, creates);
 }
 
 const bunCell = shared(async () => {
@@ -171,6 +187,13 @@ const workerdCell = shared(async (): Promise<Workerd & { version: string }> => {
   return { ...started, version };
 });
 
+/** The process's output once it matches `pattern`, or as it is after `timeoutMs` (the assertion then shows it). */
+async function outputMatching(proc: Background, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(proc.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return proc.output();
+}
+
 async function askWorker(base: string, query: Record<string, string>): Promise<{ compatibilityDate: string; results: Observations }> {
   const response = await fetch(`${base}/?${new URLSearchParams(query)}`);
   const text = await response.text();
@@ -197,6 +220,7 @@ const chromiumCell = shared(async (): Promise<{ browser: Browser; version: strin
 
 beforeAll(async () => {
   relay = await startRelay();
+  creates = await createExpectations();
   const pkg = await packedPackage();
   app = await npmProject("runtime-other", "app", pkg.sha256.slice(0, 12), [pkg.tarball]);
   for (const file of ["main.mjs", "checks.js"]) copyFileSync(resolve(ROOT, "test/runtimes", file), join(app, file));
@@ -253,6 +277,11 @@ describe("Bun", () => {
     expect(() => expectChecks(spoiled("notFound", { classes: ["TaskNotFoundError"] }), "bun")).toThrow(/404/);
     expect(() => expectChecks(spoiled("timeout", { name: "APIConnectionError" }), "bun")).toThrow(/timeout/);
     expect(() => expectChecks(checks, "deno")).toThrow(/getImage2VideoTask/);
+    expect(() => expectChecks(spoiled("create", { matches: [true, false, true] }), "bun")).toThrow(/creates/);
+    expect(() => expectChecks(spoiled("createRefused", { name: "APIConnectionError" }), "bun")).toThrow(/a text file as the image/);
+    expect(() => expectChecks(spoiled("createQuota", { classes: ["KlingError", "APIError", "PermissionDeniedError"] }), "bun")).toThrow(/403/);
+    // Sent as one string where it should have streamed: the relay's record of the framing tells.
+    expect(() => expectChecks(checks, "bun", "string")).toThrow(/creates the relay received from bun/);
   }, CELL_TIMEOUT);
 });
 
@@ -313,7 +342,7 @@ describe("Deno", () => {
 describe.each(COMPATIBILITY_DATES)("workerd, compatibility date %s, globalOutbound to loopback", (date) => {
   it("runs every check inside a fetch handler", async () => {
     const workerd = await workerdCell();
-    const cell = `workerd-${date}`;
+    const cell = `workerd-${date}` as const;
     const answer = await askWorker(workerd.checks[date], { mode: "checks", baseUrl: relay.url, cell });
     console.log(`${workerd.version} at ${date}; host ${JSON.stringify(answer.results.host)}`);
     expect(answer.compatibilityDate).toBe(date);
@@ -339,8 +368,9 @@ describe("workerd without globalOutbound", () => {
     expect(answer.results).toMatchObject({ name: "APIConnectionError", classes: ["KlingError", "APIConnectionError"] });
     console.log(`workerd without globalOutbound: ${String(answer.results.message)}`);
     expect(relay.requests.some((r) => r.taskId === `${cell}-get`)).toBe(false);
-    // workerd names the refusal only in its own log, not to the worker.
-    expect(workerd.process.output()).toMatch(/is not allowed/);
+    // workerd names the refusal only in its own log, not to the worker; the line may reach its
+    // stderr pipe a moment after the worker has answered.
+    expect(await outputMatching(workerd.process, /is not allowed/, 10_000)).toMatch(/is not allowed/);
   }, CELL_TIMEOUT);
 });
 
@@ -387,5 +417,54 @@ describe("the main entry's browser bundle", () => {
     const code = 'export const a = process.env.X;\nexport const b = typeof Buffer === "function" ? Buffer.from("x") : null;\n';
     expect(unguardedGlobals(code)).toEqual(["process"]);
     expect(freeGlobals(code).filter((g) => g.name === "Buffer").every((g) => g.guarded)).toBe(true);
+  });
+});
+
+describe("the loopback relay's creates", () => {
+  const post = (path: string, body: BodyInit, apiKey = RELAY_API_KEY) =>
+    fetch(`${relay.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+  const [image2video, text2video] = CREATE_PATHS;
+  const mine = () => relay.creates.filter((c) => c.prompt?.startsWith("relay-self ") || c.prompt === undefined);
+
+  it("hashes the decoded image and tells a streamed body from one with a length", async () => {
+    const image = new TextEncoder().encode("any bytes: the relay does not judge the image");
+    const json = JSON.stringify({ model: "kling-v1", prompt: "relay-self streamed", image: btoa(String.fromCharCode(...image)) });
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(json);
+        controller.enqueue(bytes.subarray(0, 10));
+        controller.enqueue(bytes.subarray(10));
+        controller.close();
+      },
+    });
+    const streamed = await post(image2video, stream);
+    expect(await streamed.json()).toEqual({ task_id: createdTaskId(image), status: "queued" });
+    const whole = await post(text2video, JSON.stringify({ model: "kling-v1", prompt: "relay-self whole" }));
+    expect(await whole.json()).toEqual({ task_id: "created-none", status: "queued" });
+    expect(mine().slice(-2)).toMatchObject([
+      { path: image2video, chunked: true, contentLength: false, imageBytes: image.byteLength },
+      { path: text2video, chunked: false, contentLength: true, imageBytes: undefined },
+    ]);
+  });
+
+  it("refuses a create without prompt, with an image that is not base64, or with a wrong key, in the gateway's shape", async () => {
+    const noPrompt = await post(text2video, JSON.stringify({ model: "kling-v1" }));
+    expect(noPrompt.status).toBe(400);
+    expect(await noPrompt.json()).toEqual({ code: "invalid_request", message: "prompt is required", data: null });
+    const badImage = await post(image2video, JSON.stringify({ model: "kling-v1", prompt: "relay-self bad", image: "aGk=aGk=" }));
+    expect(badImage.status).toBe(400);
+    expect(await badImage.json()).toMatchObject({ code: "invalid_request", data: null });
+    const wrongKey = await post(text2video, JSON.stringify({ model: "kling-v1", prompt: "relay-self key" }), "sk-not-the-key");
+    expect(wrongKey.status).toBe(401);
+    expect(mine().slice(-3).map((c) => [c.status, c.taskId])).toEqual([
+      [400, undefined],
+      [400, undefined],
+      [401, undefined],
+    ]);
   });
 });

@@ -1,9 +1,10 @@
 // The packed package at run time: imported with `import` and with `require` under Node 20 (this
 // process's node), 22 and 24 (binaries from the npm registry's node-<platform>-<arch> package),
-// each making a real call to a loopback server started here; plus the browser bundle's contents
-// and size budget.
+// each making a real call to a loopback server started here, and the creates every runtime cell
+// makes (test/runtimes/checks.js) against the runtime matrix's loopback relay; plus the browser
+// bundle's contents and size budget.
 import { once } from "node:events";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -13,6 +14,8 @@ import { bundleSize } from "../scripts/bundle-size.js";
 import { cleanEnv, ROOT, run, type RunResult } from "./consumer/exec.js";
 import { nodeBinary, npmProject } from "./consumer/install.js";
 import { packedPackage } from "./consumer/pack.js";
+import { createExpectations, expectCreates, type CreateExpectations } from "./runtimes/creates.js";
+import { RELAY_API_KEY, startRelay, type Relay } from "./runtimes/relay.js";
 
 /** Browser bundle of the main entry, openapi-fetch included, min+gzip: the regression budget (see its definition). */
 const BUNDLE_BUDGET_BYTES = BUDGETS.bundleCodeGzipBudgetBytes;
@@ -74,8 +77,12 @@ let server: Server;
 let port: number;
 const seen: Seen[] = [];
 let app: string;
+let relay: Relay;
+let creates: CreateExpectations;
 
 beforeAll(async () => {
+  relay = await startRelay();
+  creates = await createExpectations();
   server = createServer((req, res) => {
     seen.push({ method: req.method, url: req.url, headers: req.headers });
     const answer = req.url === `${TASK_PATH}missing` ? NOT_FOUND : COMPLETED;
@@ -89,6 +96,7 @@ beforeAll(async () => {
   app = await npmProject("runtime", "app", pkg.sha256.slice(0, 12), [pkg.tarball]);
   writeFileSync(join(app, "smoke.mjs"), SMOKE_ESM);
   writeFileSync(join(app, "smoke.cjs"), SMOKE_CJS);
+  for (const file of ["main.mjs", "checks.js"]) copyFileSync(resolve(ROOT, "test/runtimes", file), join(app, file));
 }, SETUP_TIMEOUT);
 
 afterAll(async () => {
@@ -96,6 +104,7 @@ afterAll(async () => {
     server.close();
     await once(server, "close");
   }
+  await relay?.close();
 });
 
 /** Runs a smoke program with `node` and parses the JSON line it printed. */
@@ -160,6 +169,18 @@ describe.each(NODES)("Node %i", (major) => {
       });
     }
   }
+
+  // One create per form of the image's bytes, streamed (Node sends request bodies as streams).
+  it("creates: the image as a Uint8Array, an ArrayBuffer and a Blob reaches the relay byte for byte, streamed", async () => {
+    const cell = `node-${major}`;
+    const result = await run(node, ["main.mjs", "creates", relay.url, RELAY_API_KEY, cell], { cwd: app, env: cleanEnv(), timeoutMs: 60_000 });
+    const line = result.stdout.trim().split("\n").pop() ?? "";
+    expect(result.code, result.output).toBe(0);
+    const observed = JSON.parse(line) as Record<string, unknown>;
+    expectCreates(observed, relay.creates, cell, "streamed", creates);
+    // The relay's record of the framing would tell a body sent as one string.
+    expect(() => expectCreates(observed, relay.creates, cell, "string", creates)).toThrow(/creates the relay received/);
+  });
 
   it("runs the xiexus-kling bin (the ESM build of src/cli/index.ts)", async () => {
     const result = await run(node, [join(app, "node_modules/.bin/xiexus-kling"), "--version"], { cwd: app });

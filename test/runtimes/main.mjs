@@ -1,13 +1,14 @@
-// The program the Bun and Deno cells run, copied next to the installed package so that
-// "xiexus-kling" resolves as in a user's project. Prints one JSON line.
+// The program the Bun and Deno cells (and the Node cells' creates) run, copied next to the
+// installed package so that "xiexus-kling" resolves as in a user's project. Prints one JSON line.
 //   main.mjs checks <baseUrl> <apiKey> <cell>  every check of checks.js
+//   main.mjs creates <baseUrl> <apiKey> <cell> the create checks of checks.js only
 //   main.mjs default                           createKlingClient({ apiKey }) with the default base URL (no request)
 //   main.mjs env <cell>                        createKlingClient() from XIEXUS_API_KEY / XIEXUS_BASE_URL, one request
 //   main.mjs fake                              createFakeRelay() and a wait on its demo task, in this process
 //   main.mjs relay                             createFakeRelay(), print its URL, keep serving until killed
 import * as kling from "xiexus-kling";
 import { createFakeRelay, DEMO_TASK_ID, FAKE_RELAY_API_KEY } from "xiexus-kling/testing";
-import { describeError, runChecks } from "./checks.js";
+import { describeError, runChecks, runCreateChecks } from "./checks.js";
 
 const [mode, ...rest] = globalThis.Deno ? globalThis.Deno.args : process.argv.slice(2);
 const print = (value) => console.log(JSON.stringify(value));
@@ -15,6 +16,9 @@ const print = (value) => console.log(JSON.stringify(value));
 if (mode === "checks") {
   const [baseUrl, apiKey, cell] = rest;
   print(await runChecks(kling, { baseUrl, apiKey, cell }));
+} else if (mode === "creates") {
+  const [baseUrl, apiKey, cell] = rest;
+  print(await runCreateChecks(kling, { baseUrl, apiKey, cell }));
 } else if (mode === "default") {
   try {
     kling.createKlingClient({ apiKey: "sk-runtime-default" });
