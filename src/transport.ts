@@ -219,6 +219,24 @@ export function describeCause(error: unknown): string {
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";
 }
 
+/**
+ * The redirect mode of a create. `"error"` where the platform takes it; workerd refuses it ("does
+ * not make sense at the edge", even in `new Request`) and gets `"manual"`, its 3xx then treated as
+ * the redirect error it stands for. Asked once, at the first create.
+ */
+let createRedirect: "error" | "manual" | undefined;
+function redirectMode(): "error" | "manual" {
+  if (createRedirect === undefined) {
+    try {
+      new Request("http://localhost/", { redirect: "error" });
+      createRedirect = "error";
+    } catch {
+      createRedirect = "manual";
+    }
+  }
+  return createRedirect;
+}
+
 /** The fetch openapi-fetch calls, plus `get` and `post`: a request described by its URL and headers, sent the same way. */
 export type Transport = ((request: Request) => Promise<Response>) & {
   get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response>;
@@ -278,12 +296,18 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
       method: "POST",
       url,
       signal,
-      send: (attemptSignal) => {
+      send: async (attemptSignal) => {
         // `redirect: "error"` and no window spare undici the spec's copy of the request, which tees a
         // streamed body and keeps the unread half (the whole base64 of an image) until the end. A
         // create is never redirected anyway: a 301/302 would turn it into a GET, a 307 cannot resend a stream.
-        const init = { method: "POST", headers, body: body(), signal: attemptSignal, duplex: "half", redirect: "error", window: null } as RequestInit;
-        return deps.fetch ? deps.fetch(new Request(url, init)) : fetch(url, init);
+        const redirect = redirectMode();
+        const init = { method: "POST", headers, body: body(), signal: attemptSignal, duplex: "half", redirect, window: null } as RequestInit;
+        const response = await (deps.fetch ? deps.fetch(new Request(url, init)) : fetch(url, init));
+        if (redirect === "manual" && response.status >= 300 && response.status < 400) {
+          response.body?.cancel().catch(() => {});
+          throw new TypeError(`the create was redirected (HTTP ${response.status})`);
+        }
+        return response;
       },
     });
   return transport;
