@@ -44,7 +44,7 @@ export class Tally {
     return EXIT_PRECEDENCE.filter((code) => this.codes.has(code)).map((code) => `${this.count(code)} ${this.label(code)}`);
   }
 
-  /** `✔ 3 of 3 completed in 4s`, or `✖ 1 of 4 completed, 1 timed_out, 2 failed in 9s` (worst first). */
+  /** The summary line: a check mark and `3 of 3 completed in 4s`, or a cross and `1 of 4 completed, 1 timed_out, 2 failed in 9s` (worst first). */
   summary(printer: Printer): string {
     const ok = this.count(EXIT_CODES.ok);
     const parts = [`${ok} of ${this.total} ${this.done}`, ...this.counts()];

@@ -16,7 +16,7 @@ import {
   TaskNotFoundError,
   WaitTimeoutError,
 } from "../index.js";
-import { FileExistsError, JobMayHaveBeenCreatedError, VideoFileError } from "../node/index.js";
+import { FileExistsError, JobMayHaveBeenCreatedError, JournalCorruptError, JournalLockedError, VideoFileError } from "../node/index.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { clean } from "./terminal.js";
 
@@ -72,11 +72,6 @@ export function isPermissionError(error: unknown): boolean {
   return error instanceof Error && (error.name === "NotCapable" || error.name === "PermissionDenied");
 }
 
-/**
- * The batch journal's own refusals (not exported by xiexus-kling/node, so known by name): another
- * run holds its lock, or a line in it is corrupt. Both are for the user to settle: exit 2.
- */
-const JOURNAL_REFUSALS = new Set(["JournalLockedError", "JournalCorruptError"]);
 
 /** A Node file-system error (ENOENT, EACCES, ENOSPC, EISDIR, ...) from writing the output. */
 function isFileSystemError(error: unknown): boolean {
@@ -123,7 +118,8 @@ export function describeError(error: unknown, baseUrlSource: string, taskId: str
     code = error.exitCode as ExitCode;
     if (error.context?.taskId !== undefined) json.taskId = error.context.taskId;
     if (error.context?.mayHaveCreatedTask) json.mayHaveCreatedTask = true;
-  } else if (error instanceof KlingError && JOURNAL_REFUSALS.has(error.name)) {
+  } else if (error instanceof JournalLockedError || error instanceof JournalCorruptError) {
+    // Another run holds the journal's lock, or a line in it is corrupt: for the user to settle.
     code = EXIT_CODES.usage;
   } else if (error instanceof InvalidArgumentError && error.argument === "task.url") {
     // The relay's answer named a video URL we may not fetch (file:, credentials, plain http).
