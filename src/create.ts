@@ -74,7 +74,7 @@ const canStreamBodies = typeof (globalThis as { process?: { versions?: { node?: 
 
 /** The body of a checked create: `make` builds it afresh for each attempt, `text` as one JSON string. */
 export interface CreateBody {
-  make(): BodyInit;
+  make(): string | ReadableStream<Uint8Array>;
   text(): string;
   /** Its length in bytes. */
   length: number;

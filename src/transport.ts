@@ -241,7 +241,7 @@ function redirectMode(): "error" | "manual" {
 export type Transport = ((request: Request) => Promise<Response>) & {
   get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response>;
   /** A POST whose body is made afresh for each attempt (a stream can be sent once). */
-  post(url: string, headers: Record<string, string>, body: () => BodyInit, signal: AbortSignal | undefined): Promise<Response>;
+  post(url: string, headers: Record<string, string>, body: () => string | ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<Response>;
 };
 
 /** Builds the fetch function openapi-fetch calls, enforcing `policy` on every request. */
@@ -291,7 +291,7 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
             ? deps.fetch(new Request(url, { headers, signal: attemptSignal }))
             : fetch(url, { headers, signal: attemptSignal }),
     });
-  transport.post = (url: string, headers: Record<string, string>, body: () => BodyInit, signal: AbortSignal | undefined): Promise<Response> =>
+  transport.post = (url: string, headers: Record<string, string>, body: () => string | ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<Response> =>
     run({
       method: "POST",
       url,
