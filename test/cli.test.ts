@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODES, EXIT_PRECEDENCE } from "../src/cli/exit-codes.js";
@@ -25,18 +25,14 @@ import {
   type FakeRelay,
 } from "../src/testing/index.js";
 import { taskIssues } from "../src/validate.js";
+import { cliSlot, runCli, type CliRun } from "./helpers/cli.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const KEY = "sk-SECRET-canary-123";
 const WRONG_KEY = "sk-WRONG-canary-456";
 const ESC = "\u001b";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = CliRun;
 
 let relay: FakeRelay;
 beforeAll(async () => {
@@ -86,64 +82,13 @@ function freshDir(): string {
 }
 const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
 
-// Each run starts node + tsx (~0.4 s of CPU); more at once than there are cores only thrashes.
-const MAX_RUNNING = availableParallelism() + 1;
-let running = 0;
-const queue: Array<() => void> = [];
-async function slot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => queue.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    queue.shift()?.();
-  }
-}
-
-/** Runs the CLI; `env` entries set to undefined are removed. Rejects if the key shows up in the output. */
+/** Runs the CLI against the relay; `env` entries set to undefined are removed. Rejects if a key shows up in the output. */
 function cli(
   args: string[],
   env: Record<string, string | undefined> = {},
   onStderr?: (text: string, kill: (signal: NodeJS.Signals) => void) => void,
 ): Promise<Run> {
-  return slot(() => spawnCli(args, env, onStderr));
-}
-
-function spawnCli(
-  args: string[],
-  env: Record<string, string | undefined>,
-  onStderr: ((text: string, kill: (signal: NodeJS.Signals) => void) => void) | undefined,
-): Promise<Run> {
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({
-    ...process.env,
-    NO_COLOR: undefined,
-    FORCE_COLOR: undefined,
-    XIEXUS_API_KEY: KEY,
-    XIEXUS_BASE_URL: relay.url,
-    ...env,
-  })) {
-    if (v !== undefined) childEnv[k] = v;
-  }
-  const started = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], { cwd: ROOT, env: childEnv });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-    onStderr?.(stderr, (signal) => child.kill(signal));
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const run = { code, stdout, stderr, ms: Date.now() - started };
-      const leaked = [KEY, WRONG_KEY].some((secret) => run.stdout.includes(secret) || run.stderr.includes(secret));
-      if (leaked) reject(new Error(`the API key appeared in the output of: ${args.join(" ")}`));
-      else resolve(run);
-    });
-  });
+  return runCli(args, { env: { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, ...env }, onStderr, secrets: [WRONG_KEY] });
 }
 
 // Runs queue for a slot, so a test's clock includes its wait: hence the longer timeout.
@@ -623,7 +568,7 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     const link = path.join(dir, "xiexus-kling.ts");
     symlinkSync(path.join(ROOT, "src", "cli", "index.ts"), link);
     const run = (entry: string) =>
-      slot(
+      cliSlot(
         () =>
           new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
             const child = spawn(process.execPath, ["--import", "tsx", "--import", preload, entry, "--version"], { cwd: ROOT });

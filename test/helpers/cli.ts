@@ -25,6 +25,8 @@ export interface CliOptions {
   onStderr?: (stderr: string, kill: (signal: NodeJS.Signals) => void) => void;
   /** Called once the process is started, with a way to signal it; what it returns is called when it ends. */
   onSpawn?: (kill: (signal: NodeJS.Signals) => void) => (() => void) | void;
+  /** More strings that must never appear in the output (CLI_KEY always is one). */
+  secrets?: readonly string[];
 }
 
 // Each run starts node + tsx (~0.4 s of CPU); more at once than there are cores only thrashes.
@@ -32,7 +34,8 @@ const MAX_RUNNING = availableParallelism() + 1;
 let running = 0;
 const queue: Array<() => void> = [];
 
-async function slot<T>(work: () => Promise<T>): Promise<T> {
+/** Runs `work` (a process start) once fewer than cores + 1 others are running. */
+export async function cliSlot<T>(work: () => Promise<T>): Promise<T> {
   if (running >= MAX_RUNNING) await new Promise<void>((resolve) => queue.push(resolve));
   running++;
   try {
@@ -45,7 +48,8 @@ async function slot<T>(work: () => Promise<T>): Promise<T> {
 
 /** Runs `xiexus-kling <args>` with XIEXUS_API_KEY = CLI_KEY; rejects if the key shows up in its output. */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
-  return slot(
+  const secrets = [CLI_KEY, ...(options.secrets ?? [])];
+  return cliSlot(
     () =>
       new Promise<CliRun>((resolve, reject) => {
         const env: Record<string, string> = {};
@@ -65,7 +69,9 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
         child.on("error", reject);
         child.on("close", (code) => {
           stop?.();
-          if (stdout.includes(CLI_KEY) || stderr.includes(CLI_KEY)) reject(new Error(`the API key appeared in the output of: ${args.join(" ")}`));
+          if (secrets.some((secret) => stdout.includes(secret) || stderr.includes(secret))) {
+            reject(new Error(`the API key appeared in the output of: ${args.join(" ")}`));
+          }
           else resolve({ code, stdout, stderr });
         });
       }),
