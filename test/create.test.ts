@@ -252,6 +252,35 @@ describe("the resend rule, counted at the server", () => {
   });
 });
 
+describe("hostile answers to a create", () => {
+  it("a 2xx larger than maxResponseBytes stops at the cap: ResponseTooLargeError, and the task may exist", async () => {
+    const { ResponseTooLargeError } = await import("../src/index.js");
+    const server = await serve([{ status: 200, body: { task_id: "task_big", pad: "x".repeat(64 * 1024) } }]);
+    const error = await rejection(client(server, { maxResponseBytes: 1024 }).createImage2VideoTask(REQUEST));
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+    expect((error as KlingError).mayHaveCreatedTask).toBe(true);
+    expect(server.creates).toHaveLength(1);
+  });
+
+  it("an answer echoing the key is scrubbed, in the created task and in errors", async () => {
+    const echo = { task_id: "task_echo", status: "queued", note: "Bearer sk-create-test" };
+    const ok = await serve([{ status: 200, body: echo }]);
+    expect(JSON.stringify(await client(ok).createImage2VideoTask(REQUEST))).not.toContain("sk-create-test");
+    const bad = await serve([{ status: 400, body: { code: "invalid_request", message: "bad key sk-create-test", data: null } }]);
+    const error = await rejection(client(bad).createImage2VideoTask(REQUEST));
+    expect(JSON.stringify((error as APIError).body)).not.toContain("sk-create-test");
+    expect((error as Error).message).not.toContain("sk-create-test");
+  });
+
+  it("a __proto__ key or an empty task id in the answer is no task", async () => {
+    const server = await serve([{ status: 200, body: '{"__proto__": {"task_id": "polluted"}, "task_id": ""}' }]);
+    const error = await rejection(client(server).createImage2VideoTask(REQUEST));
+    expect(error).toBeInstanceOf(ResponseValidationError);
+    expect((error as KlingError).mayHaveCreatedTask).toBe(true);
+    expect(({} as { task_id?: string }).task_id).toBeUndefined();
+  });
+});
+
 describe("answers", () => {
   it("resolves with the created task, the gateway's current shape", async () => {
     const server = await serve([{ status: 200, body: CREATED }]);
