@@ -44,7 +44,7 @@ function nonEmpty(value: unknown): string | undefined {
 /**
  * Parses and checks a create's 2xx answer: the spec's `VideoResponse` with a non-empty `task_id`
  * (the client's one addition). In compat mode the gateway's other answer shapes are read too
- * (relay-create.md): `id` when `task_id` is absent, and `data.task_id` in Kling's native reply;
+ * (the new-api gateway's versions): `id` when `task_id` is absent, and `data.task_id` in Kling's native reply;
  * the body as sent stays on `raw`. In off mode any object carrying an id in one of those places passes.
  */
 export function parseCreatedBody(text: string | undefined, status: number, mode: ValidationMode, path: string): CreatedTask {
