@@ -7,16 +7,15 @@
 // sent and wall time. Run on its own: `npx tsx scripts/bench/generate-videos.ts [--quick]`.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { build } from "esbuild";
 import { createFakeRelay, type FakeRelay } from "../../src/testing/index.js";
 import { verdict } from "./budgets.js";
 import { lastJson, runNode } from "./child.js";
-import { CACHE, ROOT } from "./paths.js";
+import { bundlePath, prepare } from "./prepare.js";
 import { fmt, median } from "./stats.js";
 import { renderTable, type Row, type SectionResult } from "./table.js";
 
@@ -41,7 +40,7 @@ export interface GenerateVideosSettings {
   videoBytes: number;
 }
 
-const WORKER = join(CACHE, "generate-videos-worker.mjs");
+const WORKER = bundlePath("generate-videos-worker");
 
 interface WorkerReport {
   mode: "file" | "none";
@@ -107,19 +106,7 @@ async function countingProxy(relay: () => FakeRelay): Promise<Counted> {
 
 /** Runs the section: bundles its worker, serves the fake relay, runs the batches. */
 export async function benchGenerateVideos(settings: GenerateVideosSettings): Promise<SectionResult> {
-  await mkdir(CACHE, { recursive: true });
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: { "generate-videos-worker": join(ROOT, "scripts/bench/generate-videos-worker.ts") },
-    outdir: CACHE,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
+  await prepare(["generate-videos-worker"]);
   const holder: { relay?: FakeRelay } = {};
   const proxy = await countingProxy(() => holder.relay!);
   const relay = (holder.relay = await createFakeRelay({

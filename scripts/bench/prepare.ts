@@ -16,6 +16,7 @@ export const BUNDLES = {
   "download-worker": "scripts/bench/download-worker.ts",
   "create-worker": "scripts/bench/create-worker.ts",
   "create-requests-worker": "scripts/bench/create-requests-worker.ts",
+  "generate-videos-worker": "scripts/bench/generate-videos-worker.ts",
 } as const;
 
 /** Path of one bundle. */
