@@ -70,17 +70,24 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   const streamTransport = createTransport(clientPolicy, deps, "stream");
   // The task helpers check bodies themselves: the response middleware leaves their calls alone.
   const taskFetches = new WeakSet<object>();
-  // One transport per distinct policy, made once: a poll must not build one each time.
-  const taskTransports = new Map<string, Transport>();
+  // One transport per distinct policy, made once: a poll must not build one each time. The route
+  // helpers' own policies (client, batch, create) are found by identity; a per-call one by its values.
+  const byPolicy = new WeakMap<RequestPolicy, [buffer?: Transport, side?: Transport]>();
+  const byValues = new Map<string, Transport>();
   const taskTransport = (policy: RequestPolicy, side: boolean): Transport => {
+    const pair = byPolicy.get(policy) ?? [];
+    const known = pair[side ? 1 : 0];
+    if (known) return known;
     const key = `${policy.timeoutMs}|${policy.maxRetries}|${policy.retryRateLimit}|${policy.create}|${side}`;
-    let fetch = taskTransports.get(key);
+    let fetch = byValues.get(key);
     if (!fetch) {
-      if (taskTransports.size >= 32) taskTransports.clear();
+      if (byValues.size >= 32) byValues.clear();
       fetch = createTransport(policy, deps, side ? "side" : "buffer");
       taskFetches.add(fetch);
-      taskTransports.set(key, fetch);
+      byValues.set(key, fetch);
     }
+    pair[side ? 1 : 0] = fetch;
+    byPolicy.set(policy, pair);
     return fetch;
   };
   const authorization = resolved.apiKey === null ? null : `Bearer ${resolved.apiKey}`;

@@ -82,6 +82,8 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): { c
   const call = checkOptionsObject(given);
   checkSignal(call.signal);
   if (call.validation !== undefined) checkValidation(call.validation);
+  // The common case keeps the base policy itself, so the client finds its transport without building a key.
+  if (call.timeoutMs === undefined && call.maxRetries === undefined) return { call, policy: base };
   const policy: RequestPolicy = {
     ...base,
     timeoutMs: call.timeoutMs === undefined ? base.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
