@@ -4,6 +4,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
+import diagnostics from "node:diagnostics_channel";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type {
   KlingError} from "../src/index.js";
@@ -238,12 +239,20 @@ describe("the resend rule, counted at the server", () => {
     expect(later.creates).toHaveLength(1);
   });
 
-  it("refused on every attempt: maxRetries + 1 attempts, and the error says no task was created", async () => {
-    const port = await freePort();
-    const error = await rejection(client({ url: `http://127.0.0.1:${port}` }, { maxRetries: 1 }).createImage2VideoTask(REQUEST));
-    expect(error).toBeInstanceOf(APIConnectionError);
-    expect((error as KlingError).mayHaveCreatedTask).toBe(false);
-  });
+  // A refused connection reaches no server, so the attempts are counted where they end: undici's
+  // own report of each failed connect, under the platform fetch the client uses by default.
+  for (const maxRetries of [0, 1, 2]) {
+    it(`refused on every attempt: maxRetries ${maxRetries} makes ${maxRetries + 1} attempt(s), and the error says no task was created`, async () => {
+      const port = await freePort();
+      const refused = await connectErrors(port, () =>
+        rejection(client({ url: `http://127.0.0.1:${port}` }, { maxRetries }).createImage2VideoTask(REQUEST)),
+      );
+      expect(refused.codes).toEqual(Array<string>(maxRetries + 1).fill("ECONNREFUSED"));
+      expect(refused.value).toBeInstanceOf(APIConnectionError);
+      expect((refused.value as KlingError).mayHaveCreatedTask).toBe(false);
+      expect((refused.value as Error).message).not.toContain("may have been created");
+    });
+  }
 
   it("maxRetries 0 sends one create even on a 429", async () => {
     const server = await serve([{ status: 429, body: "", headers: { "retry-after": "0" } }]);
@@ -413,6 +422,21 @@ describe("generate: create, then wait", () => {
     expect(server.creates).toHaveLength(1);
   });
 });
+
+/** Runs `work`, collecting the error code of every connect to 127.0.0.1:`port` that failed meanwhile (undici's diagnostics channel). */
+async function connectErrors<T>(port: number, work: () => Promise<T>): Promise<{ value: T; codes: string[] }> {
+  const codes: string[] = [];
+  const onError = (message: unknown): void => {
+    const { connectParams, error } = message as { connectParams: { hostname: string; port: string }; error: { code?: string } };
+    if (connectParams.hostname === "127.0.0.1" && connectParams.port === String(port)) codes.push(error.code ?? "no code");
+  };
+  diagnostics.subscribe("undici:client:connectError", onError);
+  try {
+    return { value: await work(), codes };
+  } finally {
+    diagnostics.unsubscribe("undici:client:connectError", onError);
+  }
+}
 
 /** A loopback port with nothing listening on it. */
 async function freePort(): Promise<number> {
