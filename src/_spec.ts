@@ -27,3 +27,10 @@ export function requestIssues(path: string, method: string, body: unknown): Vali
   const index = requests[path]?.[method.toLowerCase()];
   return index === undefined || index < 0 ? undefined : schemaIssues(schemas, index, body);
 }
+
+/** The property names the spec documents for an operation's JSON request body; undefined when it documents none. */
+export function requestProperties(path: string, method: string): string[] | undefined {
+  let schema = schemas[requests[path]?.[method.toLowerCase()] ?? -1] as { $ref?: number; properties?: object } | undefined;
+  if (typeof schema?.$ref == "number") schema = schemas[schema.$ref] as typeof schema;
+  return schema?.properties ? Object.keys(schema.properties) : undefined;
+}

@@ -91,6 +91,7 @@ function u32(bytes: Uint8Array, at: number): number {
 
 function pngSize(bytes: Uint8Array, argument: string): [number, number] {
   // Signature (8), then the IHDR chunk: length (4), "IHDR" (4), width (4), height (4), ...
+  // (a head is never shorter than HEAD_BYTES[0], so a short PNG here is the whole file)
   if (bytes.length < 24 || !startsWith(bytes, ascii("IHDR"), 12)) {
     fail(argument, "is a damaged PNG (no IHDR header after the signature)");
   }
@@ -102,9 +103,10 @@ function isSof(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
 }
 
-function jpegSize(bytes: Uint8Array, argument: string): [number, number] {
-  const damaged = (why: string): never => fail(argument, `is a damaged JPEG (${why})`);
+/** A JPEG's size from its first bytes; undefined when `partial` (more of the file exists) and the frame header lies further on. */
+function jpegSize(bytes: Uint8Array, argument: string, partial: boolean): [number, number] | undefined {
   const n = bytes.length;
+  const damaged = (why: string): undefined => (partial ? undefined : fail(argument, `is a damaged JPEG (${why})`));
   let i = 2;
   // Every step moves forward by at least one byte, so a hostile file ends the loop at n.
   for (;;) {
@@ -143,23 +145,29 @@ function ratio(width: number, height: number): string {
  * Throws an `InvalidArgumentError` (its `argument` is the one given) naming the rule and the value.
  */
 export function inspectImage(bytes: Uint8Array, argument = "image"): ImageInfo {
-  checkImageSize(bytes.length, argument);
-  if (bytes.length === 0) fail(argument, `is empty (0 bytes); ${ACCEPTS}`);
+  return inspectHead(bytes, bytes.length, argument)!;
+}
+
+/** `inspectImage` over the first bytes of a file of `size` bytes; undefined when the header lies past them. */
+function inspectHead(bytes: Uint8Array, size: number, argument: string): ImageInfo | undefined {
+  checkImageSize(size, argument);
+  if (size === 0) fail(argument, `is empty (0 bytes); ${ACCEPTS}`);
   let format: ImageInfo["format"];
-  let width: number;
-  let height: number;
+  let dimensions: [number, number] | undefined;
   if (startsWith(bytes, PNG)) {
     format = "png";
-    [width, height] = pngSize(bytes, argument);
+    dimensions = pngSize(bytes, argument);
   } else if (startsWith(bytes, JPEG)) {
     format = "jpeg";
-    [width, height] = jpegSize(bytes, argument);
+    dimensions = jpegSize(bytes, argument, bytes.length < size);
+    if (!dimensions) return undefined;
   } else {
     const other = OTHER_FORMATS.find(([, test]) => test(bytes))?.[0];
     if (other) fail(argument, `is ${other} (by its bytes); ${ACCEPTS}`);
     if (looksLikeText(bytes)) fail(argument, `is text, not an image (by its bytes); ${ACCEPTS}`);
-    fail(argument, `is not PNG or JPEG (by its bytes: it starts ${hex(bytes)}); ${ACCEPTS}`);
+    return fail(argument, `is not PNG or JPEG (by its bytes: it starts ${hex(bytes)}); ${ACCEPTS}`);
   }
+  const [width, height] = dimensions;
   if (width < IMAGE_RULES.minWidth || height < IMAGE_RULES.minHeight) {
     fail(argument, `is ${width}x${height} px; each side must be at least ${IMAGE_RULES.minWidth} px`);
   }
@@ -167,7 +175,30 @@ export function inspectImage(bytes: Uint8Array, argument = "image"): ImageInfo {
   if (r < IMAGE_RULES.minAspectRatio || r > IMAGE_RULES.maxAspectRatio) {
     fail(argument, `aspect ratio is ${ratio(width, height)} (${width}x${height} px); it must be between 1:2.5 and 2.5:1`);
   }
-  return { format, width, height, bytes: bytes.length };
+  return { format, width, height, bytes: size };
+}
+
+/** How much of a Blob is read to find its header: a JPEG's frame header may follow large EXIF or ICC segments. */
+const HEAD_BYTES = [64 * 1024, 1024 * 1024];
+
+/**
+ * `inspectImage` for a Blob (a file on Node: `openImageFile`) without reading it whole: its size,
+ * then only as many of its first bytes as the header needs.
+ */
+export async function inspectBlob(blob: Blob, argument = "image"): Promise<ImageInfo> {
+  checkImageSize(blob.size, argument);
+  for (const n of [...HEAD_BYTES, blob.size]) {
+    let head: Uint8Array;
+    try {
+      head = new Uint8Array(await blob.slice(0, n).arrayBuffer());
+    } catch (error) {
+      return fail(argument, `cannot be read (${error instanceof Error ? error.message : String(error)})`);
+    }
+    const info = inspectHead(head, blob.size, argument);
+    if (info) return info;
+  }
+  // The last read was the whole Blob, which never leaves the header undecided.
+  throw new Error("unreachable");
 }
 
 function isArrayBuffer(value: unknown): value is ArrayBuffer {
@@ -228,6 +259,35 @@ export function base64Chunks(bytes: Uint8Array, chunkBytes = 48 * 1024): Generat
   })();
 }
 
+/**
+ * The standard base64 of a Blob, in pieces, read as they are asked for: a file-backed Blob (Node's
+ * `openImageFile`) is never held whole. Bytes left over from a chunk (not a multiple of 3) wait for the next.
+ */
+export async function* base64FromBlob(blob: Blob): AsyncGenerator<string> {
+  const reader = blob.stream().getReader();
+  let carry = new Uint8Array(0);
+  let done = false;
+  try {
+    while (!done) {
+      const next = await reader.read();
+      done = next.done;
+      let bytes = next.value ?? new Uint8Array(0);
+      if (carry.length) {
+        const joined = new Uint8Array(carry.length + bytes.length);
+        joined.set(carry);
+        joined.set(bytes, carry.length);
+        bytes = joined;
+      }
+      const whole = done ? bytes.length : bytes.length - (bytes.length % 3);
+      if (whole) yield* base64Chunks(bytes.subarray(0, whole));
+      carry = bytes.slice(whole);
+    }
+  } finally {
+    // Stopped early (the request failed): let go of the file.
+    if (!done) await reader.cancel().catch(() => {});
+  }
+}
+
 /** The standard base64 (padded, no `data:` prefix) of `bytes`. */
 export function toBase64(bytes: Uint8Array): string {
   let text = "";
@@ -271,10 +331,10 @@ function quote(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
 }
 
-/** What `prepareImage` makes of an input: a string to send as it is, or checked bytes to send as base64. */
+/** What `prepareImage` makes of an input: a string to send as it is, or checked bytes (or a Blob, read at send time) to send as base64. */
 export type PreparedImage =
   | { kind: "url" | "base64"; value: string }
-  | { kind: "bytes"; bytes: Uint8Array; info: ImageInfo };
+  | { kind: "bytes"; bytes: Uint8Array | Blob; info: ImageInfo };
 
 /**
  * Turns an `ImageInput` into what a create sends. An http(s) URL or base64 string is passed
@@ -297,8 +357,8 @@ export async function prepareImage(input: ImageInput, argument = "image"): Promi
     }
     return { kind: "base64", value: input };
   }
-  if (isBlob(input)) checkImageSize(input.size, argument);
-  else if (!(input instanceof Uint8Array) && !isArrayBuffer(input)) {
+  if (isBlob(input)) return { kind: "bytes", bytes: input, info: await inspectBlob(input, argument) };
+  if (!(input instanceof Uint8Array) && !isArrayBuffer(input)) {
     fail(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
   }
   const bytes = await imageBytes(input, argument);

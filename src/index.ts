@@ -29,6 +29,18 @@ export { DEFAULT_CONCURRENCY } from "./wait-many.js";
 export { IMAGE2VIDEO_TASK_PATH } from "./types.js";
 export { IMAGE_RULES } from "./image.js";
 export { MAX_PROMPT_LENGTH } from "./create.js";
+export {
+  KLING_MODES,
+  KLING_ASPECT_RATIOS,
+  KLING_CAMERA_TYPES,
+  KLING_CAMERA_AXES,
+  DEFAULT_TEXT2VIDEO_ASPECT_RATIO,
+  KLING_CONTROL_RULES,
+  KLING_REFUSED_METADATA,
+  KLING_EXCLUSIVE_GROUPS,
+  KLING_IMAGE2VIDEO_ONLY,
+  GATEWAY_DROPPED_FIELDS,
+} from "./kling-controls.js";
 
 export type { KlingClient, GetTaskOptions, CreateTaskOptions, GenerateOptions } from "./client.js";
 export type { APIErrorInit } from "./errors.js";
@@ -59,4 +71,17 @@ export type {
   ImageInput,
 } from "./types.js";
 export type { ImageInfo } from "./image.js";
+export type {
+  KlingControls,
+  KlingMetadata,
+  KlingMode,
+  KlingAspectRatio,
+  KlingCameraType,
+  KlingCameraAxis,
+  KlingCameraConfig,
+  KlingCameraControl,
+  KlingTrajectoryPoint,
+  KlingDynamicMask,
+  ControlRule,
+} from "./kling-controls.js";
 export type { paths, operations, components, ValidationIssue } from "./_spec.js";

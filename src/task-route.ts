@@ -165,9 +165,10 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
         response = await fetch.post(resolved.baseUrl + route.create, headers, body.make, call.signal);
       } else {
         // Middlewares may read the body: they get it as one JSON string.
+        const json = await body.text();
         const answer = await (ctx.client.POST as unknown as RawCall)(route.create, {
           body: {},
-          bodySerializer: () => body.text(),
+          bodySerializer: () => json,
           parseAs: "text",
           signal: call.signal,
           fetch,

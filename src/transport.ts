@@ -237,11 +237,14 @@ function redirectMode(): "error" | "manual" {
   return createRedirect;
 }
 
+/** A POST body as an attempt makes it: text, a stream, or text still being read (from a Blob where bodies cannot stream). */
+export type CreateBodyPart = string | ReadableStream<Uint8Array> | Promise<string>;
+
 /** The fetch openapi-fetch calls, plus `get` and `post`: a request described by its URL and headers, sent the same way. */
 export type Transport = ((request: Request) => Promise<Response>) & {
   get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response>;
   /** A POST whose body is made afresh for each attempt (a stream can be sent once). */
-  post(url: string, headers: Record<string, string>, body: () => string | ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<Response>;
+  post(url: string, headers: Record<string, string>, body: () => CreateBodyPart, signal: AbortSignal | undefined): Promise<Response>;
 };
 
 /** Builds the fetch function openapi-fetch calls, enforcing `policy` on every request. */
@@ -291,7 +294,7 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
             ? deps.fetch(new Request(url, { headers, signal: attemptSignal }))
             : fetch(url, { headers, signal: attemptSignal }),
     });
-  transport.post = (url: string, headers: Record<string, string>, body: () => string | ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<Response> =>
+  transport.post = (url: string, headers: Record<string, string>, body: () => CreateBodyPart, signal: AbortSignal | undefined): Promise<Response> =>
     run({
       method: "POST",
       url,
@@ -301,7 +304,7 @@ export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode
         // streamed body and keeps the unread half (the whole base64 of an image) until the end. A
         // create is never redirected anyway: a 301/302 would turn it into a GET, a 307 cannot resend a stream.
         const redirect = redirectMode();
-        const init = { method: "POST", headers, body: body(), signal: attemptSignal, duplex: "half", redirect, window: null } as RequestInit;
+        const init = { method: "POST", headers, body: await body(), signal: attemptSignal, duplex: "half", redirect, window: null } as RequestInit;
         const response = await (deps.fetch ? deps.fetch(new Request(url, init)) : fetch(url, init));
         if (redirect === "manual" && response.status >= 300 && response.status < 400) {
           response.body?.cancel().catch(() => {});

@@ -1,6 +1,7 @@
 // Named types derived from the generated ones; none is written out by hand.
 import type { paths } from "./_spec.js";
 import type { ImageInput } from "./image.js";
+import type { KlingMetadata, KlingMode } from "./kling-controls.js";
 import type { TEXT2VIDEO } from "./routes.js";
 import { IMAGE2VIDEO } from "./routes.js";
 
@@ -70,8 +71,25 @@ export type VideoRequest = CreateOperation<typeof IMAGE2VIDEO.create> extends {
 
 export type { ImageInput } from "./image.js";
 
-/** A create request: the spec's `VideoRequest`, with `image` taking bytes as well as a string. */
-export type CreateVideoRequest = Omit<VideoRequest, "image"> & { image?: ImageInput };
+/**
+ * A create request: the spec's `VideoRequest`, with `image` taking bytes as well as a string, `mode`
+ * where the gateway reads it, Kling's controls typed in `metadata`, and the fields the gateway drops
+ * typed so that they cannot be given (see docs/kling-controls.md).
+ */
+export type CreateVideoRequest = Omit<VideoRequest, "image" | "metadata" | "seed" | "fps" | "n"> & {
+  /** The first frame: an http(s) URL, base64, a `data:image/...` URL, bytes or a Blob (on Node: `openImageFile`). */
+  image?: ImageInput;
+  /** `std` or `pro` (default `std`); also taken in `metadata`, which must then agree. */
+  mode?: KlingMode;
+  /** Kling's own controls (typed, checked), plus any other key, sent untouched. */
+  metadata?: KlingMetadata;
+  /** Refused: the gateway drops it, so the video could not be reproduced. */
+  seed?: never;
+  /** Refused: the gateway drops it; Kling picks the frame rate. */
+  fps?: never;
+  /** Only 1: the gateway drops `n` and makes one video. */
+  n?: 1;
+};
 
 /** A create request for image-to-video: `model`, `prompt` and `image` are required (the gateway refuses a create without them). */
 export type CreateImage2VideoRequest = CreateVideoRequest & { model: string; prompt: string; image: ImageInput };

@@ -7,7 +7,7 @@
 
 export { downloadVideo, FileExistsError, DEFAULT_DOWNLOAD_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES } from "./download.js";
 export { nodeHttpGet } from "./http-get.js";
-export { readImageFile } from "./image-file.js";
+export { openImageFile, readImageFile } from "./image-file.js";
 export { generateVideos, JobMayHaveBeenCreatedError, VideoFileError, DEFAULT_JOB_TIMEOUT_MS } from "./generate-videos.js";
 export { JournalLockedError, JournalCorruptError, JOURNAL_FILE, JOURNAL_LOCK_FILE } from "./journal.js";
 

@@ -1,0 +1,185 @@
+// Kling's own controls, as the relay's gateway reads them: typed, and the rules that are checked
+// before a byte is sent, kept as data with their sources next to them. The checks themselves are
+// in src/create.ts; this file only says what the rules are.
+// Sources: [S] the gateway's source (new-api `relay/channel/task/kling/adaptor.go`, `convertToRequestPayload`,
+// up to ccd535ef8), [D] republished copies of Kling's API reference; see docs/kling-controls.md.
+import type { ImageInput } from "./image.js";
+
+/** Kling's generation modes: `std` (faster, cheaper) or `pro` (higher quality). [D] */
+export const KLING_MODES = ["std", "pro"] as const;
+
+/** A Kling generation mode. */
+export type KlingMode = (typeof KLING_MODES)[number];
+
+/** The aspect ratios Kling takes for text2video (image2video follows its image). [D] */
+export const KLING_ASPECT_RATIOS = ["16:9", "9:16", "1:1"] as const;
+
+/** A Kling aspect ratio. */
+export type KlingAspectRatio = (typeof KLING_ASPECT_RATIOS)[number];
+
+/** The aspect ratio this package sends for a text2video create that names none: Kling's documented default. [D] */
+export const DEFAULT_TEXT2VIDEO_ASPECT_RATIO: KlingAspectRatio = "16:9";
+
+/** Kling's camera moves: `simple` takes a `config`; the four others are preset moves without one. [D] */
+export const KLING_CAMERA_TYPES = ["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"] as const;
+
+/** A Kling camera move. */
+export type KlingCameraType = (typeof KLING_CAMERA_TYPES)[number];
+
+/** The axes of a `simple` camera move; exactly one is non-zero. [D] */
+export const KLING_CAMERA_AXES = ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"] as const;
+
+/** One axis of a `simple` camera move. */
+export type KlingCameraAxis = (typeof KLING_CAMERA_AXES)[number];
+
+/** A `simple` camera move: exactly one axis non-zero, each from -10 to 10. [D] */
+export type KlingCameraConfig = { [axis in KlingCameraAxis]?: number };
+
+/** `camera_control`: `{ type: "simple", config }` with one non-zero axis, or a preset move without `config`. [D] */
+export type KlingCameraControl =
+  | { type: "simple"; config: KlingCameraConfig }
+  | { type: Exclude<KlingCameraType, "simple">; config?: undefined };
+
+/** A point of a motion-brush trajectory, in whole pixels of the image, origin bottom-left. [D][S: integers] */
+export interface KlingTrajectoryPoint {
+  /** Whole pixels from the left edge. */
+  x: number;
+  /** Whole pixels from the bottom edge. */
+  y: number;
+}
+
+/** One area of the motion brush: a mask image and the path it moves along (2 points or more). [D] */
+export interface KlingDynamicMask {
+  /** The mask: what `image` takes (URL, base64, `data:` URL, bytes, Blob); same aspect ratio as the image. */
+  mask: ImageInput;
+  /** The path, 2 points or more (Kling: at most 77 for a 5 s video), whole numbers. */
+  trajectories: readonly KlingTrajectoryPoint[];
+}
+
+/**
+ * Kling's own controls, which the gateway reads from `metadata` only. Each is checked before a
+ * byte is sent (see `KLING_CONTROL_RULES` and docs/kling-controls.md); images are sent as bare base64.
+ */
+export interface KlingControls {
+  /** What the video must not show: at most 2,500 characters. */
+  negative_prompt?: string;
+  /** How closely Kling follows the prompt: more than 0, at most 1 (the relay cannot send 0; kling-v2.x ignore it). Kling's default 0.5. */
+  cfg_scale?: number;
+  /** `std` or `pro` (also taken at the top level). Default `std`. */
+  mode?: KlingMode;
+  /** text2video only: `16:9` (sent when none is given, Kling's default), `9:16` or `1:1`. */
+  aspect_ratio?: KlingAspectRatio;
+  /** The last frame (image2video only, so with a top-level `image`): what `image` takes, checked by the same rules. */
+  image_tail?: ImageInput;
+  /** A camera move; not with `image_tail` or the motion brush. */
+  camera_control?: KlingCameraControl;
+  /** Motion brush: the area that stays still (image2video only); same aspect ratio as the image. */
+  static_mask?: ImageInput;
+  /** Motion brush: at most 6 moving areas (image2video only). */
+  dynamic_masks?: readonly KlingDynamicMask[];
+  /** An http(s) URL Kling calls when the task changes, with Kling's own task id, not the relay's. */
+  callback_url?: string;
+  /** Your own id for the task at Kling; the relay shares Kling accounts, so it may not be unique there. */
+  external_task_id?: string;
+  /** Refused: Kling would run another model than the one the relay bills. Use the top-level `model`. */
+  model_name?: never;
+  /** Refused: use the top-level `duration` (a whole number of seconds), which the relay checks and converts. */
+  duration?: never;
+  /** Refused: it would replace the top-level `prompt`. */
+  prompt?: never;
+  /** Refused: it would replace the top-level `image`. */
+  image?: never;
+}
+
+/** A create's `metadata`: Kling's controls, typed and checked, plus any other key, sent untouched (a patched gateway may pass it). */
+export type KlingMetadata = KlingControls & { readonly [key: string]: unknown };
+
+/** A rule of one field: the rule in words (as a message ends: "must be ..."), where it comes from, and the test. */
+export interface ControlRule {
+  /** What the value must be, in words. */
+  readonly rule: string;
+  /** Where the rule comes from: [S] the gateway's source, [D] Kling's docs, [I] inferred. */
+  readonly source: string;
+  /** Whether the value keeps the rule. */
+  readonly test: (value: unknown) => boolean;
+}
+
+const isNumber = (v: unknown): v is number => typeof v == "number" && Number.isFinite(v);
+const isString = (v: unknown): v is string => typeof v == "string";
+/** A plain object (not an array, bytes or a class instance). */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v == "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+const oneOf = (values: readonly string[]) => (v: unknown) => values.includes(v as string);
+const textUpTo = (max: number) => (v: unknown) => isString(v) && [...v].length <= max;
+const isPoint = (p: unknown): boolean => isPlainObject(p) && Object.keys(p).length == 2 && [p.x, p.y].every((c) => Number.isInteger(c) && (c as number) >= 0);
+const isCamera = (v: unknown): boolean => {
+  if (!isPlainObject(v) || !KLING_CAMERA_TYPES.includes(v.type as KlingCameraType)) return false;
+  if (Object.keys(v).some((k) => k != "type" && k != "config")) return false;
+  if (v.type != "simple") return v.config === undefined;
+  const config = v.config;
+  if (!isPlainObject(config) || Object.keys(config).some((k) => !KLING_CAMERA_AXES.includes(k as KlingCameraAxis))) return false;
+  const values = Object.values(config);
+  return values.every((n) => isNumber(n) && n >= -10 && n <= 10) && values.filter((n) => n != 0).length == 1;
+};
+
+/**
+ * The rules of Kling's controls in `metadata`, checked before a byte is sent; images (`image_tail`,
+ * `static_mask`, each `dynamic_masks[].mask`) are checked by the image rules (IMAGE_RULES) as well.
+ * Per-model limits, where the sources disagree, are left to Kling: a refused task is refunded.
+ */
+export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
+  negative_prompt: { rule: "a string of at most 2,500 characters", source: "[D]", test: textUpTo(2_500) },
+  cfg_scale: {
+    rule: "a number more than 0 and at most 1 (the relay drops 0, and Kling then uses 0.5)",
+    source: "[D] 0-1; [S] omitempty drops 0",
+    test: (v) => isNumber(v) && v > 0 && v <= 1,
+  },
+  mode: { rule: `one of ${KLING_MODES.join(", ")}`, source: "[D]; [S] default std", test: oneOf(KLING_MODES) },
+  aspect_ratio: { rule: `one of ${KLING_ASPECT_RATIOS.join(", ")}`, source: "[D]", test: oneOf(KLING_ASPECT_RATIOS) },
+  camera_control: {
+    rule: `{ type, config? }: type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple, and then exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, each from -10 to 10`,
+    source: "[D]",
+    test: isCamera,
+  },
+  dynamic_masks: {
+    rule: "1 to 6 of { mask, trajectories }, each trajectory 2 or more { x, y } points in whole pixels",
+    source: "[D] at most 6; [S] integer x and y (500 otherwise)",
+    test: (v) =>
+      Array.isArray(v) && v.length >= 1 && v.length <= 6 &&
+      v.every((m) => isPlainObject(m) && Object.keys(m).length == 2 && "mask" in m && Array.isArray(m.trajectories) && m.trajectories.length >= 2 && m.trajectories.every(isPoint)),
+  },
+  callback_url: { rule: "an http(s) URL", source: "[D]", test: (v) => isString(v) && /^https?:\/\/[^\s]+$/i.test(v) },
+  external_task_id: { rule: "a non-empty string", source: "[D]", test: (v) => isString(v) && v != "" },
+  // Images: what `image` takes; the image rules are checked when they are prepared.
+  image_tail: { rule: "an image (URL, base64, data: URL, bytes or Blob)", source: "[D] same rules as image", test: () => true },
+  static_mask: { rule: "an image (URL, base64, data: URL, bytes or Blob)", source: "[D]", test: () => true },
+};
+
+/**
+ * Keys the gateway reads from `metadata` over the top-level fields, refused there with the reason
+ * (the gateway matches keys without regard to case, so `Model_Name` is refused too). [S]
+ */
+export const KLING_REFUSED_METADATA: Readonly<Record<string, string>> = {
+  model_name: "Kling would run that model while the relay bills the top-level model; use request.model",
+  duration: "the gateway needs a string there and skips its checks; use request.duration (whole seconds)",
+  prompt: "it would replace request.prompt",
+  image: "it would replace request.image",
+};
+
+/** The three groups of which a create may use one: the end frame, the motion brush, the camera. [D] */
+export const KLING_EXCLUSIVE_GROUPS: readonly (readonly string[])[] = [["image_tail"], ["static_mask", "dynamic_masks"], ["camera_control"]];
+
+/** Controls that need a top-level image (an image2video create): without it the gateway makes a text2video task and drops them. [S] */
+export const KLING_IMAGE2VIDEO_ONLY: readonly string[] = ["image_tail", "static_mask", "dynamic_masks"];
+
+/**
+ * The spec's top-level fields the gateway does not pass to Kling [S]: each is refused before sending
+ * unless its value is harmless. `width`/`height` are translated on text2video instead (create.ts).
+ */
+export const GATEWAY_DROPPED_FIELDS: Readonly<Record<string, ControlRule>> = {
+  seed: { rule: "left out: the gateway drops it, so the video could not be reproduced", source: "[S]", test: () => false },
+  fps: { rule: "left out: the gateway drops it, and Kling picks the frame rate", source: "[S]", test: () => false },
+  n: { rule: "1: the gateway drops n and makes one video", source: "[S]", test: (v) => v === 1 },
+  response_format: { rule: '"url": the gateway drops it, and the video is always a URL', source: "[S]", test: (v) => v === "url" },
+  user: { rule: "a string (the gateway drops it; harmless)", source: "[S]", test: isString },
+};
