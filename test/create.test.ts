@@ -298,7 +298,8 @@ describe("answers", () => {
     expect(server.creates[0]!.path).toBe("/kling/v1/videos/text2video");
     expect(server.creates[0]!.headers.authorization).toBe("Bearer sk-create-test");
     expect(server.creates[0]!.headers["content-type"]).toBe("application/json");
-    expect(JSON.parse(server.creates[0]!.body)).toEqual({ model: "kling-v1", prompt: "a lighthouse at dusk" });
+    // Kling's own default aspect ratio, sent explicitly: the gateway's default would be 1:1.
+    expect(JSON.parse(server.creates[0]!.body)).toEqual({ model: "kling-v1", prompt: "a lighthouse at dusk", metadata: { aspect_ratio: "16:9" } });
   });
 
   it("compat reads the id from older gateways' shapes (id, data.task_id) and keeps the body on raw; strict refuses them", async () => {
