@@ -46,4 +46,24 @@ export async function mistakes(): Promise<void> {
 
   // @ts-expect-error -- prompt is required by the create helpers
   await kling.createImage2VideoTask({ model: "kling-v1", image: "https://img.example/cat.png" });
+
+  // Kling's controls in metadata: a wrong type on a known key does not compile.
+  // @ts-expect-error -- cfg_scale is a number
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", metadata: { cfg_scale: "high" } });
+  // @ts-expect-error -- aspect_ratio is 16:9, 9:16 or 1:1
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", metadata: { aspect_ratio: "4:3" } });
+  // @ts-expect-error -- not a camera move
+  await kling.createImage2VideoTask({ model: "kling-v1", prompt: "p", image: "https://img.example/cat.png", metadata: { camera_control: { type: "spin" } } });
+  // @ts-expect-error -- mode is std or pro
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", metadata: { mode: "ultra" } });
+  // @ts-expect-error -- mode is std or pro at the top level too
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", mode: "ultra" });
+  // @ts-expect-error -- a simple camera move needs its config
+  await kling.createImage2VideoTask({ model: "kling-v1", prompt: "p", image: "https://img.example/cat.png", metadata: { camera_control: { type: "simple" } } });
+  // @ts-expect-error -- model_name would make Kling run another model than the one billed
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", metadata: { model_name: "kling-v2-master" } });
+  // @ts-expect-error -- the relay drops seed: refused
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", seed: 42 });
+  // @ts-expect-error -- the relay makes one video
+  await kling.createText2VideoTask({ model: "kling-v1", prompt: "p", n: 2 });
 }

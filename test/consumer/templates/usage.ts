@@ -70,6 +70,31 @@ export async function raw(task_id: string): Promise<Image2VideoTask | undefined>
   return data;
 }
 
+/** Kling's controls, typed: an end frame given as bytes, a negative prompt, cfg_scale, pro mode, and a key of the relay's own. */
+export async function controls(first: Uint8Array, last: Uint8Array): Promise<string> {
+  const { task_id } = await kling.createImage2VideoTask({
+    model: "kling-v1-6",
+    prompt: "the cat turns its head",
+    image: first,
+    duration: 10,
+    mode: "pro",
+    metadata: {
+      image_tail: last,
+      negative_prompt: "blur",
+      cfg_scale: 0.7,
+      callback_url: "https://hooks.example/kling",
+      external_task_id: "order-17",
+      watermark_info: { enabled: false },
+    },
+  });
+  const text = await kling.createText2VideoTask({
+    model: "kling-v1",
+    prompt: "a lighthouse at dusk",
+    metadata: { aspect_ratio: "9:16", camera_control: { type: "simple", config: { zoom: 5 } } },
+  });
+  return `${task_id} ${text.task_id}`;
+}
+
 /** The four Kling operations, raw and through the helpers. */
 export async function create(image: Uint8Array): Promise<string> {
   const { data } = await kling.POST("/kling/v1/videos/image2video", {
