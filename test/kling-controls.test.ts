@@ -1,0 +1,204 @@
+// What you ask for is what you get: Kling's controls checked before a byte is sent, images in
+// metadata sent as bare base64, and nothing the gateway would drop or default silently. Every case
+// runs against the fake relay on loopback: a refusal shows no request reached it, a create shows the
+// body it received.
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  createKlingClient,
+  InvalidArgumentError,
+  type CreateImage2VideoRequest,
+  type CreateText2VideoRequest,
+  type KlingClient,
+} from "../src/index.js";
+import { openImageFile } from "../src/node/index.js";
+import { createFakeRelay, FAKE_RELAY_API_KEY, type FakeRelay } from "../src/testing/index.js";
+import { makeJpeg, makePng } from "./helpers/images.js";
+
+let relay: FakeRelay;
+let kling: KlingClient;
+beforeEach(async () => {
+  relay = await createFakeRelay();
+  kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: relay.url, maxRetries: 0 });
+});
+afterEach(async () => {
+  await relay.close();
+});
+
+const PNG = makePng(640, 360);
+const IMAGE = { model: "kling-v1", prompt: "the cat turns its head", image: PNG } as const;
+const TEXT = { model: "kling-v1", prompt: "a lighthouse at dusk" } as const;
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** The body the relay received for its only create. */
+function sentBody(): Record<string, unknown> {
+  expect(relay.creates).toHaveLength(1);
+  return relay.creates[0]!.body as Record<string, unknown>;
+}
+
+/** Runs a create that must be refused before any request; returns the error. */
+async function refusal(create: Promise<unknown>): Promise<InvalidArgumentError> {
+  const error = await create.then(
+    () => {
+      throw new Error("the create was not refused");
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InvalidArgumentError);
+  expect(relay.requests).toHaveLength(0);
+  return error as InvalidArgumentError;
+}
+
+const i2v = (extra: Record<string, unknown>, metadata?: Record<string, unknown>) =>
+  kling.createImage2VideoTask({ ...IMAGE, ...extra, ...(metadata ? { metadata } : {}) } as CreateImage2VideoRequest);
+const t2v = (extra: Record<string, unknown>, metadata?: Record<string, unknown>) =>
+  kling.createText2VideoTask({ ...TEXT, ...extra, ...(metadata ? { metadata } : {}) } as CreateText2VideoRequest);
+
+describe("refused before a byte is sent, naming the field, the rule and the value", () => {
+  const cases: Array<[string, () => Promise<unknown>, string, RegExp]> = [
+    ["cfg_scale above 1", () => t2v({}, { cfg_scale: 1.5 }), "request.metadata.cfg_scale", /more than 0 and at most 1.*\(got 1\.5\)/],
+    ["cfg_scale 0, which the relay drops", () => t2v({}, { cfg_scale: 0 }), "request.metadata.cfg_scale", /relay drops 0.*\(got 0\)/],
+    ["cfg_scale as a word", () => t2v({}, { cfg_scale: "high" }), "request.metadata.cfg_scale", /\(got "high"\)/],
+    ["negative_prompt over 2,500 characters", () => t2v({}, { negative_prompt: "x".repeat(2_501) }), "request.metadata.negative_prompt", /at most 2,500/],
+    ["mode outside its enum", () => t2v({}, { mode: "ultra" }), "request.metadata.mode", /one of std, pro \(got "ultra"\)/],
+    ["top-level mode outside its enum", () => t2v({ mode: "ultra" }), "request.mode", /one of std, pro/],
+    ["aspect_ratio outside its enum", () => t2v({}, { aspect_ratio: "4:3" }), "request.metadata.aspect_ratio", /16:9, 9:16, 1:1 \(got "4:3"\)/],
+    ["a camera move of another type", () => i2v({}, { camera_control: { type: "spin" } }), "request.metadata.camera_control", /type one of simple/],
+    ["a simple move on two axes", () => i2v({}, { camera_control: { type: "simple", config: { zoom: 5, pan: 2 } } }), "request.metadata.camera_control", /exactly one non-zero/],
+    ["a simple move past 10", () => i2v({}, { camera_control: { type: "simple", config: { zoom: 11 } } }), "request.metadata.camera_control", /-10 to 10/],
+    ["a preset move with a config", () => i2v({}, { camera_control: { type: "down_back", config: { zoom: 5 } } }), "request.metadata.camera_control", /config only with simple/],
+    ["seven dynamic masks", () => i2v({}, { dynamic_masks: Array.from({ length: 7 }, () => ({ mask: PNG, trajectories: [{ x: 1, y: 1 }, { x: 2, y: 2 }] })) }), "request.metadata.dynamic_masks", /1 to 6/],
+    ["a fractional trajectory point", () => i2v({}, { dynamic_masks: [{ mask: PNG, trajectories: [{ x: 1.5, y: 1 }, { x: 2, y: 2 }] }] }), "request.metadata.dynamic_masks", /whole pixels/],
+    ["a trajectory of one point", () => i2v({}, { dynamic_masks: [{ mask: PNG, trajectories: [{ x: 1, y: 1 }] }] }), "request.metadata.dynamic_masks", /2 or more/],
+    ["an end frame with a camera move", () => i2v({}, { image_tail: PNG, camera_control: { type: "down_back" } }), "request.metadata", /image_tail, camera_control: Kling takes one of/],
+    ["a motion brush with an end frame", () => i2v({}, { static_mask: PNG, image_tail: PNG }), "request.metadata", /one of the end frame/],
+    ["an end frame without a top-level image", () => t2v({}, { image_tail: PNG }), "request.metadata.image_tail", /needs a top-level image/],
+    ["metadata.model_name", () => t2v({}, { model_name: "kling-v2-master" }), "request.metadata.model_name", /bills the top-level model/],
+    ["metadata.Model_Name, read by the relay as model_name", () => t2v({}, { Model_Name: "kling-v2-master" }), "request.metadata.Model_Name", /as model_name/],
+    ["metadata.CFG_SCALE, unchecked under another case", () => t2v({}, { CFG_SCALE: 7 }), "request.metadata.CFG_SCALE", /write it as cfg_scale/],
+    ["metadata.duration", () => t2v({}, { duration: 10 }), "request.metadata.duration", /use request.duration/],
+    ["metadata.prompt", () => t2v({}, { prompt: "other" }), "request.metadata.prompt", /replace request.prompt/],
+    ["metadata that is a string", () => t2v({ metadata: '{"cfg_scale":0.5}' }), "request.metadata", /must be an object/],
+    ["metadata that is an array", () => t2v({ metadata: [1] }), "request.metadata", /must be an object/],
+    ["bytes under a key of the relay's own", () => t2v({}, { reference: new Uint8Array([1, 2, 3]) }), "request.metadata.reference", /plain JSON/],
+    ["seed, which the relay drops", () => t2v({ seed: 42 }), "request.seed", /could not be reproduced \(got 42\)/],
+    ["fps, which the relay drops", () => t2v({ fps: 30 }), "request.fps", /frame rate/],
+    ["n: 2, which the relay drops", () => t2v({ n: 2 }), "request.n", /makes one video \(got 2\)/],
+    ["response_format other than url", () => t2v({ response_format: "b64_json" }), "request.response_format", /always a URL/],
+    ["a Kling control at the top level", () => t2v({ negative_prompt: "blur" }), "request.negative_prompt", /goes in request.metadata.negative_prompt/],
+    ["a key the relay does not read", () => t2v({ size: "1280x720" }), "request.size", /not a field/],
+    ["width and height on image2video", () => i2v({ width: 720, height: 1280 }), "request.width", /follows its image/],
+    ["width and height of no Kling ratio", () => t2v({ width: 1000, height: 700 }), "request.width", /16:9, 9:16, 1:1/],
+    ["width and height against aspect_ratio", () => t2v({ width: 1280, height: 720 }, { aspect_ratio: "1:1" }), "request.width", /state 16:9 but/],
+    ["aspect_ratio on image2video", () => i2v({}, { aspect_ratio: "16:9" }), "request.metadata.aspect_ratio", /follows its image/],
+    ["two modes that disagree", () => t2v({ mode: "std" }, { mode: "pro" }), "request.mode", /metadata's/],
+    ["a callback that is not an http(s) URL", () => t2v({}, { callback_url: "ftp://x" }), "request.metadata.callback_url", /http\(s\) URL/],
+    ["an end frame that is not an image", () => i2v({}, { image_tail: new TextEncoder().encode("not an image at all") }), "request.metadata.image_tail", /is text, not an image/],
+    ["an end frame of 20 MB", () => i2v({}, { image_tail: new Uint8Array(20 * 1024 * 1024) }), "request.metadata.image_tail", /at most 10 MB/],
+    ["an end frame of 20 MB as a Blob", () => i2v({}, { image_tail: new Blob([new Uint8Array(20 * 1024 * 1024)]) }), "request.metadata.image_tail", /at most 10 MB/],
+    ["a mask of another aspect ratio", () => i2v({}, { static_mask: makePng(640, 640) }), "request.metadata.static_mask", /not the aspect ratio of request.image \(640x360/],
+    ["a dynamic mask of another aspect ratio", () => i2v({}, { dynamic_masks: [{ mask: makePng(360, 640), trajectories: [{ x: 1, y: 1 }, { x: 2, y: 2 }] }] }), "request.metadata.dynamic_masks[0].mask", /not the aspect ratio/],
+  ];
+  it.each(cases)("%s", async (_name, create, argument, message) => {
+    const error = await refusal(create());
+    expect(error.argument).toBe(argument);
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe("sent so that Kling gets what was asked", () => {
+  it("text2video without an aspect ratio sends Kling's default, 16:9, explicitly", async () => {
+    await t2v({});
+    expect(sentBody().metadata).toEqual({ aspect_ratio: "16:9" });
+  });
+
+  it("1:1 is sent when asked for", async () => {
+    await t2v({}, { aspect_ratio: "1:1" });
+    expect(sentBody().metadata).toEqual({ aspect_ratio: "1:1" });
+  });
+
+  it("width and height on text2video become the aspect ratio they state, and are not sent", async () => {
+    await t2v({ width: 720, height: 1280 });
+    const body = sentBody();
+    expect(body.metadata).toEqual({ aspect_ratio: "9:16" });
+    expect(body).not.toHaveProperty("width");
+    expect(body).not.toHaveProperty("height");
+  });
+
+  it("an end frame, a static mask and dynamic masks given as bytes go out as bare base64", async () => {
+    const tail = makePng(640, 360, { size: 5_000 });
+    await i2v({}, { image_tail: tail, negative_prompt: "blur", cfg_scale: 0.25 });
+    expect(sentBody().metadata).toEqual({ image_tail: b64(tail), negative_prompt: "blur", cfg_scale: 0.25 });
+    await relay.close();
+    relay = await createFakeRelay();
+    kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: relay.url, maxRetries: 0 });
+    const mask = makePng(1280, 720);
+    const trajectories = [{ x: 10, y: 20 }, { x: 30, y: 40 }];
+    await i2v({}, { static_mask: mask, dynamic_masks: [{ mask: `data:image/png;base64,${b64(mask)}`, trajectories }] });
+    expect(sentBody().metadata).toEqual({ static_mask: b64(mask), dynamic_masks: [{ mask: b64(mask), trajectories }] });
+  });
+
+  it("an unknown metadata key goes through untouched, with the harmless top-level fields", async () => {
+    const extra = { watermark_info: { enabled: false }, sound: "on" };
+    await t2v({ user: "u-1", response_format: "url", n: 1 }, { ...extra, camera_control: { type: "simple", config: { zoom: -3 } } });
+    const body = sentBody();
+    expect(body.metadata).toEqual({ ...extra, camera_control: { type: "simple", config: { zoom: -3 } }, aspect_ratio: "16:9" });
+    expect(body).toMatchObject({ user: "u-1", response_format: "url", n: 1 });
+  });
+
+  it("mode is taken at the top level, where the gateway reads it", async () => {
+    await i2v({ mode: "pro" });
+    expect(sentBody()).toMatchObject({ mode: "pro" });
+  });
+});
+
+describe("images streamed from a file (openImageFile)", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "kling-controls-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a JPEG whose frame header lies past the first 64 KiB is read from its header, and sent byte for byte", async () => {
+    const jpeg = makeJpeg(800, 600, { size: 300_000 });
+    const path = join(dir, "big.jpg");
+    await writeFile(path, jpeg);
+    const blob = await openImageFile(path);
+    expect(blob.size).toBe(jpeg.length);
+    const tail = join(dir, "tail.png");
+    const tailBytes = makePng(800, 600);
+    await writeFile(tail, tailBytes);
+    await kling.createImage2VideoTask({ ...IMAGE, image: blob, metadata: { image_tail: await openImageFile(tail) } });
+    const body = sentBody();
+    expect(relay.creates[0]!.image).toMatchObject({ form: "base64", bytesSha256: sha256(jpeg) });
+    expect((body.metadata as Record<string, unknown>).image_tail).toBe(b64(tailBytes));
+  });
+
+  it("a file refused by the image rules is refused before any request", async () => {
+    const path = join(dir, "small.png");
+    await writeFile(path, makePng(200, 200));
+    const error = await openImageFile(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toMatch(/small\.png" is 200x200 px; each side must be at least 300 px/);
+  });
+
+  it("a file resent after a 429 is read again: both attempts carry the whole image", async () => {
+    const path = join(dir, "again.png");
+    const png = makePng(640, 360, { size: 200_000 });
+    await writeFile(path, png);
+    relay.scriptCreates([{ status: 429, body: { error: { message: "slow down", type: "new_api_error", code: "" } } }]);
+    const client = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: relay.url, maxRetries: 1 });
+    await client.createImage2VideoTask({ ...IMAGE, image: await openImageFile(path) });
+    expect(relay.creates).toHaveLength(2);
+    for (const create of relay.creates) expect(create.image).toMatchObject({ form: "base64", bytesSha256: sha256(png) });
+  });
+});
