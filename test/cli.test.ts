@@ -3,6 +3,8 @@
 // cli-tty.test.ts). Every run also checks that the API key never shows up in any output.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -25,7 +27,7 @@ import {
   type FakeRelay,
 } from "../src/testing/index.js";
 import { taskIssues } from "../src/validate.js";
-import { cliSlot, runCli, type CliRun } from "./helpers/cli.js";
+import { cliSlot, killAtTestEnd, runCli, type CliOptions, type CliRun } from "./helpers/cli.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const KEY = "sk-SECRET-canary-123";
@@ -87,8 +89,9 @@ function cli(
   args: string[],
   env: Record<string, string | undefined> = {},
   onStderr?: (text: string, kill: (signal: NodeJS.Signals) => void) => void,
+  onSpawn?: CliOptions["onSpawn"],
 ): Promise<Run> {
-  return runCli(args, { env: { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, ...env }, onStderr, secrets: [WRONG_KEY] });
+  return runCli(args, { env: { XIEXUS_API_KEY: KEY, XIEXUS_BASE_URL: relay.url, ...env }, onStderr, onSpawn, secrets: [WRONG_KEY] });
 }
 
 // Runs queue for a slot, so a test's clock includes its wait: hence the longer timeout.
@@ -265,18 +268,58 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(run.stdout).toBe(`${version}\n`);
   });
 
-  it("Ctrl-C during wait exits 130 promptly and says so", async () => {
-    let sentAt = 0;
-    const run = await cli(["wait", "never-2", "--interval", "0.2"], {}, (stderr, kill) => {
-      if (sentAt === 0 && stderr.includes("queued\n")) {
-        sentAt = Date.now();
-        kill("SIGINT");
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+  // "At once" without a clock: the wait's next poll is an hour away, so only acting on the signal
+  // ends the process before the test's timeout (which then kills it).
+  it("Ctrl-C during the wait between polls exits 130 at once and says so; the next poll is never sent", async ({ onTestFinished }) => {
+    let sent = false;
+    const run = await cli(
+      ["wait", "never-2", "--interval", "3600"],
+      {},
+      (stderr, kill) => {
+        if (!sent && stderr.includes("queued\n")) {
+          sent = true;
+          kill("SIGINT");
+        }
+      },
+      killAtTestEnd(onTestFinished),
+    );
+    expect(sent).toBe(true);
     expect(run.code).toBe(EXIT_CODES.interrupted);
-    expect(Date.now() - sentAt).toBeLessThan(2_000);
     expect(run.stderr).toBe("queued\ninterrupted\n");
+    expect(relay.requests.filter((r) => r.taskId === "never-2")).toHaveLength(1);
+  });
+
+  // The relay holds the second poll and would answer it "completed" 30 s on: a CLI that let the poll
+  // run would print that and exit 0. Exiting 130 with the poll unanswered is the check, not a clock.
+  it("Ctrl-C while a poll is in flight exits 130 before the relay answers it", async ({ expect, onTestFinished }) => {
+    let interrupt: ((signal: NodeJS.Signals) => void) | undefined;
+    const polls: Array<{ answered: boolean; clientLeft: boolean }> = [];
+    const held = http.createServer((req, res) => {
+      req.resume();
+      const poll = { answered: false, clientLeft: false };
+      polls.push(poll);
+      const answer = (task: object): void => {
+        poll.answered = true;
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(task));
+      };
+      res.on("close", () => (poll.clientLeft = !res.writableFinished));
+      if (polls.length === 1) return answer({ ...QUEUED_TASK, task_id: "held" });
+      const sentinel = setTimeout(() => answer({ ...COMPLETED_TASK, task_id: "held" }), 30_000);
+      res.on("close", () => clearTimeout(sentinel));
+      interrupt?.("SIGINT");
+    });
+    await new Promise<void>((resolve) => held.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => {
+      held.closeAllConnections();
+      held.close();
+    });
+    const url = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    const run = await cli(["wait", "held", "--interval", "0.1"], { XIEXUS_BASE_URL: url }, undefined, killAtTestEnd(onTestFinished, (kill) => (interrupt = kill)));
+    expect(run.code).toBe(EXIT_CODES.interrupted);
+    expect(run.stderr).toBe("queued\ninterrupted\n");
+    expect(polls.map((p) => p.answered)).toEqual([true, false]);
+    // The process is gone; its socket's close reaches the server a moment later.
+    await expect.poll(() => polls[1]!.clientLeft, { timeout: 10_000 }).toBe(true);
   });
 
   // --- downloads and batches (the relay with a video host: completed tasks point at it) ---
@@ -589,15 +632,22 @@ describe.concurrent("xiexus-kling", { timeout: 60_000 }, () => {
     expect(direct.stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it("Ctrl-C during a batch wait exits 130 at once, with no summary", async () => {
-    let sentAt = 0;
-    const run = await cli(["wait", "b-never-2", "b-2", "--interval", "0.2"], { XIEXUS_BASE_URL: videos.url }, (stderr, kill) => {
-      if (sentAt === 0 && stderr.includes("b-never-2 queued\n")) {
-        sentAt = Date.now();
-        kill("SIGINT");
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+  // As for a single wait: the next poll is an hour away, so only the signal ends the batch in time.
+  it("Ctrl-C during a batch wait exits 130 at once, with no summary", async ({ onTestFinished }) => {
+    let sent = false;
+    const run = await cli(
+      ["wait", "b-never-2", "b-2", "--interval", "3600"],
+      { XIEXUS_BASE_URL: videos.url },
+      (stderr, kill) => {
+        if (!sent && stderr.includes("b-never-2 queued\n")) {
+          sent = true;
+          kill("SIGINT");
+        }
+      },
+      killAtTestEnd(onTestFinished),
+    );
+    expect(sent).toBe(true);
+    expect(videos.requests.filter((r) => r.taskId === "b-never-2")).toHaveLength(1);
     expect(run.code).toBe(EXIT_CODES.interrupted);
     expect(run.stderr).toMatch(/\ninterrupted\n$/);
     expect(run.stderr).not.toContain("completed in");

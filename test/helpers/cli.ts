@@ -77,3 +77,18 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
       }),
   );
 }
+
+/**
+ * An `onSpawn` for runCli that SIGKILLs the process when the test ends (pass the test context's
+ * `onTestFinished`): a CLI that ignored a signal then fails its test without outliving it.
+ * `onKill`, if given, receives the run's signal sender.
+ */
+export function killAtTestEnd(
+  onTestFinished: (fn: () => void) => void,
+  onKill?: (kill: (signal: NodeJS.Signals) => void) => void,
+): NonNullable<CliOptions["onSpawn"]> {
+  return (kill) => {
+    onTestFinished(() => kill("SIGKILL"));
+    onKill?.(kill);
+  };
+}
