@@ -3,13 +3,17 @@
 // runs against the fake relay on loopback: a refusal shows no request reached it, a create shows the
 // body it received.
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   createKlingClient,
+  GATEWAY_DROPPED_FIELDS,
   InvalidArgumentError,
+  KLING_CONTROL_RULES,
+  KLING_EXCLUSIVE_GROUPS,
+  KLING_REFUSED_METADATA,
   type CreateImage2VideoRequest,
   type CreateText2VideoRequest,
   type KlingClient,
@@ -200,5 +204,22 @@ describe("images streamed from a file (openImageFile)", () => {
     await client.createImage2VideoTask({ ...IMAGE, image: await openImageFile(path) });
     expect(relay.creates).toHaveLength(2);
     for (const create of relay.creates) expect(create.image).toMatchObject({ form: "base64", bytesSha256: sha256(png) });
+  });
+});
+
+describe("the docs' table", () => {
+  /** The backticked names in the first column of the tables of docs/kling-controls.md. */
+  const documented = (text: string): Set<string> =>
+    new Set([...text.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z_]+)`/g)].map((n) => n[1]!)));
+  /** Every key a rule of src/kling-controls.ts is about. */
+  const ruled = [KLING_CONTROL_RULES, KLING_REFUSED_METADATA, GATEWAY_DROPPED_FIELDS].flatMap(Object.keys).concat(KLING_EXCLUSIVE_GROUPS.flat());
+
+  it("names every field that has a rule", async () => {
+    const names = documented(await readFile(new URL("../docs/kling-controls.md", import.meta.url), "utf8"));
+    expect(ruled.filter((key) => !names.has(key))).toEqual([]);
+  });
+
+  it("would notice a field left out", () => {
+    expect(ruled.filter((key) => !documented("| `cfg_scale` | x |\n| `mode` | y |").has(key))).toContain("negative_prompt");
   });
 });
