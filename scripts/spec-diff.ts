@@ -5,7 +5,10 @@
  * in one registry (`spec-diff/rules.ts`).
  *
  * Usage: `tsx scripts/spec-diff.ts <old> <new> [--json] [--fail-on breaking|maybe-breaking] [--as <name> [--spec-dir DIR]]`
- * Exit codes: 0 done; 1 `--fail-on` threshold reached; 2 usage error or invalid input.
+ * `<old>` and `<new>` are files or http(s) URLs (downloaded by spec-fetch.ts: a time limit, a byte
+ * cap, a few redirects, no credentials).
+ * Exit codes: 0 done; 1 `--fail-on` threshold reached; 2 usage error or invalid input (a URL that
+ * cannot be read included).
  *
  * `--as relay.json` reads both files as the spec set's `relay.json` (scripts/spec-set.ts): its
  * remembered selection applies to both sides, and the project's overlays for it are shown apart, in
@@ -221,6 +224,53 @@ export function formatOverlayEffects(effects: readonly OverlayEffect[]): string 
   return lines.join("\n") + "\n";
 }
 
+/** An overlay action that no longer applies to a spec (its target matches nothing, or it fails): the overlay, or the action, must go. */
+export interface StaleOverlayAction {
+  overlay: string;
+  /** 1-based, as in the overlay file. */
+  action: number;
+  description?: string;
+  target: string;
+  /** Why, in one line. */
+  reason: string;
+}
+
+/**
+ * `published` with `overlays` applied to a copy, action by action, each action that fails skipped
+ * and listed instead of stopping the rest: what a check needs to show every stale action at once
+ * (generation stops at the first).
+ */
+export function applyOverlaysTolerant(published: object, overlays: readonly Overlay[]): { doc: Record<string, unknown>; stale: StaleOverlayAction[] } {
+  let doc = structuredClone(published) as Record<string, unknown>;
+  const stale: StaleOverlayAction[] = [];
+  for (const overlay of overlays) {
+    overlay.actions.forEach((action, i) => {
+      // One action at a time on a scratch copy, so a failure halfway leaves `doc` as it was.
+      const scratch = structuredClone(doc);
+      try {
+        applyOverlay(scratch, { ...overlay, actions: [action] });
+      } catch (error) {
+        const raw = error instanceof Error ? error.message : String(error);
+        // applyOverlay names the action as the first of a one-action overlay: that prefix is ours to write.
+        const prefix = `${overlay.file} action 1${action.description ? ` (${action.description})` : ""}: `;
+        const message = (raw.startsWith(prefix) ? raw.slice(prefix.length) : raw).replace(/\s+/g, " ");
+        const reason = / matches nothing in /.test(message)
+          ? `target ${JSON.stringify(action.target)} matches nothing: the spec no longer has what this action fixes (the relay fixed it?); delete the action, or the overlay`
+          : message;
+        stale.push({ overlay: overlay.file, action: i + 1, ...(action.description === undefined ? {} : { description: action.description }), target: action.target, reason });
+        return;
+      }
+      doc = scratch;
+    });
+  }
+  return { doc, stale };
+}
+
+/** One line per stale action: `openapi/overlays/x.json action 1 (what it does): why`. */
+export function formatStaleActions(stale: readonly StaleOverlayAction[]): string[] {
+  return stale.map((s) => `${s.overlay} action ${s.action}${s.description ? ` (${s.description})` : ""}: ${s.reason}`);
+}
+
 /** The selection and overlays the spec set in `specDir` remembers for spec file `name`. */
 export async function specSetView(specDir: string, name: string): Promise<{ selection?: Selection; overlays: Overlay[]; where: string }> {
   const shown = path.basename(specDir);
@@ -248,7 +298,7 @@ const defaultOutput: Output = {
   err: (text) => process.stderr.write(text),
 };
 
-const USAGE = "usage: spec-diff <old.json|yaml> <new.json|yaml> [--json] [--fail-on breaking|maybe-breaking] [--as <spec file name> [--spec-dir DIR]]";
+const USAGE = "usage: spec-diff <old.json|yaml|url> <new.json|yaml|url> [--json] [--fail-on breaking|maybe-breaking] [--as <spec file name> [--spec-dir DIR]]";
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Output = defaultOutput): Promise<number> {

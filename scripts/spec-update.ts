@@ -2,9 +2,13 @@
  * Puts a new spec (JSON or YAML, OpenAPI 3.0/3.1) into `openapi/`, shows what it changes,
  * regenerates `generated/` and runs the contract suite.
  *
- * Usage: `tsx scripts/spec-update.ts <file> [--name <name>] [--select-path <prefix>]... [--select-tag <tag>]...
- *   [--select-operation <operationId>]... [--select-all] [--supersedes <spec file>]... [--no-test] [--spec-dir DIR] [--out-dir DIR]`
+ * Usage: `tsx scripts/spec-update.ts <file|url> [--name <name>] [--select-path <prefix>]... [--select-tag <tag>]...
+ *   [--select-operation <operationId>]... [--select-all] [--supersedes <spec file>]... [--no-test]
+ *   [--changelog FILE | --no-changelog] [--spec-dir DIR] [--out-dir DIR]`
  *
+ * - The spec is a file or an http(s) URL, downloaded by spec-fetch.ts (a time limit, a byte cap, a
+ *   few redirects, no credentials); a URL that cannot be read, or whose body is not a spec, is
+ *   refused naming the URL and the cause, and nothing is written.
  * - The target is `<spec-dir>/<name>.json`: `--name` (`--as` is the old spelling), else the input's
  *   basename; the same name replaces that spec, a new name adds one beside the others. A JSON file
  *   is stored byte for byte as published (the generated headers' sha256 is then the publisher's
@@ -28,6 +32,11 @@
  * - The contract suite (test/contract.test.ts) then checks the recorded fixtures against the new
  *   files. When it fails, `<spec-dir>` and `<out-dir>` are put back exactly as they were (a failing
  *   tree is never left behind) and the output says what to do next; exit 1.
+ * - Once the update stands (the suite passed, or `--no-test`) and `<spec-dir>` changed, an entry is
+ *   added under `## [Unreleased]` of the CHANGELOG (`--changelog`, default `CHANGELOG.md` beside
+ *   `<spec-dir>`; `--no-changelog` skips it): the spec, the source, the date, and what the package's
+ *   users see change (overlays applied, selection kept), in words, breaking changes under their own
+ *   heading (scripts/spec-changelog.ts). The same spec taken twice adds nothing the second time.
  *
  * The contract suite reads the project's own `openapi/` and `generated/`: `--spec-dir`/`--out-dir`
  * exist for tests and belong with `--no-test`.
@@ -51,7 +60,18 @@ import {
   type SetExtras,
   type SpecInput,
 } from "./generate.js";
-import { diffSpecs, formatChanges, formatOverlayEffects, overlayEffects, serverDecisions, withoutServerChanges, type SpecChange } from "./spec-diff.js";
+import {
+  applyOverlaysTolerant,
+  diffSpecs,
+  formatChanges,
+  formatOverlayEffects,
+  overlayEffects,
+  serverDecisions,
+  withoutServerChanges,
+  type SpecChange,
+} from "./spec-diff.js";
+import { addUnreleasedEntry, changelogEntry, isoDate } from "./spec-changelog.js";
+import { isUrl, readSpecSource, SpecReadError, sourceBaseName } from "./spec-fetch.js";
 import {
   describeSelection,
   formatSpecSetConfig,
@@ -61,14 +81,15 @@ import {
   parseSpecSetConfig,
   selectOperations,
   SPEC_SET_FILE,
+  type Overlay,
   type Selection,
   type SpecSetConfig,
 } from "./spec-set.js";
 import type { JsonObject } from "./spec-normalize.js";
 
 const USAGE =
-  "usage: spec-update <file> [--name <name>] [--select-path <prefix>]... [--select-tag <tag>]... [--select-operation <operationId>]... " +
-  "[--select-all] [--supersedes <spec file>]... [--no-test] [--spec-dir DIR] [--out-dir DIR]";
+  "usage: spec-update <file|url> [--name <name>] [--select-path <prefix>]... [--select-tag <tag>]... [--select-operation <operationId>]... " +
+  "[--select-all] [--supersedes <spec file>]... [--no-test] [--changelog FILE | --no-changelog] [--spec-dir DIR] [--out-dir DIR]";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CONTRACT_SUITE = "test/contract.test.ts";
@@ -87,9 +108,10 @@ const defaultOutput: Output = {
 /** Runs the contract suite and resolves with its exit code; tests pass their own. */
 export type ContractRunner = () => Promise<number>;
 
-/** The spec file name (`<name>.json`) for `--name` or the input's path; throws on a name with directories or a reserved name. */
+/** The spec file name (`<name>.json`) for `--name` or the input's path (a URL's last segment); throws on a name with directories or a reserved name. */
 export function targetName(source: string, name?: string): string {
-  const raw = name ?? path.basename(source);
+  const raw = name ?? sourceBaseName(source);
+  if (name === undefined && raw === "") throw new Error(`${source} names no file; pass --name`);
   if (name !== undefined && (path.basename(name) !== name || name.startsWith(".") || name === "")) {
     throw new Error(`--name takes a file name without directories (got ${JSON.stringify(name)})`);
   }
@@ -167,6 +189,18 @@ function supersededName(given: string): string {
 
 type Doc = JsonObject;
 
+/** The overlays that extend spec file `name`, in file-name order. */
+function overlaysOf(overlays: readonly Overlay[], name: string): Overlay[] {
+  return overlays.filter((o) => o.spec === name);
+}
+
+/** The package's version (package.json beside scripts/), which the CHANGELOG entry's bump is read against. */
+async function packageVersion(): Promise<string> {
+  const text = await readFile(path.join(ROOT, "package.json"), "utf8").catch(() => "{}");
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  return typeof version === "string" ? version : "0.0.0";
+}
+
 /** The empty document a new spec is compared with. */
 function emptyLike(doc: Doc): Doc {
   return { openapi: doc.openapi, info: {}, paths: {} };
@@ -183,6 +217,8 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
     "select-all"?: boolean;
     supersedes?: string[];
     "no-test"?: boolean;
+    changelog?: string;
+    "no-changelog"?: boolean;
     "spec-dir": string;
     "out-dir": string;
     help?: boolean;
@@ -201,6 +237,8 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
         "select-all": { type: "boolean" },
         supersedes: { type: "string", multiple: true },
         "no-test": { type: "boolean" },
+        changelog: { type: "string" },
+        "no-changelog": { type: "boolean" },
         "spec-dir": { type: "string", default: "openapi" },
         "out-dir": { type: "string", default: "generated" },
         help: { type: "boolean", short: "h" },
@@ -216,7 +254,11 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   }
   const [source] = positionals;
   if (source === undefined || positionals.length !== 1) {
-    io.err(`spec-update: expected one spec file, got ${positionals.length}\n${USAGE}\n`);
+    io.err(`spec-update: expected one spec file or URL, got ${positionals.length}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.changelog !== undefined && values["no-changelog"]) {
+    io.err(`spec-update: --changelog and --no-changelog contradict each other\n`);
     return 2;
   }
   const specDir = values["spec-dir"];
@@ -252,9 +294,10 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   let bytes: Buffer;
   let newDoc: Doc;
   try {
-    bytes = await readFile(source);
+    bytes = (await readSpecSource(source)).bytes;
   } catch (error) {
-    io.err(`spec-update: cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}\n`);
+    const why = error instanceof SpecReadError ? error.message : `cannot read ${source}: ${oneLine(error)}`;
+    io.err(`spec-update: ${why}. Nothing was written to ${specDir}/ or ${outDir}/.\n`);
     return 2;
   }
   const text = bytes.toString("utf8");
@@ -310,30 +353,45 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   const selection = config.select[name];
   const where = `${configFile}#/select/${name}`;
   const select = (doc: Doc, sel: Selection | undefined, strict: boolean): Doc => (sel ? selectOperations(doc, sel, where, strict) : doc);
-  const newView = select(newDoc, selection, true);
-  const oldView = previous ? select(parseSpec(previous.file, previous.text), oldConfig.select[name], false) : emptyLike(newDoc);
-  const supersededKeys = new Set<string>();
-  const oldViews = replaced.map((s) => {
-    const view = select(parseSpec(s.file, s.text), oldConfig.select[path.basename(s.file)], false);
-    for (const key of operationKeys(view)) supersededKeys.add(key);
-    return { file: s.file, view };
-  });
-  const changes: SpecChange[] = [];
-  const seen = new Set<string>();
-  const diff = (a: Doc, b: Doc): void => {
-    try {
-      // A document-wide change (security, ...) shows once, though each superseded file is compared apart.
-      for (const change of withoutServerChanges(diffSpecs(a, b))) {
-        const key = JSON.stringify(change);
-        if (!seen.has(key)) changes.push(change);
-        seen.add(key);
+  const overlays = (extras.overlays ?? []).map((o) => parseOverlay(o.file, o.text, shownDir));
+  /**
+   * Old definitions against new, through the selections: the relay's own (`overlaid` false, what is
+   * printed) or what the package's users see (`overlaid` true, the project's overlays applied to
+   * both sides; what the CHANGELOG says). An overlay written just before this update may not apply
+   * to the old file: there it is skipped.
+   */
+  const compare = (overlaid: boolean, report: (error: unknown) => void): SpecChange[] => {
+    const prepare = (doc: Doc, file: string): Doc => (overlaid ? (applyOverlaysTolerant(doc, overlaysOf(overlays, file)).doc as Doc) : doc);
+    const newView = select(prepare(newDoc, name), selection, true);
+    const oldView = previous ? select(prepare(parseSpec(previous.file, previous.text), name), oldConfig.select[name], false) : emptyLike(newDoc);
+    const supersededKeys = new Set<string>();
+    const oldViews = replaced.map((s) => {
+      const file = path.basename(s.file);
+      const view = select(prepare(parseSpec(s.file, s.text), file), oldConfig.select[file], false);
+      for (const key of operationKeys(view)) supersededKeys.add(key);
+      return { file: s.file, view };
+    });
+    const found: SpecChange[] = [];
+    const seen = new Set<string>();
+    const diff = (a: Doc, b: Doc): void => {
+      try {
+        // A document-wide change (security, ...) shows once, though each superseded file is compared apart.
+        for (const change of withoutServerChanges(diffSpecs(a, b))) {
+          const key = JSON.stringify(change);
+          if (!seen.has(key)) found.push(change);
+          seen.add(key);
+        }
+      } catch (error) {
+        report(error);
       }
-    } catch (error) {
-      io.out(`(no diff: ${oneLine(error)})\n`);
-    }
+    };
+    diff(onlyOperations(oldView, supersededKeys, false), onlyOperations(newView, supersededKeys, false));
+    for (const old of oldViews) diff(old.view, onlyOperations(newView, new Set(operationKeys(old.view)), true));
+    return found;
   };
-  diff(onlyOperations(oldView, supersededKeys, false), onlyOperations(newView, supersededKeys, false));
-  for (const old of oldViews) diff(old.view, onlyOperations(newView, new Set(operationKeys(old.view)), true));
+  const changes = compare(false, (error) => io.out(`(no diff: ${oneLine(error)})\n`));
+  const seenByUsers = compare(true, () => undefined);
+  const oldViews = replaced.map((s) => ({ file: s.file }));
 
   io.out(previous ? `replacing ${target}` : `new spec file: ${target}`);
   const fresh = selecting && JSON.stringify(oldConfig.select[name]) !== JSON.stringify(given);
@@ -342,8 +400,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   for (const file of gone) io.out(`note: --supersedes ${file}: no such spec in ${specDir}/ (already superseded?); nothing to remove\n`);
   io.out("changes for client consumers (the relay's own):\n");
   io.out(formatChanges(changes));
-  const overlays = (extras.overlays ?? []).map((o) => parseOverlay(o.file, o.text, shownDir)).filter((o) => o.spec === name);
-  io.out(formatOverlayEffects(overlayEffects(newDoc, overlays, selection, where)));
+  io.out(formatOverlayEffects(overlayEffects(newDoc, overlaysOf(overlays, name), selection, where)));
   const decisions = inputs.flatMap((s) => serverDecisions(s.file === storedAs ? newDoc : parseSpec(s.file, s.text), s.file));
   if (decisions.length) io.out(`maintainer decisions (not applied):\n${decisions.map((d) => `  ${d}\n`).join("")}`);
   for (const warning of warnings) io.out(`warning: ${warning}\n`);
@@ -352,7 +409,10 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   const beforeSpecs = await snapshot(specDir);
   const beforeOut = await snapshot(outDir);
   const previousBytes = previous ? await readFile(target) : undefined;
+  // Whether this update changes openapi/ at all: only then does it earn a CHANGELOG entry.
+  let specChanged = replaced.length > 0;
   if (!previousBytes || !previousBytes.equals(Buffer.isBuffer(stored) ? stored : Buffer.from(stored))) {
+    specChanged = true;
     await writeAtomically(target, stored);
     io.out(`wrote ${target} (${Buffer.byteLength(stored)} bytes${isJson ? ", as published" : ", converted from YAML"})\n`);
   } else {
@@ -364,6 +424,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   }
   const configPath = path.join(specDir, SPEC_SET_FILE);
   if (configText !== extras.config?.text) {
+    specChanged = true;
     if (configText === undefined) await rm(configPath, { force: true });
     else await writeAtomically(configPath, configText);
     io.out(`${configText === undefined ? "removed" : "wrote"} ${configPath}\n`);
@@ -371,7 +432,34 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   const changed = await writeGenerated(outDir, files);
   io.out(`regenerated ${outDir}/ (${changed} of ${files.length} files changed)\n`);
 
-  if (values["no-test"]) return 0;
+  // Written once the update stands, so a rollback never has a CHANGELOG entry to take back.
+  const recordInChangelog = async (): Promise<number> => {
+    if (values["no-changelog"] || !specChanged) return 0;
+    const file = values.changelog ?? path.join(path.dirname(path.resolve(specDir)), "CHANGELOG.md");
+    const entry = changelogEntry({
+      spec: name,
+      source: isUrl(source) ? source : source.split(path.sep).join("/"),
+      date: isoDate(),
+      added: !previous,
+      superseded: replaced.map((old) => path.basename(old.file)),
+      changes: seenByUsers,
+      version: await packageVersion(),
+    });
+    try {
+      const before = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return "";
+        throw error;
+      });
+      await writeAtomically(file, addUnreleasedEntry(before, entry));
+    } catch (error) {
+      io.err(`spec-update: the update stands, but ${file} could not be written (${oneLine(error)}); add this entry under [Unreleased] by hand:\n${entry}`);
+      return 1;
+    }
+    io.out(`added an entry under [Unreleased] in ${file}\n`);
+    return 0;
+  };
+
+  if (values["no-test"]) return recordInChangelog();
   const rollBack = async (why: string): Promise<number> => {
     await restore(specDir, beforeSpecs, hasDir);
     await restore(outDir, beforeOut, outExisted);
@@ -386,7 +474,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput, 
   io.out(`running the contract suite (${CONTRACT_SUITE})\n`);
   const tested = await runContract();
   if (tested !== 0) return rollBack(`the contract suite failed (exit ${tested}) against the new files`);
-  return 0;
+  return recordInChangelog();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -1,9 +1,9 @@
 /**
  * Reads an OpenAPI 3.0/3.1 document from JSON or YAML text, refusing anything else with a
- * one-line reason that names the file.
+ * one-line reason that names the file (or the URL: spec-fetch.ts downloads under its limits).
  */
-import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
+import { readSpecSource, SpecReadError } from "../spec-fetch.js";
 
 /** A parsed OpenAPI document: the top level as a plain object. */
 export type SpecDoc = Record<string, unknown>;
@@ -43,14 +43,13 @@ export function parseSpecText(fileName: string, text: string): SpecDoc {
   return spec;
 }
 
-/** Reads and checks one spec file, or returns the one-line reason it is refused. */
+/** Reads and checks one spec file or http(s) URL, or returns the one-line reason it is refused. */
 export async function loadSpec(file: string): Promise<{ doc: SpecDoc } | { error: string }> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = (await readSpecSource(file)).bytes.toString("utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { error: `cannot read ${file}: ${code ?? (error instanceof Error ? error.message : String(error))}` };
+    return { error: error instanceof SpecReadError ? error.message : `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}` };
   }
   try {
     return { doc: parseSpecText(file, text) };
