@@ -7,7 +7,6 @@ import { DEFAULT_JOB_TIMEOUT_MS } from "../node/index.js";
 import { checkTaskId, MAX_TIMER_MS } from "../options.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from "../wait-many.js";
 import { UsageError } from "./errors.js";
-import type { Session } from "./session.js";
 
 /** One flag: how parseArgs reads it and what --help says of it. */
 export interface Flag {
@@ -201,10 +200,21 @@ export function parseSeconds(flag: string, value: string | undefined): number | 
 }
 
 /**
+ * What readTaskIds notes on the run's session. Named here, not imported from session.ts, so that
+ * args.ts and session.ts do not import each other.
+ */
+export interface TaskIdNotes {
+  /** The task an error message names (the first given). */
+  taskId: string | undefined;
+  /** The indent of a JSON error document; none once the output is JSON Lines (several tasks). */
+  indent: number | undefined;
+}
+
+/**
  * The task ids a command was given (at least one; more only when `many`), each checked. Notes the
  * first on the session (error messages name it) and, with several, that JSON output is JSON Lines.
  */
-export function readTaskIds(line: CommandLine, session: Session, many: boolean): [string, ...string[]] {
+export function readTaskIds(line: CommandLine, session: TaskIdNotes, many: boolean): [string, ...string[]] {
   const [taskId, ...rest] = line.operands;
   const { command } = line;
   if (taskId === undefined) throw new UsageError(`${command} needs a task id: xiexus-kling ${command} <task_id>`);

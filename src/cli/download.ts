@@ -6,7 +6,7 @@ import { NotReady } from "./errors.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { openClient, type Command } from "./session.js";
 import { styleOf } from "./statuses.js";
-import { readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
+import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
 import { clean } from "./terminal.js";
 import { prepareOutputs, printSaved, saveVideo } from "./video-file.js";
 
@@ -22,7 +22,8 @@ export const download: Command = {
     const { timeoutMs, force } = flags;
     const calls = taskCalls(openClient(session, line, timeoutMs), readRoute(line));
     prepareOutputs(undefined, target, force);
-    const task = await calls.get(taskId, { signal: session.signal });
+    const { signal, printer } = session;
+    const task = await hintOtherRoute(calls, taskId, signal, () => calls.get(taskId, { signal }));
     const verdict = styleOf(task.status)?.download;
     if (verdict === EXIT_CODES.taskFailed) throw new TaskFailedError(task);
     if (verdict === EXIT_CODES.taskCancelled) throw new TaskCancelledError(task);
@@ -35,7 +36,6 @@ export const download: Command = {
     if (verdict === undefined || typeof task.url !== "string" || task.url === "") {
       throw new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 });
     }
-    const { signal, printer } = session;
     const file = await saveVideo(task as CompletedVideoTask, target, { force, signal, printer, ...(timeoutMs !== undefined && { timeoutMs }) });
     printSaved(session, taskId, task, file);
     return EXIT_CODES.ok;

@@ -17,6 +17,7 @@ import {
   WaitTimeoutError,
 } from "../index.js";
 import { FileExistsError, JobMayHaveBeenCreatedError, JournalCorruptError, JournalLockedError, VideoFileError } from "../node/index.js";
+import type { RouteName } from "../routes.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { clean } from "./terminal.js";
 
@@ -67,6 +68,21 @@ export class NotReady extends Error {
   override name = "NotReady";
 }
 
+/**
+ * A task the relay does not have on the route asked, but does on another (`found`): described as its
+ * TaskNotFoundError (exit "not found"), with the --route that reaches it.
+ */
+export class TaskOnOtherRoute extends Error {
+  override name = "TaskOnOtherRoute";
+  constructor(
+    override readonly cause: TaskNotFoundError,
+    readonly asked: RouteName,
+    readonly found: RouteName,
+  ) {
+    super(`the task is not on the ${asked} route but on ${found}: add --route ${found}`);
+  }
+}
+
 /** Deno's refusals (no --allow-env, --allow-read, ...): the user's setup, reported as a usage error. */
 export function isPermissionError(error: unknown): boolean {
   return error instanceof Error && (error.name === "NotCapable" || error.name === "PermissionDenied");
@@ -91,6 +107,18 @@ export interface DescribedError {
  * a refused base URL came from; `taskId` is the task a "not found" message names.
  */
 export function describeError(error: unknown, baseUrlSource: string, taskId: string | undefined): DescribedError {
+  if (!(error instanceof TaskOnOtherRoute)) return describeThrown(error, baseUrlSource, taskId);
+  // As the not-found error it stands for (its name, code and status), with the route that has the task.
+  const described = describeThrown(error.cause, baseUrlSource, taskId);
+  const id = clean(JSON.stringify(taskId ?? ""));
+  described.message = `no task ${id} on the ${error.asked} route, but there is one on ${error.found}: run it again with --route ${error.found}`;
+  described.json.route = error.found;
+  described.json.hint = `--route ${error.found}`;
+  return described;
+}
+
+/** describeError for anything but a TaskOnOtherRoute. */
+function describeThrown(error: unknown, baseUrlSource: string, taskId: string | undefined): DescribedError {
   const name = error instanceof Error ? error.name : "Error";
   const raw = error instanceof Error ? error.message : String(error);
   let code: ExitCode = EXIT_CODES.internal;

@@ -2,14 +2,39 @@
 // whole before any request, so a bad line is a usage error naming its line number and costs nothing.
 // A line holds the create request's fields (`prompt`, `model`, `duration`, `mode`, `metadata`, ...),
 // `image` as a local path (relative to the jobs file) or a URL, and optionally `key` and `output`.
+// Kling's controls may be written at the top of a line, as the flags write them (`cfg_scale`,
+// `camera_control`, `image_tail`, ...): they are moved into `metadata`, where the relay reads them.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { checkCreateRequest } from "../create.js";
-import type { CreateVideoRequest } from "../index.js";
-import type { VideoJob } from "../node/index.js";
-import { TEXT2VIDEO } from "../routes.js";
+import { InvalidArgumentError, type CreateVideoRequest } from "../index.js";
+import { readImageFile, type VideoJob } from "../node/index.js";
+import { IMAGE2VIDEO, TEXT2VIDEO } from "../routes.js";
+import { addControls, findKey, IMAGE_URL } from "./create-request.js";
 import { UsageError } from "./errors.js";
 import { clean } from "./terminal.js";
+
+/**
+ * Kling's controls a line may hold at its top level, moved into `metadata`: the gateway reads them
+ * only there, and drops them silently anywhere else. (`mode` stays: the gateway reads it at the top.)
+ */
+const LINE_CONTROLS = [
+  "negative_prompt",
+  "cfg_scale",
+  "aspect_ratio",
+  "image_tail",
+  "camera_control",
+  "static_mask",
+  "dynamic_masks",
+  "callback_url",
+  "external_task_id",
+] as const;
+
+/**
+ * An image the check of a line's request stands in for the job's own `image`, which is read only
+ * when the job runs: a URL, which the library passes on unread.
+ */
+const IMAGE_STAND_IN = "https://image.invalid/stand-in.png";
 
 /** The jobs of a jobs file, with where each came from. */
 export interface JobsFile {
@@ -37,31 +62,30 @@ export async function readJobsFile(file: string, defaultModel: string): Promise<
     const code = (error as { code?: unknown }).code;
     throw new UsageError(`--jobs: cannot read ${file}${code === "ENOENT" ? ": no such file" : ` (${String(code ?? error)})`}`);
   }
+  const baseDir = path.dirname(path.resolve(file));
   const jobs: VideoJob[] = [];
   const lines: number[] = [];
   const rows = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   for (const [index, row] of rows.entries()) {
     if (row.trim() === "") continue;
     const where = `${file} line ${index + 1}`;
-    jobs.push(await checkLine(row, where, defaultModel));
+    jobs.push(await checkLine(row, where, defaultModel, baseDir));
     lines.push(index + 1);
   }
   if (jobs.length === 0) throw new UsageError(`${file} holds no jobs: one JSON object per line, e.g. ${EXAMPLE}`);
-  return { name: file, baseDir: path.dirname(path.resolve(file)), jobs, lines };
+  return { name: file, baseDir, jobs, lines };
 }
 
-/** One line as a job; a UsageError naming `where` if it cannot be one. */
-async function checkLine(row: string, where: string, defaultModel: string): Promise<VideoJob> {
+/** One line as a job; a UsageError naming `where` if it cannot be one. `baseDir`: where relative paths start. */
+async function checkLine(row: string, where: string, defaultModel: string, baseDir: string): Promise<VideoJob> {
   let value: unknown;
   try {
     value = JSON.parse(row);
   } catch (error) {
     throw new UsageError(`${where}: not JSON (${clean((error as Error).message)})`);
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new UsageError(`${where}: each line must be a JSON object, e.g. ${EXAMPLE}`);
-  }
-  const { image, key, output, ...given } = value as Record<string, unknown>;
+  if (!isObject(value)) throw new UsageError(`${where}: each line must be a JSON object, e.g. ${EXAMPLE}`);
+  const { image, key, output, ...given } = value;
   if (image !== undefined && (typeof image !== "string" || image.trim() === "")) {
     throw new UsageError(`${where}: "image" must be a file path (relative to the jobs file) or an http(s) URL`);
   }
@@ -70,10 +94,11 @@ async function checkLine(row: string, where: string, defaultModel: string): Prom
       throw new UsageError(`${where}: "${name}" must be a non-empty string`);
     }
   }
-  const fields = { model: defaultModel, ...given };
+  const fields = { model: defaultModel, ...(await lineFields(given, where, baseDir)) };
   try {
-    // The request as a create checks it, without its image (a job with one is image2video: same body schema).
-    await checkCreateRequest(TEXT2VIDEO, fields as CreateVideoRequest);
+    // The request as a create on its route checks it, its own image apart (read when the job runs).
+    const request = image === undefined ? fields : { ...fields, image: IMAGE_STAND_IN };
+    await checkCreateRequest(image === undefined ? TEXT2VIDEO : IMAGE2VIDEO, request as CreateVideoRequest);
   } catch (error) {
     throw new UsageError(`${where}: ${clean((error as Error).message)}`);
   }
@@ -83,6 +108,50 @@ async function checkLine(row: string, where: string, defaultModel: string): Prom
     ...(key !== undefined && { key: key as string }),
     ...(output !== undefined && { output: output as string }),
   };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * A line's request fields with its top-level controls moved into `metadata` (a control given both
+ * there and in `metadata` is refused), and an `image_tail` that names a file read from `baseDir`.
+ */
+async function lineFields(given: Record<string, unknown>, where: string, baseDir: string): Promise<Record<string, unknown>> {
+  const { metadata, ...rest } = given;
+  if (metadata !== undefined && !isObject(metadata)) {
+    throw new UsageError(`${where}: "metadata" must be a JSON object, e.g. {"cfg_scale": 0.5}`);
+  }
+  const controls: Record<string, unknown> = {};
+  for (const name of LINE_CONTROLS) {
+    if (!Object.hasOwn(rest, name)) continue;
+    controls[name] = rest[name];
+    delete rest[name];
+  }
+  const merged = addControls(metadata, controls, (name, existing) => `${where}: "${name}" is given twice: at the top of the line and as metadata's "${existing}"`);
+  if (merged === undefined) return rest;
+  const tailKey = findKey(merged, "image_tail");
+  if (tailKey !== undefined) merged[tailKey] = await lineImageTail(merged[tailKey], where, baseDir);
+  return { ...rest, metadata: merged };
+}
+
+/**
+ * A line's `image_tail`: a URL as it is, else a file relative to the jobs file, read and checked
+ * now, before any request. Read whole, as bytes: a job's request must have a JSON form for the
+ * batch's journal (a Blob has none), and generateVideos opens only `image` at create time.
+ */
+async function lineImageTail(value: unknown, where: string, baseDir: string): Promise<unknown> {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new UsageError(`${where}: "image_tail" must be a file path (relative to the jobs file) or an http(s) URL`);
+  }
+  if (IMAGE_URL.test(value)) return value;
+  try {
+    return await readImageFile(path.resolve(baseDir, value));
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw new UsageError(`${where}: "image_tail": ${clean(error.message)}`);
+    throw error;
+  }
 }
 
 /**

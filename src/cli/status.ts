@@ -5,7 +5,7 @@ import { EXIT_CODES } from "./exit-codes.js";
 import type { Printer } from "./printer.js";
 import { openClient, type Command } from "./session.js";
 import { styleOf } from "./statuses.js";
-import { readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
+import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
 import { clean, toJson } from "./terminal.js";
 
 /** The task as aligned `name value` rows, relay text cleaned, the status word coloured. */
@@ -35,7 +35,8 @@ export const status: Command = {
     const [taskId] = readTaskIds(line, session, false);
     const { timeoutMs } = readTaskFlags(line, 1);
     const calls = taskCalls(openClient(session, line, timeoutMs), readRoute(line));
-    const task = await calls.get(taskId, { signal: session.signal });
+    const { signal } = session;
+    const task = await hintOtherRoute(calls, taskId, signal, () => calls.get(taskId, { signal }));
     session.printer.out(session.json ? `${toJson(task, 2)}\n` : summarize(task, session.printer));
     return styleOf(task.status)?.status ?? EXIT_CODES.invalidResponse;
   },

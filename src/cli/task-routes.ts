@@ -14,9 +14,10 @@ import type {
   WaitOptions,
   WaitOutcome,
 } from "../index.js";
+import { TaskNotFoundError } from "../index.js";
 import { ROUTES, type RouteName } from "../routes.js";
 import type { CommandLine, Flag } from "./args.js";
-import { UsageError } from "./errors.js";
+import { TaskOnOtherRoute, UsageError } from "./errors.js";
 
 /** `--route`: the route of the tasks a command polls (default image2video). */
 export const ROUTE_FLAG = {
@@ -39,6 +40,8 @@ export function readRoute(line: CommandLine): RouteName {
 /** The client's helpers for one route, under one set of names. */
 export interface TaskCalls {
   readonly route: RouteName;
+  /** The same client's helpers for another route. */
+  on(route: RouteName): TaskCalls;
   create(request: CreateImage2VideoRequest | CreateText2VideoRequest, options?: CreateTaskOptions): Promise<CreatedTask>;
   get(taskId: string, options?: GetTaskOptions): Promise<VideoTaskResult>;
   wait(taskId: string, options?: WaitOptions): Promise<CompletedVideoTask>;
@@ -47,9 +50,11 @@ export interface TaskCalls {
 
 /** The helpers of `route` on `client`. */
 export function taskCalls(client: KlingClient, route: RouteName): TaskCalls {
+  const on = (other: RouteName): TaskCalls => taskCalls(client, other);
   if (route === "text2video") {
     return {
       route,
+      on,
       create: (request, options) => client.createText2VideoTask(request as CreateText2VideoRequest, options),
       get: (taskId, options) => client.getText2VideoTask(taskId, options),
       wait: (taskId, options) => client.waitForText2VideoTask(taskId, options),
@@ -58,9 +63,36 @@ export function taskCalls(client: KlingClient, route: RouteName): TaskCalls {
   }
   return {
     route,
+    on,
     create: (request, options) => client.createImage2VideoTask(request as CreateImage2VideoRequest, options),
     get: (taskId, options) => client.getImage2VideoTask(taskId, options),
     wait: (taskId, options) => client.waitForImage2VideoTask(taskId, options),
     waitMany: (taskIds, options) => client.waitForImage2VideoTasks(taskIds, options),
   };
+}
+
+/**
+ * Runs `work`, a call about `taskId` on `calls.route`. When the relay answers that the task does not
+ * exist there, it is looked for once on each other route (one GET, no retry): a task created without
+ * --image lives on text2video, and the relay answers for a task on its own route only. Found, the
+ * not-found error is rethrown as TaskOnOtherRoute, whose message names the --route to give; the exit
+ * code stays "not found". Any other error, or a task found nowhere, is rethrown as it is.
+ */
+export async function hintOtherRoute<T>(calls: TaskCalls, taskId: string, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof TaskNotFoundError) || signal.aborted) throw error;
+    for (const other of Object.keys(ROUTES) as RouteName[]) {
+      if (other === calls.route) continue;
+      try {
+        await calls.on(other).get(taskId, { signal, maxRetries: 0 });
+      } catch {
+        // Not there either, or no answer to tell: the error about the route asked stands.
+        continue;
+      }
+      throw new TaskOnOtherRoute(error, calls.route, other);
+    }
+    throw error;
+  }
 }

@@ -6,7 +6,7 @@ import { EXIT_CODES } from "./exit-codes.js";
 import { Progress } from "./live.js";
 import type { Printer } from "./printer.js";
 import { openClient, type Command } from "./session.js";
-import { readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
+import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
 import { clean, toJson } from "./terminal.js";
 import { prepareOutputs, printSaved, saveVideo, videoFileName } from "./video-file.js";
 import { waitForTasks } from "./wait-batch.js";
@@ -62,12 +62,14 @@ export const wait: Command = {
       });
     }
     const task = await waitWithStatusLine(printer, (onUpdate) =>
-      calls.wait(taskId, {
-        signal,
-        ...(timeoutMs !== undefined && { timeoutMs }),
-        ...(intervalMs !== undefined && { pollIntervalMs: intervalMs }),
-        onUpdate,
-      }),
+      hintOtherRoute(calls, taskId, signal, () =>
+        calls.wait(taskId, {
+          signal,
+          ...(timeoutMs !== undefined && { timeoutMs }),
+          ...(intervalMs !== undefined && { pollIntervalMs: intervalMs }),
+          onUpdate,
+        }),
+      ),
     );
     if (target === undefined) {
       printer.out(session.json ? `${toJson(task, 2)}\n` : `${clean(task.url)}\n`);
