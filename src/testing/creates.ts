@@ -7,6 +7,7 @@ import { requestIssues } from "../_spec.js";
 import { inspectImage, type ImageInfo } from "../image.js";
 import { ROUTES, type RouteName } from "../routes.js";
 import { COMPLETED_TASK, EXPIRED_TASK, FAILED_TASK } from "./fixtures.js";
+import { buildKlingRequest, durationIssue, readTaskRequest, type KlingEndpoint, type RecordedKlingRequest } from "./gateway.js";
 import { checkDelay, checkResponse, checkSteps, isScriptedResponse, type ScriptedResponse, type Step } from "./steps.js";
 
 /** The gateway's body cap (new-api's default, 128 MiB). */
@@ -96,13 +97,47 @@ export interface RecordedImage {
   refused?: string;
 }
 
+/**
+ * What the relay's gateway made of a create for Kling; every field is undefined when it built
+ * nothing (a create refused before, or its 500 `build_request_failed`).
+ */
+export interface GatewayRecord {
+  /**
+   * The JSON body the gateway sends Kling for this create, as new-api's Kling adaptor builds it:
+   * its defaults (`mode` "std", `duration` "5", `aspect_ratio` "1:1" unless `size` says otherwise,
+   * `cfg_scale` 0.5, `model_name` and `model` from the top-level `model`), `metadata` decoded over
+   * them (keys without regard to case), zero values left out. Images that are not URLs read
+   * `[image: <n> characters]` (see `klingImages`).
+   */
+  kling: RecordedKlingRequest | undefined;
+  /**
+   * The Kling endpoint the gateway calls, whichever route was called: image2video only with a
+   * non-empty top-level `image` and an image or end frame in `kling`.
+   */
+  klingEndpoint: KlingEndpoint | undefined;
+  /**
+   * The keys whose value did not reach Kling, in the body's order: top-level ones (`width`, `seed`,
+   * a `size` it cannot map, a `mode` that `metadata.mode` replaced, a fractional `duration`...) and
+   * `metadata.` paths (unknown keys, `metadata.model`, zero values such as `metadata.cfg_scale` 0,
+   * `metadata.camera_control.config.pan` 0, a key that a later one of another case replaced).
+   * A null value is not listed (the same as absent); `metadata` itself only when it is not an object
+   * or a JSON string of one (then ignored whole).
+   */
+  dropped: string[] | undefined;
+  /**
+   * The images in `kling`, by field: `image`, `image_tail`, `static_mask`, `dynamic_masks[<i>].mask`;
+   * with `refused` when Kling refuses them (checked on image2video only: text2video ignores them).
+   */
+  klingImages: Record<string, RecordedImage> | undefined;
+}
+
 /** A create request as the relay read it: given to the `createdTasks` and `createFault` functions. */
-export interface CreateRequestInfo {
+export interface CreateRequestInfo extends GatewayRecord {
   /** The route it was sent to. */
   route: RouteName;
-  /** The parsed JSON body; an `image` that is not a URL is replaced by `[image: <n> characters]` (see `image`). */
+  /** The parsed JSON body; images that are not URLs (`image`, and in `metadata`) read `[image: <n> characters]`. */
   body: unknown;
-  /** The `image` string's summary, when the body has a non-empty one. */
+  /** The top-level `image` string's summary, when the body has a non-empty one. */
   image: RecordedImage | undefined;
   /** 0 for the first create the relay received (since start or `reset()`), 1 for the next... */
   index: number;
@@ -121,9 +156,10 @@ export interface RecordedCreate extends CreateRequestInfo {
 }
 
 /** The relay's decision on a create body before any fault: refused (with its answer) or accepted. */
-export type CreateVerdict =
-  | { accepted: false; status: number; body: object; image: RecordedImage | undefined; parsed: unknown }
-  | { accepted: true; model: string; image: RecordedImage | undefined; parsed: unknown };
+export type CreateVerdict = (
+  | { accepted: false; status: number; body: object }
+  | { accepted: true; model: string }
+) & { image: RecordedImage | undefined; parsed: unknown; gateway: GatewayRecord };
 
 /** The gateway's task error shape (relay_task.go): `{ code, message, data: null }`. */
 export function gatewayError(code: string, message: string): object {
@@ -135,87 +171,138 @@ function middlewareError(message: string, code = ""): object {
   return { error: { message, type: "new_api_error", code } };
 }
 
-const refuse = (status: number, body: object, image: RecordedImage | undefined, parsed: unknown): CreateVerdict => ({
-  accepted: false,
-  status,
-  body,
-  image,
-  parsed,
-});
+const NO_GATEWAY: GatewayRecord = { kling: undefined, klingEndpoint: undefined, dropped: undefined, klingImages: undefined };
 
 /**
  * Judges a create body as the gateway, then Kling, would: the JSON and `model` (the gateway's
- * distributor, middleware shape), the spec's schema, `prompt` and `duration` (the task relay,
- * `{code,message,data}` shape), then Kling's rules on the prompt and the image (400 `task_failed`,
- * refunded). Only an accepted body creates a task.
+ * distributor, middleware shape), the spec's schema, the fields' types, `prompt` and `duration`
+ * (the task relay, `{code,message,data}` shape), then the request it builds for Kling (a wrong
+ * type in `metadata`: 500 `build_request_failed`), then Kling's rules on the prompt and the images
+ * (400 `task_failed`, refunded). Only an accepted body creates a task.
  */
 export function judgeCreate(route: RouteName, text: string): CreateVerdict {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return refuse(400, middlewareError("Invalid request, invalid JSON request body"), undefined, undefined);
+    const answer = middlewareError("Invalid request, invalid JSON request body");
+    return { accepted: false, status: 400, body: answer, image: undefined, parsed: undefined, gateway: NO_GATEWAY };
   }
   const body = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  const image = typeof body.image === "string" && body.image !== "" ? readImage(body.image) : undefined;
-  // Recorded bodies keep a URL; base64 (up to 128 MB of it) is recorded as its summary only.
-  const kept = image && image.form !== "url" ? { ...body, image: `[image: ${image.length} characters]` } : parsed;
+  const images = new Map<string, RecordedImage>();
+  const image = typeof body.image === "string" && body.image !== "" ? readImage(body.image, "image", images) : undefined;
+  let gateway = NO_GATEWAY;
+  // Recorded bodies keep URLs; base64 (up to 128 MB of it) is recorded as its summary only.
+  const record = (): unknown => summarizeImages(parsed, images);
+  const refuse = (status: number, answer: object): CreateVerdict => {
+    return { accepted: false, status, body: answer, image, parsed: record(), gateway };
+  };
 
   const model = body.model ?? null;
-  if (model !== null && typeof model !== "string") {
-    return refuse(400, middlewareError("Invalid request, field model must be a string"), image, kept);
-  }
-  if (!model) return refuse(400, middlewareError("Model name not specified"), image, kept);
+  if (model !== null && typeof model !== "string") return refuse(400, middlewareError("Invalid request, field model must be a string"));
+  if (!model) return refuse(400, middlewareError("Model name not specified"));
 
-  // The gateway reads `duration` by its own rule (an int or a numeric string), not the spec's `number`.
+  // The gateway reads `duration` by its own rule (an int or a numeric string), not the spec's
+  // `number`, and `metadata` as an object or a JSON string of one (anything else it ignores).
   const issues = (requestIssues(ROUTES[route].create, "post", parsed) ?? []).filter(
-    (issue) => !/^\/duration(\/|$)/.test(issue.instancePath),
+    (issue) => !/^\/(duration|metadata)(\/|$)/.test(issue.instancePath),
   );
   if (issues.length > 0) {
     const message = issues.map((issue) => `${issue.instancePath || "body"} ${issue.message ?? issue.keyword}`).join("; ");
-    return refuse(400, gatewayError("invalid_request", `invalid request body: ${message}`), image, kept);
+    return refuse(400, gatewayError("invalid_request", `invalid request body: ${message}`));
   }
-  const { prompt, duration } = body;
-  if (typeof prompt !== "string" || prompt.trim() === "") {
-    return refuse(400, gatewayError("invalid_request", "prompt is required"), image, kept);
-  }
-  if (duration !== undefined && duration !== null && !validSeconds(duration)) {
-    return refuse(400, gatewayError("invalid_seconds", "duration must be an integer from 0 to 3600 seconds"), image, kept);
-  }
+  const request = readTaskRequest(body);
+  if ("error" in request) return refuse(400, gatewayError("invalid_request", request.error));
+  if (request.prompt.value.trim() === "") return refuse(400, gatewayError("invalid_request", "prompt is required"));
+  const seconds = durationIssue(request);
+  if (seconds !== undefined) return refuse(400, gatewayError("invalid_seconds", seconds));
+
+  const built = buildKlingRequest(body, request, model);
+  if (!built.ok) return refuse(500, gatewayError("build_request_failed", built.message));
+  const klingImages = judgeImages(built.kling, images);
+  const kling = summarizeImages(built.kling, images) as RecordedKlingRequest;
+  gateway = { kling, klingEndpoint: built.endpoint, dropped: built.dropped, klingImages };
 
   // Kling's own rules: the gateway passes the task on, Kling refuses it, the gateway refunds it.
-  if ([...prompt].length > MAX_PROMPT_LENGTH) {
-    return refuse(400, gatewayError("task_failed", `prompt is longer than ${MAX_PROMPT_LENGTH} characters`), image, kept);
+  if ([...(built.kling.prompt ?? "")].length > MAX_PROMPT_LENGTH) {
+    return refuse(400, gatewayError("task_failed", `prompt is longer than ${MAX_PROMPT_LENGTH} characters`));
   }
-  if (image?.refused !== undefined) return refuse(400, gatewayError("task_failed", image.refused), image, kept);
-  return { accepted: true, model, image, parsed: kept };
+  // text2video takes no image: Kling judges the images only on image2video.
+  const refused = built.endpoint === "image2video" ? Object.values(klingImages).find((info) => info.refused) : undefined;
+  if (refused?.refused !== undefined) return refuse(400, gatewayError("task_failed", refused.refused));
+  return { accepted: true, model, image, parsed: record(), gateway };
 }
 
-/** An int, or a string of digits (new-api parses it with Atoi), from 0 to 3600. */
-function validSeconds(value: unknown): boolean {
-  const seconds = typeof value === "string" && /^[+-]?\d+$/.test(value) ? Number(value) : value;
-  return typeof seconds === "number" && Number.isInteger(seconds) && seconds >= 0 && seconds <= 3600;
+/**
+ * Reads the images of Kling's request by Kling's rules (the same for the end frame and the masks
+ * as for `image`, [D] kling-controls.md), and a mask's aspect ratio against the image's when both
+ * are known (Kling: the same aspect ratio).
+ */
+function judgeImages(kling: RecordedKlingRequest, cache: Map<string, RecordedImage>): Record<string, RecordedImage> {
+  const found: Array<[string, string | undefined]> = [
+    ["image", kling.image],
+    ["image_tail", kling.image_tail],
+    ["static_mask", kling.static_mask],
+    ...(kling.dynamic_masks ?? []).map((mask, i): [string, string | undefined] => [`dynamic_masks[${i}].mask`, mask.mask]),
+  ];
+  const out: Record<string, RecordedImage> = {};
+  for (const [name, value] of found) {
+    if (value === undefined || value === "") continue;
+    out[name] = readImage(value, name, cache);
+  }
+  const base = out.image?.info;
+  for (const [name, info] of Object.entries(out)) {
+    const mask = info.info;
+    if (!name.includes("mask") || !base || !mask || info.refused !== undefined) continue;
+    if (mask.width * base.height !== mask.height * base.width) {
+      out[name] = {
+        ...info,
+        refused: `${name} is ${mask.width}x${mask.height} px; its aspect ratio must be the image's (${base.width}x${base.height} px)`,
+      };
+    }
+  }
+  return out;
+}
+
+/** A copy of a parsed body (or Kling request), image strings that are not URLs as `[image: <n> characters]`. */
+function summarizeImages(value: unknown, images: Map<string, RecordedImage>): unknown {
+  if (typeof value === "string") {
+    const image = images.get(value);
+    return image && image.form !== "url" ? `[image: ${value.length} characters]` : value;
+  }
+  if (Array.isArray(value)) return value.map((item) => summarizeImages(item, images));
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, summarizeImages(inner, images)]));
 }
 
 const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex");
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Reads an `image` string as Kling would: a URL (fetched by Kling, not here), or base64 judged by the image rules. */
-function readImage(value: string): RecordedImage {
+/** Reads an image string as Kling would: a URL (fetched by Kling, not here), or base64 judged by the image rules, named `name`. */
+function readImage(value: string, name: string, cache: Map<string, RecordedImage>): RecordedImage {
+  // The same string twice (an image reused as its own end frame) is hashed and decoded once.
+  const known = cache.get(value);
+  if (known !== undefined) return known;
+  const image = inspectString(value, name);
+  cache.set(value, image);
+  return image;
+}
+
+function inspectString(value: string, name: string): RecordedImage {
   const summary = { length: value.length, sha256: sha256(value) };
   if (/^https?:\/\//i.test(value)) return { form: "url", ...summary };
   const dataUrl = /^data:[^,]*?(;base64)?,/i.exec(value);
   const payload = dataUrl ? value.slice(dataUrl[0].length) : value;
   if (!BASE64.test(payload) || payload.length % 4 !== 0 || (dataUrl && !dataUrl[1])) {
-    return { form: dataUrl ? "data-url" : "invalid", ...summary, refused: "image is neither a URL nor base64" };
+    return { form: dataUrl ? "data-url" : "invalid", ...summary, refused: `${name} is neither a URL nor base64` };
   }
   const bytes = Buffer.from(payload, "base64");
   const decoded = { byteLength: bytes.length, bytesSha256: sha256(bytes) };
   // Kling takes base64 without a prefix; a data: URL passes the gateway untouched and is refused upstream.
-  if (dataUrl) return { form: "data-url", ...summary, ...decoded, refused: "image must be base64 without a data: prefix" };
+  if (dataUrl) return { form: "data-url", ...summary, ...decoded, refused: `${name} must be base64 without a data: prefix` };
   try {
-    return { form: "base64", ...summary, ...decoded, info: inspectImage(bytes, "image") };
+    return { form: "base64", ...summary, ...decoded, info: inspectImage(bytes, name) };
   } catch (error) {
     return { form: "base64", ...summary, ...decoded, refused: (error as Error).message };
   }

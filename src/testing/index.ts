@@ -71,9 +71,11 @@ export type {
   CreateFaultResponse,
   CreateRequestInfo,
   FakeCreateAnswer,
+  GatewayRecord,
   RecordedCreate,
   RecordedImage,
 } from "./creates.js";
+export type { KlingEndpoint, RecordedKlingCameraControl, RecordedKlingDynamicMask, RecordedKlingRequest } from "./gateway.js";
 
 /** The API key the fake relay accepts unless `options.apiKey` says otherwise. Not a secret. */
 export const FAKE_RELAY_API_KEY = "sk-fake-relay";
@@ -383,7 +385,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
 
   function serveCreate(res: http.ServerResponse, route: RouteName, text: string, record: (status: number) => void): void {
     const verdict = judgeCreate(route, text);
-    const info: CreateRequestInfo = { route, body: verdict.parsed, image: verdict.image, index: creates.length };
+    const info: CreateRequestInfo = { route, body: verdict.parsed, image: verdict.image, index: creates.length, ...verdict.gateway };
     const create: RecordedCreate = { ...info, taskId: undefined, answeredStatus: 0, fault: undefined, time: Date.now() };
     creates.push(create);
     const answered = (status: number): void => {
