@@ -252,6 +252,10 @@ describe.concurrent("generate --jobs: Kling's controls in a jobs file", { timeou
     expect(metadataOf(tail)).toMatchObject({ negative_prompt: "blur", external_task_id: "t-1" });
     expectImageTail(tail, last);
     expect(metadataOf(byPrompt.get("rain"))).toMatchObject({ aspect_ratio: "1:1" });
+    // The same requests again (the end frame's bytes included): the journal knows them, nothing is created.
+    const again = await cli(relay, ["generate", "--jobs", jobs, "--output-dir", out, "--interval", "0.05"]);
+    expect(again.code).toBe(EXIT_CODES.ok);
+    expect(relay.creates).toHaveLength(3);
   });
 
   it("a line with a control given twice, a metadata that is not an object or a bad image_tail is exit 2 before any request, naming its line", async () => {
