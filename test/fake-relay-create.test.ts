@@ -469,6 +469,13 @@ describe("scripted create faults", () => {
     ];
     for (const [fault, message] of bad) expect(() => relay.scriptCreates([fault as CreateFault]), String(message)).toThrow(message);
     expect(() => relay.scriptCreates([], "video" as Route)).toThrow(/route must be/);
+    expect(() => relay.scriptCreates({} as CreateFault[])).toThrow(/array of create faults/);
+  });
+
+  it("refuses bad fault options when the relay starts", async () => {
+    await expect(createFakeRelay({ createFault: "reset" as never })).rejects.toThrow(/createFault must be a function/);
+    await expect(createFakeRelay({ createFaults: {} as never })).rejects.toThrow(/createFaults must be an array/);
+    await expect(createFakeRelay({ createFaults: [{ status: 42 }] })).rejects.toThrow(/200 to 599/);
   });
 });
 

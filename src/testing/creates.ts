@@ -356,6 +356,87 @@ export function checkCreatedTaskOptions(options: CreatedTaskOptions, where = "fa
   return { ...options, steps: steps && checkSteps("(created)", steps) };
 }
 
+/** How the tasks a relay creates run: options for all, or a function of each create request. */
+export type CreatedTasksSetting = CreatedTaskOptions | ((create: CreateRequestInfo) => CreatedTaskOptions);
+
+function checkCreatedTasksSetting(value: CreatedTasksSetting): CreatedTasksSetting {
+  return typeof value === "function" ? value : checkCreatedTaskOptions(value);
+}
+
+/** A fake relay's create script as given: its faults, its fault function, how created tasks run. */
+export interface CreateScriptOptions {
+  createFaults?: readonly CreateFault[];
+  createFault?: (create: CreateRequestInfo) => CreateFault | undefined;
+  createdTasks?: CreatedTasksSetting;
+}
+
+/**
+ * What a fake relay does with the creates it accepts, apart from HTTP: the queues of scripted
+ * faults (one per route, one shared), the fault function, and how created tasks run. Options are
+ * checked when they are set, so a bad one fails in the test that wrote it.
+ */
+export class CreateScript {
+  readonly #initialFaults: readonly CreateFault[];
+  readonly #initialCreated: CreatedTasksSetting;
+  readonly #hook: CreateScriptOptions["createFault"];
+  #queues: Record<RouteName | "any", CreateFault[]> = { any: [], image2video: [], text2video: [] };
+  #createdTasks: CreatedTasksSetting;
+
+  constructor(options: CreateScriptOptions) {
+    const { createFault, createFaults } = options;
+    if (createFault !== undefined && typeof createFault !== "function") throw new TypeError("fake relay: createFault must be a function");
+    if (createFaults !== undefined && !Array.isArray(createFaults)) throw new TypeError("fake relay: createFaults must be an array");
+    this.#hook = createFault;
+    this.#initialFaults = (createFaults ?? []).map((fault) => checkCreateFault(fault));
+    this.#initialCreated = checkCreatedTasksSetting(options.createdTasks ?? {});
+    this.#createdTasks = this.#initialCreated;
+    this.reset();
+  }
+
+  /** Back to the options given: their faults queued again, their created-task setting. */
+  reset(): void {
+    this.#queues = { any: [...this.#initialFaults], image2video: [], text2video: [] };
+    this.#createdTasks = this.#initialCreated;
+  }
+
+  /** Queues faults, played in order: for one route's creates, else for any route. */
+  queue(faults: readonly CreateFault[], route?: RouteName): void {
+    if (!Array.isArray(faults)) throw new TypeError("fake relay: scriptCreates takes an array of create faults");
+    if (route !== undefined && !Object.hasOwn(ROUTES, route)) {
+      throw new TypeError(`fake relay: route must be ${Object.keys(ROUTES).join(" or ")}, got ${JSON.stringify(route)}`);
+    }
+    const checked = faults.map((fault, i) => checkCreateFault(fault, `fake relay: create fault ${i}`));
+    this.#queues[route ?? "any"].push(...checked);
+  }
+
+  /** Changes how the tasks created from now on run. */
+  setCreatedTasks(next: CreatedTasksSetting): void {
+    this.#createdTasks = checkCreatedTasksSetting(next);
+  }
+
+  /** The next fault for an accepted create: its route's queue, then the shared one, then the function (an Error if it failed). */
+  nextFault(info: CreateRequestInfo): CreateFault | undefined | Error {
+    const queued = this.#queues[info.route].shift() ?? this.#queues.any.shift();
+    if (queued !== undefined || this.#hook === undefined) return queued;
+    try {
+      const fault = this.#hook(info);
+      return fault === undefined ? undefined : checkCreateFault(fault, "fake relay: createFault's fault");
+    } catch (error) {
+      return error as Error;
+    }
+  }
+
+  /** How the task a create makes runs (an Error when the createdTasks function failed or gave bad options). */
+  plan(info: CreateRequestInfo): CreatedTaskOptions | Error {
+    const setting = this.#createdTasks;
+    try {
+      return typeof setting === "function" ? checkCreatedTaskOptions(setting(info), "fake relay: createdTasks()") : setting;
+    } catch (error) {
+      return error as Error;
+    }
+  }
+}
+
 /** The body of a created task at one point of its life; a completed one carries COMPLETED_TASK's url, which index.ts points at the video host. */
 function taskBody(taskId: string, status: "queued" | "in_progress" | CreatedTaskOutcome): Step {
   switch (status) {

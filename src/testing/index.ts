@@ -8,9 +8,8 @@ import type { AddressInfo } from "node:net";
 import { isLoopbackHost } from "../options.js";
 import { ROUTES, type RouteName } from "../routes.js";
 import {
-  checkCreatedTaskOptions,
-  checkCreateFault,
   createdTaskScript,
+  CreateScript,
   DEFAULT_MAX_BODY_BYTES,
   gatewayError,
   judgeCreate,
@@ -209,12 +208,6 @@ function errorBody(message: string, type: string, code: string | null, param: st
   return { error: { message, type, param, code } };
 }
 
-type CreatedTasksSetting = NonNullable<FakeRelayOptions["createdTasks"]>;
-
-function checkCreatedTasksSetting(value: CreatedTasksSetting): CreatedTasksSetting {
-  return typeof value === "function" ? value : checkCreatedTaskOptions(value);
-}
-
 /** Starts a fake relay on loopback; resolves once it listens. */
 export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<FakeRelay> {
   const apiKey = options.apiKey ?? FAKE_RELAY_API_KEY;
@@ -234,20 +227,12 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) throw new RangeError("fake relay: maxBodyBytes must be a whole number >= 0");
-  const faultHook = options.createFault;
-  if (faultHook !== undefined && typeof faultHook !== "function") throw new TypeError("fake relay: createFault must be a function");
-  if (options.createFaults !== undefined && !Array.isArray(options.createFaults)) {
-    throw new TypeError("fake relay: createFaults must be an array");
-  }
-  const initialFaults = (options.createFaults ?? []).map((fault) => checkCreateFault(fault));
-  const initialCreated = checkCreatedTasksSetting(options.createdTasks ?? {});
+  const script = new CreateScript(options);
   const initial = Object.entries(options.tasks ?? DEFAULT_TASKS).map(([id, steps]) => [id, checkSteps(id, steps)] as const);
 
   const tasks = new Map<string, TaskEntry>();
   const requests: RecordedRequest[] = [];
   const creates: RecordedCreate[] = [];
-  const faultQueues = { any: [] as CreateFault[], image2video: [] as CreateFault[], text2video: [] as CreateFault[] };
-  let createdTasks = initialCreated;
   let createCount = 0;
   const timers = new Set<NodeJS.Timeout>();
   let counter = 0;
@@ -264,10 +249,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     requests.length = 0;
     creates.length = 0;
     createCount = 0;
-    faultQueues.any = [...initialFaults];
-    faultQueues.image2video = [];
-    faultQueues.text2video = [];
-    createdTasks = initialCreated;
+    script.reset();
   }
   reset();
 
@@ -356,26 +338,10 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     send(res, 200, served);
   }
 
-  /** The next fault for a create on `route`: its route's queue, then the shared one, then the createFault function. */
-  function nextFault(info: CreateRequestInfo): CreateFault | undefined | Error {
-    const queued = faultQueues[info.route].shift() ?? faultQueues.any.shift();
-    if (queued !== undefined || faultHook === undefined) return queued;
-    try {
-      const fault = faultHook(info);
-      return fault === undefined ? undefined : checkCreateFault(fault, "fake relay: createFault's fault");
-    } catch (error) {
-      return error as Error;
-    }
-  }
-
   /** Creates a task for an accepted create: an id, its lifecycle, its video URL; counted as billed. */
   function createTask(info: CreateRequestInfo, model: string): FakeCreateAnswer | Error {
-    let plan: CreatedTaskOptions;
-    try {
-      plan = typeof createdTasks === "function" ? checkCreatedTaskOptions(createdTasks(info), "fake relay: createdTasks()") : createdTasks;
-    } catch (error) {
-      return error as Error;
-    }
+    const plan = script.plan(info);
+    if (plan instanceof Error) return plan;
     const taskId = newTaskId();
     const now = Date.now();
     tasks.set(taskId, { route: info.route, next: createdTaskScript(taskId, plan, now), videoUrl: video?.urlFor(taskId) });
@@ -397,7 +363,7 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
       send(res, verdict.status, verdict.body);
       return;
     }
-    const fault = nextFault(info);
+    const fault = script.nextFault(info);
     if (fault instanceof Error) {
       answered(500);
       fail(res, `fake relay: cannot play this create fault: ${fault.message}`);
@@ -565,17 +531,8 @@ export async function createFakeRelay(options: FakeRelayOptions = {}): Promise<F
     deleteTask(taskId) {
       tasks.delete(taskId);
     },
-    scriptCreates(faults, route) {
-      if (!Array.isArray(faults)) throw new TypeError("fake relay: scriptCreates takes an array of create faults");
-      if (route !== undefined && !Object.hasOwn(ROUTES, route)) {
-        throw new TypeError(`fake relay: route must be ${Object.keys(ROUTES).join(" or ")}, got ${JSON.stringify(route)}`);
-      }
-      const checked = faults.map((fault, i) => checkCreateFault(fault, `fake relay: create fault ${i}`));
-      faultQueues[route ?? "any"].push(...checked);
-    },
-    setCreatedTasks(next) {
-      createdTasks = checkCreatedTasksSetting(next);
-    },
+    scriptCreates: (faults, route) => script.queue(faults, route),
+    setCreatedTasks: (next) => script.setCreatedTasks(next),
     reset,
     close() {
       for (const timer of timers) clearTimeout(timer);
