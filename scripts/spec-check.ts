@@ -26,7 +26,6 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseSpec } from "./generate.js";
 import { changeBullets, impliedBump, mdCode, mdLine, VERSIONING_RULE, type Bump } from "./spec-changelog.js";
 import {
   applyOverlaysTolerant,
@@ -43,10 +42,10 @@ import {
   type StaleOverlayAction,
 } from "./spec-diff.js";
 import { sameJson } from "./spec-diff/core.js";
-import { isUrl, readSpecSource, SpecReadError } from "./spec-fetch.js";
-import { describeSelection, selectOperations, type Selection } from "./spec-set.js";
+import { parseSpecText, REMOTE_MAX_ALIAS_COUNT } from "./spec-diff/load.js";
+import { isUrl, readSpecSource, SpecReadError, sourceBaseName } from "./spec-fetch.js";
+import { describeSelection, selectOperations, SPEC_SET_FILE, type Selection } from "./spec-set.js";
 import type { JsonObject } from "./spec-normalize.js";
-import { targetName } from "./spec-update.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -217,6 +216,21 @@ async function packageVersion(): Promise<string> {
   return typeof version === "string" ? version : "0.0.0";
 }
 
+/**
+ * The spec file `--name` (or the source's last path segment) means: `relay`, `relay.json` and
+ * `relay.yaml` all mean `relay.json`, as spec:update stores it. Not spec:update's own function:
+ * that module loads the code generator, seconds of start-up a check does not need.
+ */
+export function specFileName(source: string, name?: string): string {
+  const raw = name ?? sourceBaseName(source);
+  if (raw === "" || path.basename(raw) !== raw || raw.startsWith(".")) {
+    throw new Error(name === undefined ? `${source} names no spec file; pass --name` : `--name takes a file name without directories (got ${JSON.stringify(name)})`);
+  }
+  const file = `${raw.replace(/\.(json|ya?ml)$/i, "")}.json`;
+  if (file === SPEC_SET_FILE) throw new Error(`${SPEC_SET_FILE} holds the remembered selection, not a spec; pass --name`);
+  return file;
+}
+
 function oneLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
 }
@@ -253,7 +267,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
   const specDir = values["spec-dir"];
   let name: string;
   try {
-    name = targetName(source, values.name);
+    name = specFileName(source, values.name);
   } catch (error) {
     io.err(`spec-check: ${oneLine(error)}\n`);
     return 2;
@@ -277,7 +291,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
   let newDoc: JsonObject;
   let oldDoc: JsonObject;
   try {
-    newDoc = parseSpec(source, bytes.toString("utf8"));
+    newDoc = parseSpecText(source, bytes.toString("utf8"), isUrl(source) ? { maxAliasCount: REMOTE_MAX_ALIAS_COUNT } : {});
   } catch (error) {
     io.err(`spec-check: could not tell: ${oneLine(error)}\n`);
     return 2;
@@ -285,7 +299,7 @@ export async function main(argv: readonly string[], io: Output = defaultOutput):
   let result: CheckResult;
   let selection: string | undefined;
   try {
-    oldDoc = parseSpec(shown, storedBytes.toString("utf8"));
+    oldDoc = parseSpecText(shown, storedBytes.toString("utf8"));
     const view = await specSetView(specDir, name);
     selection = view.selection ? describeSelection(view.selection) : undefined;
     result = await checkSpec(source, name, specDir, oldDoc, newDoc, !bytes.equals(storedBytes), await packageVersion());
