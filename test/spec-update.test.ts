@@ -3,13 +3,17 @@
 // API diff printed, nothing touched when the spec cannot be generated; a remembered selection,
 // --supersedes, the project's overlays shown apart, servers as maintainer decisions, and a rollback
 // when the contract suite fails. The documented flow on the relay's real file, from the seed's tree.
+// A spec from an http(s) URL (loopback), and the CHANGELOG entry an update writes, in words.
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateAll, staleFiles, writeGenerated } from "../scripts/generate.js";
+import { addUnreleasedEntry, changelogEntry, describeChange, mdCode, wrap } from "../scripts/spec-changelog.js";
 import { main, targetName } from "../scripts/spec-update.js";
-import { main as specDiff } from "../scripts/spec-diff.js";
+import { main as specDiff, type SpecChange } from "../scripts/spec-diff.js";
 import { ROOT } from "./helpers/spec.js";
 
 const SPEC_NAME = "kling-image2video.json";
@@ -426,5 +430,198 @@ describe("targetName", () => {
     expect(() => targetName("/x/a.json", "sub/relay.json")).toThrow(/without directories/);
     expect(() => targetName("/x/a.json", ".hidden.json")).toThrow(/without directories/);
     expect(() => targetName("/x/spec-set.json")).toThrow(/reserved: spec-set\.json holds the remembered selection/);
+  });
+
+  it("reads a URL's last path segment, without its query", () => {
+    expect(targetName("https://docs.example/openapi/relay.json?v=2")).toBe("relay.json");
+    expect(targetName("https://docs.example/openapi/relay.yaml")).toBe("relay.json");
+    expect(() => targetName("https://docs.example/")).toThrow(/names no file; pass --name/);
+    expect(targetName("https://docs.example/", "relay")).toBe("relay.json");
+  });
+});
+
+describe("spec:update <url>: downloaded under limits, then the CHANGELOG entry", () => {
+  let server: http.Server;
+  let base: string;
+  const requests: Array<{ url: string; headers: http.IncomingHttpHeaders }> = [];
+  const served = new Map<string, string>();
+  const CHANGELOG = "# Changelog\n\nIntro.\n\n## [Unreleased]\n\n### Added\n\n- Something earlier.\n\n## [0.0.1] - 2026-01-01\n\n- First.\n";
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      requests.push({ url: req.url ?? "", headers: req.headers });
+      const body = served.get(req.url ?? "");
+      if (body !== undefined) {
+        res.writeHead(200, { "content-type": req.url?.endsWith(".html") ? "text/html" : "application/json" });
+        res.end(body);
+      } else if (req.url === "/cut/kling-image2video.json") {
+        res.writeHead(200, { "content-type": "application/json", "content-length": "100000" });
+        res.write('{"openapi": "3.1.0", "paths": {');
+        setTimeout(() => res.socket?.destroy(), 20);
+      } else {
+        res.writeHead(404);
+        res.end("not here");
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  beforeEach(async () => {
+    requests.length = 0;
+    await writeFile(path.join(root, "CHANGELOG.md"), CHANGELOG);
+    const next = await realSpec();
+    (okSchema(next).properties.status as { enum: string[] }).enum.push("cancelled");
+    okSchema(next).properties.progress = { type: "number", description: "0..1" };
+    served.set(`/specs/${SPEC_NAME}`, JSON.stringify(next, null, 2));
+    const breaking = await realSpec();
+    delete okSchema(breaking).properties.url;
+    served.set(`/breaking/${SPEC_NAME}`, JSON.stringify(breaking));
+    served.set(`/page/${SPEC_NAME}`, "<html>the docs moved</html>");
+  });
+
+  afterEach(() => {
+    for (const request of requests) {
+      expect(request.headers.authorization).toBeUndefined();
+      expect(request.headers.cookie).toBeUndefined();
+    }
+  });
+
+  const changelog = () => readFile(path.join(root, "CHANGELOG.md"), "utf8");
+
+  it("regenerates from the URL and adds an entry first under [Unreleased]: the spec, the URL, the date, the changes in words", async () => {
+    const url = `${base}/specs/${SPEC_NAME}`;
+    const { code, stdout, stderr } = await update(url);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(await readFile(path.join(specDir, SPEC_NAME), "utf8")).toBe(served.get(`/specs/${SPEC_NAME}`));
+    expect(await readFile(path.join(outDir, "kling-image2video.ts"), "utf8")).toContain("progress?: number");
+    expect(stdout).toContain(`added an entry under [Unreleased] in ${path.join(root, "CHANGELOG.md")}`);
+
+    const text = await changelog();
+    const entry = text.slice(text.indexOf("## [Unreleased]\n\n") + "## [Unreleased]\n\n".length, text.indexOf("### Added"));
+    expect(entry).toMatch(/^### Spec updated: `kling-image2video\.json` \(\d{4}-\d{2}-\d{2}\)\n\n/);
+    expect(entry.slice(0, entry.indexOf("####")).replace(/\s+/g, " ")).toContain(`Taken from <${url}> by \`npm run spec:update\`. Implies a **patch** release`);
+    const mayBreak = entry.slice(entry.indexOf("#### May break"), entry.indexOf("#### Other changes"));
+    expect(mayBreak.replace(/\s+/g, " ")).toContain("- `getklingimage2video` (`GET /kling/v1/videos/image2video/{task_id}`): the answer's `status` may now be `\"cancelled\"`");
+    expect(entry.slice(entry.indexOf("#### Other changes")).replace(/\s+/g, " ")).toContain("the answer may now include `progress`");
+    expect(entry).not.toContain("#### Breaking");
+    // Words, not JSON pointers or rule ids.
+    expect(entry).not.toMatch(/#\/|response-optional-property-added|enum-value-added|application\/json/);
+    // The earlier entries stay as they were, after it.
+    expect(text.startsWith("# Changelog\n\nIntro.\n\n## [Unreleased]\n\n### Spec updated")).toBe(true);
+    expect(text.endsWith("### Added\n\n- Something earlier.\n\n## [0.0.1] - 2026-01-01\n\n- First.\n")).toBe(true);
+
+    // The same spec again: nothing in openapi/ changes, so no second entry.
+    const again = await update(url);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toContain("added an entry");
+    expect(await changelog()).toBe(text);
+  });
+
+  it("puts breaking changes under their own heading, with the bump they imply", async () => {
+    const { code } = await update(`${base}/breaking/${SPEC_NAME}`);
+    expect(code).toBe(0);
+    const text = (await changelog()).replace(/\n {2,}/g, " ");
+    expect(text).toContain("Implies a **minor** release (0.x: breaking changes bump the minor version).");
+    expect(text).toMatch(/#### Breaking\n\n- `getklingimage2video` \(`GET \/kling\/v1\/videos\/image2video\/\{task_id\}`\): the answer no longer includes `url`: code reading it stops compiling\n/);
+  });
+
+  it("refuses a 404, a cut connection and a page that is not a spec, naming the URL; nothing written, no entry", async () => {
+    const before = await snapshot();
+    const missing = await update(`${base}/nowhere/${SPEC_NAME}`);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`spec-update: cannot read ${base}/nowhere/${SPEC_NAME}: HTTP 404 Not Found. Nothing was written to ${specDir}/ or ${outDir}/.\n`);
+    const cut = await update(`${base}/cut/${SPEC_NAME}`);
+    expect(cut.code).toBe(2);
+    expect(cut.stderr).toMatch(new RegExp(`cannot read ${base}/cut/kling-image2video\\.json: the connection was cut after \\d+ bytes`));
+    const page = await update(`${base}/page/${SPEC_NAME}`);
+    expect(page.code).toBe(2);
+    expect(page.stderr).toContain(`spec-update: refused: ${base}/page/${SPEC_NAME} is`);
+    const credentials = await update(`${base.replace("://", "://me:secret@")}/specs/${SPEC_NAME}`);
+    expect(credentials.code).toBe(2);
+    expect(credentials.stderr).not.toContain("secret");
+    expect(await snapshot()).toEqual(before);
+    expect(await changelog()).toBe(CHANGELOG);
+  });
+
+  it("writes no entry when the contract suite fails (rolled back), nor with --no-changelog", async () => {
+    const failed = await run([`${base}/specs/${SPEC_NAME}`], async () => 1);
+    expect(failed.code).toBe(1);
+    expect(await changelog()).toBe(CHANGELOG);
+    const quiet = await update(`${base}/specs/${SPEC_NAME}`, "--no-changelog");
+    expect(quiet.code).toBe(0);
+    expect(await changelog()).toBe(CHANGELOG);
+    const passed = await run([`${base}/breaking/${SPEC_NAME}`], async () => 0);
+    expect(passed.code).toBe(0);
+    expect(await changelog()).toContain("#### Breaking");
+  });
+
+  it("spec:diff compares two URLs, and exits 2 naming a URL it cannot read", async () => {
+    served.set("/old.json", await readFile(SEED, "utf8"));
+    let stdout = "";
+    let stderr = "";
+    const io = { out: (t: string) => void (stdout += t), err: (t: string) => void (stderr += t) };
+    expect(await specDiff([`${base}/old.json`, `${base}/specs/${SPEC_NAME}`], io)).toBe(0);
+    expect(stdout).toMatch(/WARN +response-property-enum-value-added/);
+    expect(await specDiff([`${base}/old.json`, `${base}/gone.json`], io)).toBe(2);
+    expect(stderr).toBe(`spec-diff: cannot read ${base}/gone.json: HTTP 404 Not Found\n`);
+  });
+});
+
+describe("the CHANGELOG entry's words (scripts/spec-changelog.ts)", () => {
+  const change = (over: Partial<SpecChange>): SpecChange => ({
+    level: "non-breaking",
+    operation: "GET /tasks/{id} (getTask)",
+    path: "/tasks/{id}",
+    method: "get",
+    location: "response 200 application/json body",
+    change: "operation-added",
+    detail: "",
+    ...over,
+  });
+
+  it("says what a user of the package meets, per rule", () => {
+    const words = (over: Partial<SpecChange>) => describeChange(change(over));
+    expect(words({ change: "response-optional-property-added", location: "response 200 application/json body.progress" })).toBe("the answer may now include `progress`");
+    expect(words({ change: "response-property-type-generalized", location: "response 200 application/json body.error.code", detail: "type widened from integer to integer|string" })).toBe(
+      "the answer's `error.code` may now be an integer or a string (it was an integer)",
+    );
+    expect(words({ change: "request-property-enum-value-removed", location: "request application/json body.model", detail: 'enum value "kling-v1" removed' })).toBe(
+      'the request\'s `model` no longer accepts `"kling-v1"`',
+    );
+    expect(words({ change: "new-required-request-parameter", location: "parameter query.limit" })).toBe("a call must now pass the `limit` query parameter");
+    expect(words({ change: "response-non-success-status-added", location: "response 429" })).toBe("may now answer with error status `429`");
+    // A rule without its own words still reads as a sentence, never as a rule id.
+    expect(words({ change: "response-property-max-length-increased", location: "response 200 application/json body.id", detail: "maxLength increased from 10 to 20" })).toBe(
+      "the answer's `id`: maxLength increased from 10 to 20",
+    );
+  });
+
+  it("keeps spec text from breaking the Markdown: backticks fenced, control characters and line breaks out", () => {
+    expect(mdCode("a`b")).toBe("``a`b``");
+    expect(mdCode("`x")).toBe("`` `x ``");
+    expect(mdCode("line\nbreak\u202e")).toBe("`line break `");
+    const entry = changelogEntry({
+      spec: "relay.json",
+      source: "https://docs.example/openapi/relay.json",
+      date: "2026-09-01",
+      added: false,
+      superseded: [],
+      version: "0.1.0",
+      changes: [change({ change: "response-optional-property-added", location: "response 200 application/json body.evil\n## [9.9.9]", level: "non-breaking" })],
+    });
+    expect(entry).not.toMatch(/^## /m);
+    for (const line of wrap("- " + "`a b c d e f` ".repeat(20))) expect(line.split("`").length % 2, line).toBe(1); // never broken inside a code span
+  });
+
+  it("adds [Unreleased] when the file has none: before the first release, or to an empty file", () => {
+    expect(addUnreleasedEntry("# Changelog\n\n## [1.0.0]\n\n- x\n", "### E\n")).toBe("# Changelog\n\n## [Unreleased]\n\n### E\n\n## [1.0.0]\n\n- x\n");
+    expect(addUnreleasedEntry("", "### E\n")).toMatch(/^# Changelog\n\n.*\n\n## \[Unreleased\]\n\n### E\n\n$/);
   });
 });
