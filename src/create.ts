@@ -93,11 +93,12 @@ function checkMetadataKeys(meta: Record<string, unknown>): void {
   const known = [...Object.keys(KLING_CONTROL_RULES), ...Object.keys(KLING_REFUSED_METADATA)];
   for (const key of present(meta)) {
     const argument = `request.metadata.${key}`;
-    // The gateway matches keys without regard to case: `CFG_Scale` is its cfg_scale, unchecked.
-    const spelled = known.find((k) => k == key.toLowerCase());
-    if (spelled && spelled != key) fail(argument, `${argument} is read by the relay as ${spelled} (keys match without regard to case): write it as ${spelled}`);
-    const refused = KLING_REFUSED_METADATA[key];
+    // The gateway matches keys as Go does, without regard to case (and ſ as s): `CFG_Scale` is its cfg_scale, unchecked.
+    const folded = key.toLowerCase().replace(/ſ/g, "s");
+    const refused = KLING_REFUSED_METADATA[folded];
     if (refused) fail(argument, `${argument} is refused: ${refused}`);
+    const spelled = known.find((k) => k == folded);
+    if (spelled && spelled != key) fail(argument, `${argument} is read by the relay as ${spelled} (keys match without regard to case): write it as ${spelled}`);
     const rule = KLING_CONTROL_RULES[key];
     if (rule) checkRule(argument, rule, meta[key]);
     else if (!isJson(meta[key])) {

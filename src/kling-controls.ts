@@ -162,6 +162,7 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
 export const KLING_REFUSED_METADATA: Readonly<Record<string, string>> = {
   model_name: "Kling would run that model while the relay bills the top-level model; use request.model",
   duration: "the gateway needs a string there and skips its checks; use request.duration (whole seconds)",
+  model: "it would replace the model Kling runs, not the one the relay bills; use request.model",
   prompt: "it would replace request.prompt",
   image: "it would replace request.image",
 };

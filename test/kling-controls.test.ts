@@ -82,10 +82,12 @@ describe("refused before a byte is sent, naming the field, the rule and the valu
     ["a motion brush with an end frame", () => i2v({}, { static_mask: PNG, image_tail: PNG }), "request.metadata", /one of the end frame/],
     ["an end frame without a top-level image", () => t2v({}, { image_tail: PNG }), "request.metadata.image_tail", /needs a top-level image/],
     ["metadata.model_name", () => t2v({}, { model_name: "kling-v2-master" }), "request.metadata.model_name", /bills the top-level model/],
-    ["metadata.Model_Name, read by the relay as model_name", () => t2v({}, { Model_Name: "kling-v2-master" }), "request.metadata.Model_Name", /as model_name/],
+    ["metadata.Model_Name, read by the relay as model_name", () => t2v({}, { Model_Name: "kling-v2-master" }), "request.metadata.Model_Name", /bills the top-level model/],
     ["metadata.CFG_SCALE, unchecked under another case", () => t2v({}, { CFG_SCALE: 7 }), "request.metadata.CFG_SCALE", /write it as cfg_scale/],
     ["metadata.duration", () => t2v({}, { duration: 10 }), "request.metadata.duration", /use request.duration/],
     ["metadata.prompt", () => t2v({}, { prompt: "other" }), "request.metadata.prompt", /replace request.prompt/],
+    ["metadata.Model, which replaces the model Kling gets", () => t2v({}, { Model: "kling-v2-master" }), "request.metadata.Model", /model Kling runs/],
+    ["a key folded as Go does (ſ as s): cfg_ſcale", () => t2v({}, { "cfg_ſcale": 9 }), "request.metadata.cfg_ſcale", /as cfg_scale/],
     ["metadata that is a string", () => t2v({ metadata: '{"cfg_scale":0.5}' }), "request.metadata", /must be an object/],
     ["metadata that is an array", () => t2v({ metadata: [1] }), "request.metadata", /must be an object/],
     ["bytes under a key of the relay's own", () => t2v({}, { reference: new Uint8Array([1, 2, 3]) }), "request.metadata.reference", /plain JSON/],
@@ -114,49 +116,77 @@ describe("refused before a byte is sent, naming the field, the rule and the valu
   });
 });
 
-describe("sent so that Kling gets what was asked", () => {
-  it("text2video without an aspect ratio sends Kling's default, 16:9, explicitly", async () => {
-    await t2v({});
-    expect(sentBody().metadata).toEqual({ aspect_ratio: "16:9" });
+describe("sent so that Kling gets what was asked (the fake relay's gateway: relay.creates[i].kling)", () => {
+  /** What the relay's gateway would send Kling for the only create. */
+  function klingGot(): NonNullable<FakeRelay["creates"][number]["kling"]> {
+    expect(relay.creates).toHaveLength(1);
+    expect(relay.creates[0]!.kling).toBeDefined();
+    return relay.creates[0]!.kling!;
+  }
+
+  it("a raw POST shows the gateway's own default: a square video", async () => {
+    await kling.POST("/kling/v1/videos/text2video", { body: { ...TEXT } });
+    expect(klingGot().aspect_ratio).toBe("1:1");
   });
 
-  it("1:1 is sent when asked for", async () => {
+  it("text2video without an aspect ratio gets Kling's default, 16:9, sent explicitly", async () => {
+    await t2v({});
+    expect(sentBody().metadata).toEqual({ aspect_ratio: "16:9" });
+    expect(klingGot()).toMatchObject({ aspect_ratio: "16:9", prompt: TEXT.prompt, model_name: "kling-v1", mode: "std" });
+    expect(relay.creates[0]!.klingEndpoint).toBe("text2video");
+  });
+
+  it("1:1 is what Kling gets when asked for", async () => {
     await t2v({}, { aspect_ratio: "1:1" });
-    expect(sentBody().metadata).toEqual({ aspect_ratio: "1:1" });
+    expect(klingGot().aspect_ratio).toBe("1:1");
   });
 
   it("width and height on text2video become the aspect ratio they state, and are not sent", async () => {
     await t2v({ width: 720, height: 1280 });
     const body = sentBody();
-    expect(body.metadata).toEqual({ aspect_ratio: "9:16" });
     expect(body).not.toHaveProperty("width");
     expect(body).not.toHaveProperty("height");
+    expect(klingGot().aspect_ratio).toBe("9:16");
+    expect(relay.creates[0]!.dropped).toEqual([]);
   });
 
-  it("an end frame, a static mask and dynamic masks given as bytes go out as bare base64", async () => {
+  it("an end frame given as bytes reaches Kling as the image's base64, with the other controls", async () => {
     const tail = makePng(640, 360, { size: 5_000 });
-    await i2v({}, { image_tail: tail, negative_prompt: "blur", cfg_scale: 0.25 });
-    expect(sentBody().metadata).toEqual({ image_tail: b64(tail), negative_prompt: "blur", cfg_scale: 0.25 });
-    await relay.close();
-    relay = await createFakeRelay();
-    kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: relay.url, maxRetries: 0 });
+    await i2v({ duration: 10, mode: "pro" }, { image_tail: tail, negative_prompt: "blur", cfg_scale: 0.25 });
+    expect(klingGot()).toMatchObject({ negative_prompt: "blur", cfg_scale: 0.25, mode: "pro", duration: "10", model_name: "kling-v1" });
+    const images = relay.creates[0]!.klingImages!;
+    expect(images.image_tail).toMatchObject({ form: "base64", bytesSha256: sha256(tail) });
+    expect(images.image).toMatchObject({ form: "base64", bytesSha256: sha256(PNG) });
+    expect(relay.creates[0]!.klingEndpoint).toBe("image2video");
+    expect(relay.creates[0]!.dropped).toEqual([]);
+  });
+
+  it("a static mask and dynamic masks (bytes, a data: URL) reach Kling as bare base64, trajectories whole", async () => {
     const mask = makePng(1280, 720);
     const trajectories = [{ x: 10, y: 20 }, { x: 30, y: 40 }];
     await i2v({}, { static_mask: mask, dynamic_masks: [{ mask: `data:image/png;base64,${b64(mask)}`, trajectories }] });
-    expect(sentBody().metadata).toEqual({ static_mask: b64(mask), dynamic_masks: [{ mask: b64(mask), trajectories }] });
+    expect(klingGot().dynamic_masks).toEqual([{ mask: expect.stringMatching(/^\[image: \d+ characters\]$/), trajectories }]);
+    const images = relay.creates[0]!.klingImages!;
+    expect(images.static_mask).toMatchObject({ form: "base64", bytesSha256: sha256(mask) });
+    expect(images["dynamic_masks[0].mask"]).toMatchObject({ form: "base64", bytesSha256: sha256(mask) });
   });
 
-  it("an unknown metadata key goes through untouched, with the harmless top-level fields", async () => {
+  it("a camera move reaches Kling with its one axis (zeros on the others are the gateway's to drop)", async () => {
+    await i2v({}, { camera_control: { type: "simple", config: { zoom: -3, pan: 0 } } });
+    expect(klingGot().camera_control).toEqual({ type: "simple", config: { zoom: -3 } });
+  });
+
+  it("an unknown metadata key goes through untouched; user and response_format are harmless", async () => {
     const extra = { watermark_info: { enabled: false }, sound: "on" };
-    await t2v({ user: "u-1", response_format: "url", n: 1 }, { ...extra, camera_control: { type: "simple", config: { zoom: -3 } } });
-    const body = sentBody();
-    expect(body.metadata).toEqual({ ...extra, camera_control: { type: "simple", config: { zoom: -3 } }, aspect_ratio: "16:9" });
-    expect(body).toMatchObject({ user: "u-1", response_format: "url", n: 1 });
+    await t2v({ user: "u-1", response_format: "url", n: 1 }, extra);
+    expect(sentBody()).toMatchObject({ user: "u-1", response_format: "url", n: 1, metadata: { ...extra, aspect_ratio: "16:9" } });
+    // Upstream's gateway drops them (a patched one may pass them): the video is the one asked for either way.
+    expect([...relay.creates[0]!.dropped!].sort()).toEqual(["metadata.sound", "metadata.watermark_info", "n", "response_format", "user"]);
   });
 
   it("mode is taken at the top level, where the gateway reads it", async () => {
     await i2v({ mode: "pro" });
-    expect(sentBody()).toMatchObject({ mode: "pro" });
+    expect(klingGot().mode).toBe("pro");
   });
 });
 
@@ -179,9 +209,11 @@ describe("images streamed from a file (openImageFile)", () => {
     const tailBytes = makePng(800, 600);
     await writeFile(tail, tailBytes);
     await kling.createImage2VideoTask({ ...IMAGE, image: blob, metadata: { image_tail: await openImageFile(tail) } });
-    const body = sentBody();
-    expect(relay.creates[0]!.image).toMatchObject({ form: "base64", bytesSha256: sha256(jpeg) });
-    expect((body.metadata as Record<string, unknown>).image_tail).toBe(b64(tailBytes));
+    expect(relay.creates).toHaveLength(1);
+    expect(relay.creates[0]!.klingImages).toMatchObject({
+      image: { form: "base64", bytesSha256: sha256(jpeg) },
+      image_tail: { form: "base64", bytesSha256: sha256(tailBytes) },
+    });
   });
 
   it("a file refused by the image rules is refused before any request", async () => {
