@@ -53,7 +53,13 @@ export const EXIT_MEANINGS = {
     help: ["the relay's answer did not match the API spec (or was too large, or its video URL unusable)"],
   },
   8: { label: "not_ready", help: ["download: the task has not completed yet (use wait --output)"] },
-  9: { label: "write_error", help: ["the output file could not be written (permission, disk full)"] },
+  9: {
+    label: "write_error",
+    help: [
+      "a file could not be written (permission, disk full): a video; or generate --jobs' journal,",
+      "which stops the batch whatever else happened (each job's line says what it left)",
+    ],
+  },
   10: { label: "cancelled", help: ["the task was cancelled by the relay (refunded)"] },
   11: {
     label: "may_have_been_created",

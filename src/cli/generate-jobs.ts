@@ -3,15 +3,17 @@
 // board (a line per job in flight, the counts of the others) and a summary; piped, one line per
 // finished job, `<key> TAB <saved|failed|may_have_been_created|...> TAB <path or error>`; --json,
 // JSON Lines. The exit code follows the batch rule. A job that may have been created without its
-// task id coming back is said so in every mode, with the flag that creates it again.
+// task id coming back is said so in every mode, with the flag that creates it again. A journal that
+// cannot be written stops the batch: exit 9, and a line for every job left without an outcome, with
+// its task id and, for one the journal could not record, the command that resumes it.
 import path from "node:path";
 import type { KlingError } from "../index.js";
-import { generateVideos, type VideoJobEvent, type VideoOutcome } from "../node/index.js";
+import { generateVideos, JournalWriteError, type UnfinishedJob, type VideoJobEvent, type VideoOutcome } from "../node/index.js";
 import { FLAGS, readTaskFlags, type CommandLine, type Flag } from "./args.js";
 import { Tally } from "./batch-report.js";
-import { CREATE_FLAGS, DEFAULT_MODEL } from "./create-request.js";
+import { CREATE_FLAGS, DEFAULT_MODEL, resumeCommand } from "./create-request.js";
 import { describeError, Interrupted, UsageError } from "./errors.js";
-import { EXIT_CODES } from "./exit-codes.js";
+import { EXIT_CODES, EXIT_MEANINGS } from "./exit-codes.js";
 import { atLine, readJobsFile } from "./jobs-file.js";
 import { Board } from "./live.js";
 import { openClient, type Session } from "./session.js";
@@ -66,30 +68,7 @@ export async function generateJobs(line: CommandLine, session: Session): Promise
     return `  ${[`${waiting} waiting`, `${tally.count(EXIT_CODES.ok)} saved`, ...tally.counts()].join(", ")}`;
   };
   const board = printer.live ? new Board(printer, session.io.stderr, [], footer) : undefined;
-  const show = (key: string, status: string): void => {
-    if (board) board.set(key, status);
-    else printer.err(`${clean(key)} ${clean(status)}\n`);
-  };
-  const downloading = new Set<string>();
-  const onUpdate = (event: VideoJobEvent): void => {
-    switch (event.type) {
-      case "creating":
-        return show(event.key, "creating");
-      case "created":
-        return show(event.key, `${event.resumed ? "resumed" : "created"} ${event.taskId}`);
-      case "status":
-        return show(event.key, event.status);
-      case "downloading":
-        if (board) board.set(event.key, `downloading ${event.total ? `${Math.floor((event.received / event.total) * 100)}%` : formatBytes(event.received)}`);
-        else if (!downloading.has(event.key)) show(event.key, "downloading");
-        downloading.add(event.key);
-        return;
-      case "saved":
-      case "failed":
-        // Reported from the outcome, which follows.
-        return;
-    }
-  };
+  const onUpdate = progress(printer, board);
 
   const unknown: string[] = [];
   let resumed = 0;
@@ -115,6 +94,8 @@ export async function generateJobs(line: CommandLine, session: Session): Promise
   const stopNote =
     `the batch stopped; every task created so far is in its journal in ${outputDir}: ` +
     "run the same command again to resume (no job is created twice)";
+  /** Set when the journal could not be written: the batch stopped, and this lists what it left. */
+  let stopped: JournalWriteError | undefined;
   board?.start();
   let finished = false;
   try {
@@ -133,9 +114,16 @@ export async function generateJobs(line: CommandLine, session: Session): Promise
       try {
         for await (const outcome of outcomes) report(outcome);
       } catch (error) {
-        throw atLine(error, jobsFile);
+        if (!(error instanceof JournalWriteError)) throw atLine(error, jobsFile);
+        stopped = error;
       }
     });
+    const reportUnfinished = unfinishedReporter(line, session, flags.force);
+    for (const job of stopped?.jobs ?? []) {
+      const write = (): void => reportUnfinished(job, unknown);
+      if (board) board.settle(job.key, write);
+      else write();
+    }
     finished = true;
   } finally {
     const summary = !finished
@@ -145,7 +133,95 @@ export async function generateJobs(line: CommandLine, session: Session): Promise
     else if (summary) printer.err(`${summary}\n`);
   }
   if (unknown.length > 0) printer.err(unknownWarning(printer, unknown));
+  if (stopped) return journalStopped(stopped, session);
   return tally.exitCode();
+}
+
+/** The onUpdate of a batch: each job's progress on its live line (a terminal), or as a line on stderr. */
+function progress(printer: Session["printer"], board: Board | undefined): (event: VideoJobEvent) => void {
+  const show = (key: string, status: string): void => {
+    if (board) board.set(key, status);
+    else printer.err(`${clean(key)} ${clean(status)}\n`);
+  };
+  const downloading = new Set<string>();
+  return (event) => {
+    switch (event.type) {
+      case "creating":
+        return show(event.key, "creating");
+      case "created":
+        return show(event.key, `${event.resumed ? "resumed" : "created"} ${event.taskId}`);
+      case "status":
+        return show(event.key, event.status);
+      case "downloading":
+        if (board) board.set(event.key, `downloading ${event.total ? `${Math.floor((event.received / event.total) * 100)}%` : formatBytes(event.received)}`);
+        else if (!downloading.has(event.key)) show(event.key, "downloading");
+        downloading.add(event.key);
+        return;
+      case "saved":
+      case "failed":
+        // Reported from the outcome, which follows.
+        return;
+    }
+  };
+}
+
+/** What the next run does with a job the journal cannot tell it about: it reports it, and never creates it again. */
+const REPORTED_NEXT_TIME = 'the next run reports it "may have been created" and does not create it again';
+
+/**
+ * The result line of a job that a broken journal left without an outcome, in the output mode's form:
+ * `<key> TAB <not_journaled|stopped|not_started|...> TAB <what to do>`, or a JSON line. A task the
+ * journal could not record comes with the command that resumes it: nothing else remembers it.
+ * Adds the jobs that may have created a task to `unknown`.
+ */
+function unfinishedReporter(line: CommandLine, session: Session, force: boolean): (job: UnfinishedJob, unknown: string[]) => void {
+  const { printer, json } = session;
+  return (job, unknown) => {
+    let result: string;
+    let note: string;
+    let error: Record<string, unknown> | undefined;
+    let resume: string | undefined;
+    let alarm = false;
+    if (job.status === "created" && !job.journaled) {
+      resume = resumeCommand(line, job.taskId, job.route, job.output, force);
+      [result, note, alarm] = ["not_journaled", `task ${job.taskId} is NOT in the journal (${REPORTED_NEXT_TIME}); resume it with: ${resume}`, true];
+    } else if (job.status === "created") {
+      [result, note] = ["stopped", `task ${job.taskId} is in the journal: the next run waits for it`];
+    } else if (job.status === "not_sent") {
+      result = "not_started";
+      note = job.journaled ? "not created: the next run creates it" : `not created, though journaled as about to be: ${REPORTED_NEXT_TIME}`;
+    } else {
+      const described = describeError(job.error, "", undefined);
+      [result, error, alarm] = [EXIT_MEANINGS[described.code].label, described.json, job.error.mayHaveCreatedTask];
+      note = `${described.message.split("\n")[0]!}${job.journaled ? "" : ` (the journal could not record it: ${REPORTED_NEXT_TIME})`}`;
+      if (job.error.mayHaveCreatedTask) unknown.push(job.key);
+    }
+    if (json) {
+      const taskId = job.status === "created" ? job.taskId : undefined;
+      const hint = alarm && job.status === "create_failed" ? UNKNOWN_HINT : undefined;
+      printer.out(`${toJson({ key: job.key, result, ...(taskId !== undefined && { taskId }), journaled: job.journaled, ...(resume && { resume }), note, ...(error && { error }), ...(hint && { hint }) })}\n`);
+    } else {
+      printer.out(`${clean(job.key)}\t${printer.paint("stdout", alarm ? 31 : 33, result)}\t${clean(note)}\n`);
+    }
+  };
+}
+
+/** Ends a batch the journal stopped: what failed (the journal file and the cause) and what to do, on stderr or as JSON; exit 9. */
+function journalStopped(error: JournalWriteError, session: Session): number {
+  const { printer, json } = session;
+  // The journal's own error says the file and the cause; the lines above said each job's part.
+  const head = `${error.cause instanceof JournalWriteError ? error.cause.message : error.message}; the batch stopped and sent no more creates`;
+  const lost = error.jobs.filter((job) => job.status === "created" && !job.journaled).length;
+  const hint =
+    (lost > 0 ? `Resume the ${lost} task${lost === 1 ? "" : "s"} marked not_journaled with the command on ${lost === 1 ? "its" : "their"} line; then f` : "F") +
+    "ree space (or fix the disk) and run the same command again: tasks in the journal are waited for, and no job is created twice.";
+  if (json) {
+    const body = { name: error.name, message: head, path: error.path, ...(error.code !== undefined && { code: error.code }), hint, exitCode: EXIT_CODES.fileError };
+    printer.out(`${toJson({ error: body })}\n`);
+  } else {
+    printer.err(`${printer.paint("stderr", 31, "xiexus-kling:")} ${clean(head)}\n${hint}\n`);
+  }
+  return EXIT_CODES.fileError;
 }
 
 /** One JSON line of a finished job. */

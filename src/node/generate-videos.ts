@@ -6,7 +6,9 @@
 // `concurrency` slots. The journal (journal.ts) in the output directory makes a re-run resume: saved
 // videos are checked and skipped, created tasks are waited for, and a create whose fate is unknown
 // is reported, never silently sent again: every created task costs money and the relay has no
-// idempotency key.
+// idempotency key. A journal that cannot be written stops the batch: no more creates, creates
+// already sent finish, and the iterable throws a JournalWriteError listing every job left without an
+// outcome, with the task ids the journal could not record.
 import { lstat, mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sleep } from "../_sleep.js";
@@ -27,14 +29,14 @@ import {
   WaitTimeoutError,
 } from "../errors.js";
 import { backoffMs, isRetryableStatus } from "../retry.js";
-import { IMAGE2VIDEO } from "../routes.js";
+import { IMAGE2VIDEO, type RouteName } from "../routes.js";
 import { statusKind } from "../status.js";
 import { neverConnected } from "../transport.js";
 import type { CreatedTask, CreateImage2VideoRequest, CreateText2VideoRequest, CreateVideoRequest, VideoTaskResult } from "../types.js";
 import { waitForMany } from "../wait-many.js";
 import { downloadVideo, FileExistsError } from "./download.js";
-import { readImageFile } from "./image-file.js";
-import { openJournal, type Journal, type JobState } from "./journal.js";
+import { openImageFile } from "./image-file.js";
+import { JournalWriteError, openJournal, replayJournalFile, type Journal, type JobState, type UnfinishedJob } from "./journal.js";
 import { checkSettings, loadJobs, type Job, type Settings } from "./_video-jobs.js";
 
 export { DEFAULT_JOB_TIMEOUT_MS } from "./_video-jobs.js";
@@ -218,8 +220,11 @@ async function batchCall<T>(
     return await call(0);
   } catch (error) {
     if (signal?.aborted || !retryable(error)) throw error;
+    // Stopped during the pause: nothing more is sent, and the first failure is the answer.
+    await sleep(backoffMs(0), signal).catch(() => {
+      throw error;
+    });
   }
-  await sleep(backoffMs(0), signal);
   return call(undefined);
 }
 
@@ -260,6 +265,11 @@ const systemCode = (error: unknown): string | undefined => {
  * waited for, never created again; a job whose create may have reached the relay without an answer
  * is reported (JobMayHaveBeenCreatedError) and only created again with `recreateUnknown`; a job
  * that failed is tried again: a new paid attempt, because the batch was run again.
+ *
+ * A journal write that fails (a full disk, an I/O error) stops the batch: no create is sent after
+ * it, polls and downloads stop, creates already sent finish; the outcomes already settled are
+ * yielded, then the iterable throws a JournalWriteError whose `jobs` lists every other job, each
+ * with its task id when it has one and whether the journal holds it.
  */
 export function generateVideos(
   kling: KlingClient,
@@ -307,6 +317,8 @@ async function* run(
   userSignal?.addEventListener("abort", onUserAbort, { once: true });
   let ended = false;
   let fatal: { error: unknown } | undefined;
+  /** The journal could not be written: the batch stops, and ends with a JournalWriteError listing what it left. */
+  let journalError: JournalWriteError | undefined;
   const emit = (event: VideoJobEvent): void => {
     if (!onUpdate || ended) return;
     try {
@@ -320,6 +332,12 @@ async function* run(
     try {
       await append;
     } catch (error) {
+      if (error instanceof JournalWriteError) {
+        // Nothing more can be remembered: the batch stops, and its end lists what the journal lacks.
+        journalError ??= error;
+        stop.abort(error);
+        throw new Fatal(error);
+      }
       const reported =
         detail && error instanceof KlingError ? new KlingError(`${detail}: ${error.message}`, { cause: error }) : error;
       fatal ??= { error: reported };
@@ -333,6 +351,9 @@ async function* run(
   const active: Job[] = [];
   const settled: VideoOutcome[] = [];
   const settledEvents: VideoJobEvent[] = [];
+  /** What a stop by the journal has to report besides the tasks: the creates answered with an error, the outcomes yielded. */
+  const createErrors = new Map<string, KlingError>();
+  const yielded = new Set<string>();
   const fail = (job: Job, error: KlingError): void => {
     settled.push(job.taskId === undefined ? { key: job.key, error } : { key: job.key, taskId: job.taskId, error });
     settledEvents.push({ type: "failed", key: job.key, ...(job.taskId !== undefined && { taskId: job.taskId }), error });
@@ -387,7 +408,7 @@ async function* run(
     if (refusedForAll) throw refusedForAll;
     if (signal.aborted) throw signal.reason;
     // Read and checked before the intent: a refused image or request costs nothing and leaves no record.
-    const image = job.imagePath === undefined ? job.image : await readImageFile(job.imagePath);
+    const image = job.imagePath === undefined ? job.image : await openImageFile(job.imagePath);
     const request = (image === undefined ? { ...job.fields } : { ...job.fields, image }) as CreateVideoRequest;
     await checkCreateRequest(job.route, request);
     if (signal.aborted) throw signal.reason;
@@ -408,9 +429,11 @@ async function* run(
         : kling.createText2VideoTask(request as CreateText2VideoRequest, { maxRetries });
     let created: CreatedTask;
     try {
-      // No signal: a create cut half-way would leave its fate unknown; it ends by the client's timeoutMs.
-      created = await batchCall(create, neverConnected);
+      // Not cut by the batch's stop: a create cut half-way would leave its fate unknown; it ends by
+      // the client's timeoutMs. The stop only keeps one that never connected from being sent again.
+      created = await batchCall(create, neverConnected, stop.signal);
     } catch (error) {
+      if (error instanceof KlingError) createErrors.set(job.key, error);
       const unknown = !(error instanceof KlingError) || error.mayHaveCreatedTask;
       await write(journal.failed(job.key, { error, mayHaveCreatedTask: unknown }));
       if (!(error instanceof KlingError)) throw error;
@@ -533,12 +556,36 @@ async function* run(
     while (settled.length > 0) {
       const outcome = settled.shift()!;
       emit(settledEvents.shift()!);
-      if (stop.signal.aborted) throw stop.signal.reason;
+      // Stopped by the journal, the outcomes already settled are still yielded: the stop reports the rest.
+      if (stop.signal.aborted && journalError === undefined) throw stop.signal.reason;
+      yielded.add(outcome.key);
       yield outcome;
     }
   };
 
+  /**
+   * Every job without an outcome when the journal stopped the batch, in the order of the jobs, and
+   * whether the journal holds where it stands: read back from the file, which is what a re-run will
+   * read (a failed write that could not be cut back may have left records no append acknowledged).
+   */
+  async function unfinished(): Promise<UnfinishedJob[]> {
+    const onDisk = await replayJournalFile(journal.path).catch(() => undefined);
+    const list: UnfinishedJob[] = [];
+    for (const job of byKey.values()) {
+      if (yielded.has(job.key)) continue;
+      const state: Pick<JobState, "phase" | "taskId"> = onDisk ? (onDisk.get(job.key) ?? { phase: "none" }) : journal.state(job.key);
+      const base = { key: job.key, route: job.route.name as RouteName, output: job.output };
+      const error = createErrors.get(job.key);
+      if (job.taskId !== undefined) list.push({ ...base, status: "created", taskId: job.taskId, journaled: state.taskId === job.taskId });
+      // Without a task, the journal knows where the job stands unless the intent is its last word.
+      else if (error) list.push({ ...base, status: "create_failed", error, journaled: state.phase !== "unknown" });
+      else list.push({ ...base, status: "not_sent", journaled: state.phase !== "unknown" });
+    }
+    return list;
+  }
+
   let finished = false;
+  let failure: { error: unknown } | undefined;
   try {
     for (const job of jobs) await triage(job, journal.state(job.key));
     for (const job of active) if (job.earlier) emit({ type: "created", key: job.key, taskId: job.taskId!, resumed: true });
@@ -572,13 +619,30 @@ async function* run(
       await scheduler.return?.();
     }
     finished = true;
+  } catch (error) {
+    failure = { error };
   } finally {
     ended = true;
     userSignal?.removeEventListener("abort", onUserAbort);
-    // Creates already sent finish and are journaled; polls and downloads were aborted with the batch.
+    // Creates already sent finish and are journaled (or, the journal broken, listed); polls and
+    // downloads were aborted with the batch.
     while (pending.size > 0) await Promise.allSettled([...pending]);
-    await journal.close();
+    // A broken journal may fail to close too (a read-only disk keeps the lock file, which the next
+    // run takes over from a dead process): its own error is the one to report.
+    await journal.close().catch((error: unknown) => {
+      if (journalError === undefined) throw error;
+    });
   }
+  // The journal's failure outranks whatever else ended the batch (the user's stop, a job's error):
+  // it is the one that holds the task ids nobody else has.
+  if (journalError !== undefined) {
+    // The outcomes settled before the stop are the user's still: yielded, with their events, first.
+    ended = false;
+    yield* drain();
+    ended = true;
+    throw new JournalWriteError(journal.path, journalError, await unfinished());
+  }
+  if (failure) throw failure.error;
   // A journal write that failed after the last outcome (a create let finish) still ends the batch in error.
   if (finished && fatal) throw fatal.error;
 }

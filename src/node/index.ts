@@ -10,6 +10,9 @@ export { nodeHttpGet } from "./http-get.js";
 export { openImageFile, readImageFile } from "./image-file.js";
 export { generateVideos, JobMayHaveBeenCreatedError, VideoFileError, DEFAULT_JOB_TIMEOUT_MS } from "./generate-videos.js";
 export { JournalLockedError, JournalCorruptError, JOURNAL_FILE, JOURNAL_LOCK_FILE } from "./journal.js";
+/** The batch journal could not be written (disk full, I/O error): the batch stopped; `jobs` lists what it left, task ids included. */
+export { JournalWriteError } from "./journal.js";
 
 export type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSource } from "./download.js";
 export type { GenerateVideosOptions, VideoFailed, VideoJob, VideoJobEvent, VideoJobImage, VideoOutcome, VideoSaved } from "./generate-videos.js";
+export type { UnfinishedJob, UnfinishedJobBase } from "./journal.js";

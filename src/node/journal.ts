@@ -3,12 +3,16 @@
 // is sent), the task id (as soon as it is known) and the outcome. A re-run replays it so that no job
 // is paid for twice: every created task costs money and the relay has no idempotency key.
 // Each record is on disk (write + fdatasync) before its append resolves; the caller awaits it
-// before the step it guards goes on. One process at a time: an exclusive lock file beside it.
+// before the step it guards goes on. A write that fails (a full disk, an I/O error) breaks the
+// journal: every append from then on rejects with the same JournalWriteError, nothing more is
+// written, and what the failed write left is cut back off (best effort), so the file holds only
+// acknowledged records. One process at a time: an exclusive lock file beside it.
 import { createHash } from "node:crypto";
 import { open, readFile, stat, type FileHandle } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { InvalidArgumentError, KlingError } from "../errors.js";
 import { checkOptionsObject, checkSignal, checkTaskId, LONE_SURROGATE } from "../options.js";
+import type { RouteName } from "../routes.js";
 import { acquireLock, codeOf, JOURNAL_LOCK_FILE, releaseLock, sweep, type HeldLock } from "./_journal-lock.js";
 
 export { JournalLockedError, JOURNAL_LOCK_FILE } from "./_journal-lock.js";
@@ -133,7 +137,10 @@ export interface OpenJournalOptions {
   signal?: AbortSignal;
 }
 
-/** An open journal; see `openJournal`. Each append resolves once its record is on disk. */
+/**
+ * An open journal; see `openJournal`. Each append resolves once its record is on disk; if it cannot
+ * be written it rejects with JournalWriteError, and so does every append after it.
+ */
 export interface Journal {
   /** The batch's output directory (absolute). */
   readonly dir: string;
@@ -175,6 +182,106 @@ export class JournalCorruptError extends KlingError {
     this.line = line;
     this.problem = problem;
   }
+}
+
+/**
+ * A job that a batch stopped by a JournalWriteError left without an outcome, and where it stands.
+ * `journaled: false` means the journal does not say where it stands (its intent is there, not what
+ * followed): a re-run reports it "may have been created" and does not create it again.
+ */
+export type UnfinishedJob =
+  | (UnfinishedJobBase & {
+      /** Its create was not sent in this run. */
+      readonly status: "not_sent";
+    })
+  | (UnfinishedJobBase & {
+      /** It has a task (created in this run or an earlier one): `taskId`. */
+      readonly status: "created";
+      /** The task: when not `journaled`, wait for it and save its video yourself (route, output). */
+      readonly taskId: string;
+    })
+  | (UnfinishedJobBase & {
+      /** Its create was sent and answered with `error` (no task id came back). */
+      readonly status: "create_failed";
+      /** The create's error; `mayHaveCreatedTask` when a task may exist all the same. */
+      readonly error: KlingError;
+    });
+
+/** What every UnfinishedJob says. */
+export interface UnfinishedJobBase {
+  /** The job's key. */
+  readonly key: string;
+  /** Its route (`image2video`, `text2video`): where to look its task up. */
+  readonly route: RouteName;
+  /** The video's absolute path, where the job would have saved it. */
+  readonly output: string;
+  /** Whether the journal holds where the job stands, so a re-run goes on with it by itself (see UnfinishedJob). */
+  readonly journaled: boolean;
+}
+
+/** How many unfinished jobs a JournalWriteError's message names one by one. */
+const NAMED_IN_MESSAGE = 10;
+
+/**
+ * The batch journal could not be written (no space left, an I/O error, a read-only file system):
+ * nothing more is recorded, so the batch stops. From an append: the journal's `path` and the
+ * system's `code`. From generateVideos, once creates already sent have finished: also `jobs`,
+ * every job that did not get an outcome, with the task ids the journal could not record.
+ */
+export class JournalWriteError extends KlingError {
+  override name = "JournalWriteError";
+  /** The journal file. */
+  readonly path: string;
+  /** The system's error code (`ENOSPC`, `EIO`, `EROFS`, ...), when it had one. */
+  readonly code: string | undefined;
+  /** From generateVideos: the jobs the batch left without an outcome (empty from an append). */
+  readonly jobs: readonly UnfinishedJob[];
+  constructor(path: string, cause: unknown, jobs: readonly UnfinishedJob[] = []) {
+    super(`could not write the batch journal ${path}: ${describeCause(cause)}${jobs.length > 0 ? stoppedSummary(jobs) : ""}`, { cause });
+    const code = cause instanceof JournalWriteError ? cause.code : (cause as { code?: unknown } | null)?.code;
+    this.path = path;
+    this.code = typeof code === "string" ? code : undefined;
+    this.jobs = jobs;
+  }
+}
+
+/** The cause as a message says it: `no space left on device (ENOSPC)`. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof JournalWriteError) return describeCause(cause.cause);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: unknown } | null)?.code;
+  // Node says `ENOSPC: no space left on device, write`: the words, then the code.
+  const words = typeof code === "string" ? /^[A-Z]+: (.*?)(, \w+)?$/.exec(message)?.[1] : undefined;
+  return words !== undefined ? `${words} (${code as string})` : message;
+}
+
+/** `n thing` or `n things`. */
+const count = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? "" : "s"}`;
+
+/** The part of a batch's message that says what the stop left: the task ids missing from the journal first. */
+function stoppedSummary(jobs: readonly UnfinishedJob[]): string {
+  const parts = ["; the batch stopped and sent no more creates"];
+  const lost = jobs.flatMap((job) => (job.status === "created" && !job.journaled ? [`${JSON.stringify(job.key)} ${job.taskId}`] : []));
+  if (lost.length > 0) {
+    const named = lost.slice(0, NAMED_IN_MESSAGE).join(", ") + (lost.length > NAMED_IN_MESSAGE ? ` and ${lost.length - NAMED_IN_MESSAGE} more` : "");
+    parts.push(
+      `. ${count(lost.length, "task")} created but NOT in the journal (job, task id): ${named}. Wait for them and save their ` +
+        `videos yourself: a re-run reports these jobs "may have been created" and does not create them again`,
+    );
+  }
+  const waiting = jobs.filter((job) => job.status === "created" && job.journaled).length;
+  if (waiting > 0) parts.push(`. ${count(waiting, "task")} in the journal: a re-run waits for them`);
+  const fresh = jobs.filter((job) => job.status === "not_sent" && job.journaled).length;
+  if (fresh > 0) parts.push(`. ${count(fresh, "job")} not started: a re-run creates them`);
+  const stray = jobs.filter((job) => job.status === "not_sent" && !job.journaled).length;
+  if (stray > 0) parts.push(`. ${count(stray, "job")} not sent, though journaled as about to be: a re-run reports them "may have been created"; they were not`);
+  const failed = jobs.filter((job) => job.status === "create_failed");
+  if (failed.length > 0) {
+    const unknown = failed.filter((job) => job.error.mayHaveCreatedTask).length;
+    parts.push(`. ${count(failed.length, "create")} answered with an error${unknown > 0 ? ` (${unknown} may have created a task)` : ""}`);
+  }
+  parts.push(". Free space (or fix the disk), then run the batch again");
+  return parts.join("");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -432,6 +539,15 @@ async function load(path: string): Promise<Loaded> {
   return { exists: true, size: data.length, validLength, records };
 }
 
+/**
+ * The job states the journal file at `path` holds now, as the next openJournal will replay them
+ * (a torn last line left out; no file: none). Read without the lock, for a report, never to act
+ * on: after a failed write it says what a re-run will find, acknowledged or not.
+ */
+export async function replayJournalFile(path: string): Promise<Map<string, JobState>> {
+  return replay((await load(path)).records);
+}
+
 /** Makes a new file's directory entry durable (a no-op where directories cannot be opened). */
 async function syncDir(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
@@ -482,16 +598,19 @@ class FileJournal implements Journal {
   #pending: Map<string, JobState>;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
-  #broken: Error | undefined;
+  #broken: JournalWriteError | undefined;
   #closing: Promise<void> | undefined;
+  /** The file's length up to its last acknowledged record: what a failed write is cut back to. */
+  #size: number;
 
-  constructor(dir: string, path: string, file: FileHandle, lock: HeldLock, states: Map<string, JobState>) {
+  constructor(dir: string, path: string, file: FileHandle, lock: HeldLock, states: Map<string, JobState>, size: number) {
     this.dir = dir;
     this.path = path;
     this.#file = file;
     this.#lock = lock;
     this.#written = states;
     this.#pending = new Map(states);
+    this.#size = size;
   }
 
   state(key: string): JobState {
@@ -574,34 +693,52 @@ class FileJournal implements Journal {
 
   /**
    * Writes queued records: all those waiting go out in one write and one fdatasync (group commit),
-   * and each append resolves only once its line is on disk. A failed write breaks the journal: the
-   * file may end in a partial line, so nothing more is appended to it (the next open repairs it).
+   * and each append resolves only once its line is on disk. A failed write (or sync) breaks the
+   * journal: its appends and every later one reject with one JournalWriteError, nothing more is
+   * written, and the file is cut back to its acknowledged records.
    */
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0);
+      if (this.#broken) {
+        for (const p of batch) p.reject(this.#broken);
+        continue;
+      }
       try {
-        if (this.#broken) throw this.#broken;
         const bytes = Buffer.from(batch.map((p) => p.line).join(""));
         for (let offset = 0; offset < bytes.length; ) {
           const { bytesWritten } = await this.#file.write(bytes, offset, bytes.length - offset);
           offset += bytesWritten;
         }
         await this.#file.datasync();
+        this.#size += bytes.length;
         for (const p of batch) {
           this.#written.set(p.key, p.state);
           p.resolve();
         }
       } catch (error) {
-        this.#broken ??= new KlingError(
-          `could not write the batch journal ${this.path} (${(error as Error)?.message ?? String(error)}); ` +
-            `stop the batch: what it does next could not be remembered`,
-          { cause: error },
-        );
+        this.#broken = new JournalWriteError(this.path, error);
         for (const p of batch) p.reject(this.#broken);
+        await this.#cutBack();
       }
     }
     this.#flushing = undefined;
+  }
+
+  /**
+   * Removes what a failed write left after the last acknowledged record (a torn line, or whole
+   * lines whose append was refused), so a re-run reads only what this run acted on. Shrinking a
+   * file works on a full disk. Best effort: if it fails too, the next open cuts a torn last line,
+   * and a whole line left over only makes a re-run more careful (an intent left alone reads "may
+   * have been created", never "create it").
+   */
+  async #cutBack(): Promise<void> {
+    try {
+      await this.#file.truncate(this.#size);
+      await this.#file.datasync();
+    } catch {
+      // Nothing more can be done from here: see above.
+    }
   }
 
   close(): Promise<void> {
@@ -663,7 +800,7 @@ export async function openJournal(dir: string, options?: OpenJournalOptions): Pr
     }
     file = await open(path, "a");
     if (!loaded.exists) await syncDir(absolute);
-    return new FileJournal(absolute, path, file, lock, states);
+    return new FileJournal(absolute, path, file, lock, states, loaded.validLength);
   } catch (error) {
     await file?.close().catch(() => undefined);
     await releaseLock(lock).catch(() => undefined);
