@@ -93,8 +93,8 @@ function checkMetadataKeys(meta: Record<string, unknown>): void {
   const known = [...Object.keys(KLING_CONTROL_RULES), ...Object.keys(KLING_REFUSED_METADATA)];
   for (const key of present(meta)) {
     const argument = `request.metadata.${key}`;
-    // The gateway matches keys as Go does, without regard to case (and ſ as s): `CFG_Scale` is its cfg_scale, unchecked.
-    const folded = key.toLowerCase().replace(/ſ/g, "s");
+    // The gateway matches keys as Go does, without regard to case (and the long s as s): `CFG_Scale` is its cfg_scale, unchecked.
+    const folded = key.toLowerCase().replace(/\u017f/g, "s");
     const refused = KLING_REFUSED_METADATA[folded];
     if (refused) fail(argument, `${argument} is refused: ${refused}`);
     const spelled = known.find((k) => k == folded);

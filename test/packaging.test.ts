@@ -303,7 +303,7 @@ describe("are the types wrong (attw)", () => {
 });
 
 describe("npm pack", () => {
-  it("ships only what a consumer needs: dist, README, CHANGELOG, LICENSE, package.json", async () => {
+  it("ships only what a consumer needs: dist, the READMEs, CHANGELOG, LICENSE, package.json", async () => {
     const files = pkg.files.map((f) => f.path);
     expect(packageIssues(files, manifest)).toEqual([]);
     expect(files).toContain("README.md");
@@ -327,6 +327,7 @@ describe("npm pack", () => {
     const expected = [
       "package.json",
       "README.md",
+      "README.zh-CN.md",
       "CHANGELOG.md",
       "LICENSE",
       "dist/cjs/package.json",

@@ -36,6 +36,7 @@ const INPUT_FILES = new Set([
   "tsconfig.build.json",
   "scripts/build.ts",
   "README.md",
+  "README.zh-CN.md",
   "CHANGELOG.md",
   "LICENSE",
   ".npmignore",
@@ -135,7 +136,7 @@ export async function repack(dir: string, name: string): Promise<string> {
 }
 
 /** Top-level files a consumer may get besides dist/. */
-const ALLOWED_TOP_LEVEL = new Set(["package.json", "README.md", "CHANGELOG.md", "LICENSE"]);
+const ALLOWED_TOP_LEVEL = new Set(["package.json", "README.md", "README.zh-CN.md", "CHANGELOG.md", "LICENSE"]);
 /** Things that must never ship, named for clear messages. */
 const FORBIDDEN = [/^src\//, /^test\//, /^scripts\//, /^openapi\//, /^generated\//, /^\.cache\//, /^node_modules\//, /^tsconfig[^/]*\.json$/, /\.tgz$/, /\.test(-d)?\.[cm]?[jt]s$/];
 
@@ -160,7 +161,7 @@ export function packageIssues(files: readonly string[], manifest: Record<string,
     else if (!file.startsWith("dist/") && !ALLOWED_TOP_LEVEL.has(file)) issues.push(`ships ${file}, which no consumer needs`);
   }
   const present = new Set(files);
-  for (const file of [...referencedFiles(manifest), "package.json", "README.md", "CHANGELOG.md", "LICENSE"]) {
+  for (const file of [...referencedFiles(manifest), "package.json", "README.md", "README.zh-CN.md", "CHANGELOG.md", "LICENSE"]) {
     if (!present.has(file)) issues.push(`does not ship ${file}`);
   }
   return issues;
