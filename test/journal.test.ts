@@ -540,11 +540,15 @@ describe("a writer killed with SIGKILL at random moments", () => {
     const dir = await tempDir();
     const jobs = 4000;
     const kills = [0, 40, 90, 150, 220, 300].map((ms) => ms + Math.floor(Math.random() * 60));
+    // The random offsets, in every failure message: a failing run can be replayed with them.
+    const at = `kills after ${kills.join(", ")} ms`;
     let killedMidway = 0;
     for (const ms of kills) {
       const result = await run(dir, jobs, ms);
       // Whatever state the kill left: the next open replays it (stale lock taken over, torn line cut).
-      const journal = await openJournal(dir);
+      const journal = await openJournal(dir).catch((error: unknown) => {
+        throw new Error(`${at}, killed after ${ms} ms: ${(error as Error).message}`, { cause: error });
+      });
       const written = await lines(dir);
       await journal.close();
       const records = written.map((line) => JSON.parse(line) as JournalRecord);
@@ -552,25 +556,25 @@ describe("a writer killed with SIGKILL at random moments", () => {
       for (const r of records) inFile.set(`${r.t} ${r.key}`, (inFile.get(`${r.t} ${r.key}`) ?? 0) + 1);
       const seen = new Map<string, number>();
       for (const p of result.printed) seen.set(`${p.t} ${p.key}`, (seen.get(`${p.t} ${p.key}`) ?? 0) + 1);
-      for (const [what, count] of seen) expect(inFile.get(what) ?? 0, what).toBeGreaterThanOrEqual(count);
+      for (const [what, count] of seen) expect(inFile.get(what) ?? 0, `${at}, killed after ${ms} ms: ${what}`).toBeGreaterThanOrEqual(count);
       if (!result.done) killedMidway++;
     }
     // The kills must have hit the writer mid-batch, or this test proved nothing.
-    expect(killedMidway).toBeGreaterThanOrEqual(3);
+    expect(killedMidway, at).toBeGreaterThanOrEqual(3);
 
     const last = await run(dir, jobs, undefined);
-    expect(last.stderr).toBe("");
-    expect(last.done).toBe(true);
+    expect(last.stderr, at).toBe("");
+    expect(last.done, at).toBe(true);
     const records = (await lines(dir)).map((line) => JSON.parse(line) as JournalRecord);
     const states = replay(records);
-    expect(states.size).toBe(jobs);
-    for (const state of states.values()) expect(state.phase).toBe("saved");
+    expect(states.size, at).toBe(jobs);
+    for (const state of states.values()) expect(state.phase, `${at}: ${state.key}`).toBe("saved");
     // Never paid twice: a job got a new task only after a definite failure or the user's recreate.
     for (let i = 0; i < jobs; i++) {
       const mine = records.filter((r) => r.key === `job-${i}`);
       const tasks = mine.filter((r) => r.t === "created").length;
       const allowed = 1 + mine.filter((r) => r.t === "recreate" || (r.t === "failed" && r.resumable === false)).length;
-      expect(tasks, `job-${i}`).toBeLessThanOrEqual(allowed);
+      expect(tasks, `${at}: job-${i}`).toBeLessThanOrEqual(allowed);
     }
   });
 });
