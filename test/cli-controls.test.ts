@@ -344,6 +344,20 @@ describe.concurrent("a task asked for on the wrong route", { timeout: 60_000 }, 
     });
   });
 
+  it("a batch wait names the route of each task that is on the other one, and only of those", async () => {
+    const relay = await startRelay();
+    const text = await createdOn(relay, "text2video");
+    const image = await createdOn(relay, "image2video");
+    const run = await cli(relay, ["wait", text, image, "no-such-task", "--interval", "0.05"]);
+    expect(run.code).toBe(EXIT_CODES.notFound);
+    const lines = new Map(run.stdout.trim().split("\n").map((line) => [line.split("\t")[0], line] as const));
+    expect(lines.get(text)).toMatch(/there is one on text2video: run it again with --route text2video/);
+    expect(lines.get(image)).toMatch(/\tcompleted\t/);
+    expect(lines.get("no-such-task")).not.toMatch(/--route/);
+    // One look on the other route for each task not found, and none for the one found.
+    expect(relay.requests.filter((r) => r.method === "GET" && r.route === "text2video")).toHaveLength(2);
+  });
+
   it("a task on neither route: the usual not-found message after one look; another error: no look at all", async () => {
     const relay = await startRelay();
     const missing = await cli(relay, ["status", "no-such-task"]);

@@ -2,14 +2,14 @@
 // line is printed as it settles (after its download, with --output-dir); the exit code is the worst
 // outcome's (exit-codes.ts).
 import path from "node:path";
-import type { CompletedVideoTask, VideoTask } from "../index.js";
+import { TaskNotFoundError, type CompletedVideoTask, type VideoTask } from "../index.js";
 import { downloadVideo, type DownloadResult } from "../node/index.js";
 import { Tally } from "./batch-report.js";
 import { describeError } from "./errors.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { Board } from "./live.js";
 import type { Session } from "./session.js";
-import type { TaskCalls } from "./task-routes.js";
+import { hintOtherRoute, type TaskCalls } from "./task-routes.js";
 import { clean, toJson } from "./terminal.js";
 import { checkOutput, videoFileName } from "./video-file.js";
 
@@ -93,7 +93,13 @@ export async function waitForTasks(calls: TaskCalls, taskIds: readonly string[],
     for await (const outcome of outcomes) {
       const file = files.get(outcome.taskId);
       if (outcome.task === undefined || file === undefined) {
-        report(outcome.taskId, outcome.task ?? (outcome.error as { lastTask?: VideoTask }).lastTask, outcome.error);
+        // Not found on this route: one look on the other, to suggest --route when the task is there.
+        const error =
+          outcome.error instanceof TaskNotFoundError
+            ? await hintOtherRoute(calls, outcome.taskId, signal, () => Promise.reject(outcome.error)).catch((e: unknown) => e)
+            : outcome.error;
+        if (signal.aborted) break;
+        report(outcome.taskId, outcome.task ?? (outcome.error as { lastTask?: VideoTask }).lastTask, error);
         continue;
       }
       const pending = download(outcome, file);
