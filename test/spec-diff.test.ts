@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { diffSpecs, FOLD_NON_BREAKING_AFTER, formatChanges, main, RULES, summarize } from "../scripts/spec-diff.js";
+import { applyOverlaysTolerant, diffSpecs, FOLD_NON_BREAKING_AFTER, formatChanges, formatStaleActions, main, RULES, summarize } from "../scripts/spec-diff.js";
+import { parseOverlay } from "../scripts/spec-set.js";
 import type { ChangeLevel, SpecChange } from "../scripts/spec-diff.js";
 import { main as oasdiffMain, score } from "../scripts/spec-diff-oasdiff.js";
 import { emitterFor } from "../scripts/spec-diff/core.js";
@@ -832,5 +833,35 @@ describe("spec-diff CLI", () => {
     expect((JSON.parse(error.stdout) as { summary: Json }).summary).toMatchObject({ breaking: 1 });
     expect(passed.status).toBe("fulfilled");
     expect((passed as PromiseFulfilledResult<{ stdout: string }>).value.stdout).toMatch(/^0 breaking, 0 maybe-breaking, 1 non-breaking$/m);
+  });
+});
+
+describe("applyOverlaysTolerant: every action that no longer applies, listed at once", () => {
+  it("skips and lists each failing action (by its number in the file), applies the others, and leaves the input alone", () => {
+    const doc = baseDoc();
+    const before = structuredClone(doc);
+    const overlay = parseOverlay(
+      "openapi/overlays/fixes.json",
+      JSON.stringify({
+        overlay: "1.0.0",
+        info: { title: "fixes", version: "1" },
+        extends: "../spec.json",
+        actions: [
+          { target: "$.components.schemas.Gone", description: "fixed upstream", remove: true },
+          { target: "$.components.schemas.Item.properties", update: { extra: { type: "string" } } },
+          { target: "$.info.title", update: { x: 1 } },
+        ],
+      }),
+      "openapi",
+    );
+    const { doc: out, stale } = applyOverlaysTolerant(doc, [overlay]);
+    expect(stale.map((s) => s.action)).toEqual([1, 3]);
+    expect(formatStaleActions(stale)[0]).toBe(
+      'openapi/overlays/fixes.json action 1 (fixed upstream): target "$.components.schemas.Gone" matches nothing: the spec no longer has what this action fixes (the relay fixed it?); delete the action, or the overlay',
+    );
+    expect(stale[1]!.reason).toMatch(/^target "\$\.info\.title" selects a string/);
+    expect(((out.components as Json).schemas as Record<string, Json>).Item!.properties).toHaveProperty("extra");
+    expect(doc).toEqual(before);
+    expect(applyOverlaysTolerant(doc, []).stale).toEqual([]);
   });
 });
