@@ -1,20 +1,23 @@
 // Section "create from a 10 MiB image", client side (run as .cache/bench/create-worker.mjs with
-// --expose-gc): `node --expose-gc create-worker.mjs <kling|naive> <bytes|file> <baseUrl> <image> <warm-up image>`.
+// --expose-gc): `node --expose-gc create-worker.mjs <kling|naive> <bytes|file|open> <baseUrl> <image> <warm-up image>`.
 // One image2video create of <image>, after two warm-up creates of a small image by the same path
 // (so fetch, undici and our code are loaded before the baseline). "bytes": the image is read
-// into memory before the baseline; "file": it is read inside the measured part. "kling" is
-// createImage2VideoTask (streamed base64 body); "naive" is the fetch a user writes by hand.
+// into memory before the baseline; "file": it is read inside the measured part; "open" (kling
+// only): it is opened with openImageFile inside the measured part, a Blob backed by the file that
+// the create streams from disk. "kling" is createImage2VideoTask (streamed base64 body); "naive"
+// is the fetch a user writes by hand.
 // Peak RSS is the larger of `rss()` sampled every 1 ms and VmHWM (reset after the baseline through
 // /proc/self/clear_refs): a synchronous JSON.stringify blocks the sampler, VmHWM still sees it.
 // Prints one JSON line.
 import { readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createKlingClient } from "../../src/index.js";
-import { readImageFile } from "../../src/node/image-file.js";
+import { openImageFile, readImageFile } from "../../src/node/image-file.js";
 
 const [mode, source, baseUrl, imagePath, warmPath] = process.argv.slice(2);
-if ((mode !== "kling" && mode !== "naive") || (source !== "bytes" && source !== "file") || !baseUrl || !imagePath || !warmPath) {
-  console.error("usage: create-worker kling|naive bytes|file <baseUrl> <image> <warm-up image>");
+const sources = mode === "kling" ? ["bytes", "file", "open"] : ["bytes", "file"];
+if ((mode !== "kling" && mode !== "naive") || !sources.includes(source ?? "") || !baseUrl || !imagePath || !warmPath) {
+  console.error("usage: create-worker kling|naive bytes|file <baseUrl> <image> <warm-up image> (kling also: open)");
   process.exit(2);
 }
 
@@ -38,14 +41,15 @@ async function naiveCreate(bytes: Uint8Array): Promise<string> {
   return created.task_id;
 }
 
-async function create(image: Uint8Array): Promise<string> {
-  if (mode === "naive") return naiveCreate(image);
+async function create(image: Uint8Array | Blob): Promise<string> {
+  if (mode === "naive") return naiveCreate(image as Uint8Array);
   return (await kling.createImage2VideoTask({ ...REQUEST, image })).task_id;
 }
 
-const warm = readFileSync(warmPath);
-await create(warm);
-await create(warm);
+// The warm-up goes the way the measured create goes, so "open" has loaded openAsBlob and the Blob stream.
+const warmUp = async (): Promise<Uint8Array | Blob> => (source === "open" ? openImageFile(warmPath) : readFileSync(warmPath));
+await create(await warmUp());
+await create(await warmUp());
 
 const bytes: Buffer | undefined = source === "bytes" ? readFileSync(imagePath) : undefined;
 // RSS keeps moving for ~200 ms after start-up (V8 shrinking its spaces, code flushed): a baseline
@@ -88,8 +92,9 @@ const sampler = setInterval(() => {
 }, 1);
 
 const started = performance.now();
-let image: Uint8Array;
+let image: Uint8Array | Blob;
 if (bytes) image = bytes;
+else if (source === "open") image = await openImageFile(imagePath);
 else image = mode === "kling" ? await readImageFile(imagePath) : await readFile(imagePath);
 const taskId = await create(image);
 const ms = performance.now() - started;
@@ -104,7 +109,7 @@ console.log(
     mode,
     source,
     taskId,
-    imageBytes: image.byteLength,
+    imageBytes: image instanceof Blob ? image.size : image.byteLength,
     ms,
     baselineMb: baselineRss / MB,
     sampledPeakOverMb: (sampledPeak - baselineRss) / MB,

@@ -11,6 +11,7 @@ import { benchCodegen } from "./codegen.js";
 import { benchCreateMemory, benchCreateRequests } from "./create.js";
 import { benchDownload } from "./download.js";
 import { benchGenerateVideos, generateVideosSettings } from "./generate-videos.js";
+import { benchGenerateVideosImages, generateVideosImagesSettings } from "./generate-videos-images.js";
 import { benchHostile } from "./hostile.js";
 import { benchImport } from "./import-cost.js";
 import { ROOT } from "./paths.js";
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     await timed("hostile body", () => benchHostile()),
     await timed("download", () => benchDownload(settings)),
     await timed("generate videos", () => benchGenerateVideos(generateVideosSettings(settings.quick))),
+    await timed("generate videos with images", () => benchGenerateVideosImages(generateVideosImagesSettings(settings.quick))),
     await timed("create memory", () => benchCreateMemory(settings)),
     await timed("per create", () => benchCreateRequests(settings)),
   ];
