@@ -298,7 +298,7 @@ describe("generateVideos with a journal that cannot be written", () => {
       expect(error.jobs.filter((j) => j.status === "created" && !j.journaled).length).toBeGreaterThanOrEqual(1);
       expect(error.message).toMatch(/created but NOT in the journal \(job, task id\): "j\d" task_/);
     }
-    if (plan.record === "intent") expect(error.jobs.some((j) => j.status === "not_sent")).toBe(true);
+    if (plan.record === "intent") expect(error.jobs.some((j) => j.status === "not_started")).toBe(true);
 
     // The re-run, disk working: it does what the report said of each job, and creates only jobs
     // never created before.
@@ -317,7 +317,7 @@ describe("generateVideos with a journal that cannot be written", () => {
         expect(next.error, entry.key).toBeInstanceOf(JobMayHaveBeenCreatedError);
       } else if (entry.status === "created") {
         expect(next.taskId, entry.key).toBe(entry.taskId);
-      } else if (entry.status === "not_sent") {
+      } else if (entry.status === "not_started") {
         expect(after.get(entry.key), `${entry.key} was not started: created now`).toBe(1);
         expect(before.has(entry.key)).toBe(false);
       }

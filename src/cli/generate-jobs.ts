@@ -186,8 +186,8 @@ function unfinishedReporter(line: CommandLine, session: Session, force: boolean)
       resume = resumeCommand(line, job.taskId, job.route, job.output, force);
       [result, note, alarm] = ["not_journaled", `task ${job.taskId} is NOT in the journal (${REPORTED_NEXT_TIME}); resume it with: ${resume}`, true];
     } else if (job.status === "created") {
-      [result, note] = ["stopped", `task ${job.taskId} is in the journal: the next run waits for it`];
-    } else if (job.status === "not_sent") {
+      [result, note] = ["stopped", `task ${job.taskId} is in the journal: the next run goes on with it`];
+    } else if (job.status === "not_started") {
       result = "not_started";
       note = job.journaled ? "not created: the next run creates it" : `not created, though journaled as about to be: ${REPORTED_NEXT_TIME}`;
     } else {

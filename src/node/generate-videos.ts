@@ -252,6 +252,33 @@ const systemCode = (error: unknown): string | undefined => {
 };
 
 /**
+ * Every job without an outcome (not in `yielded`) when the journal stopped the batch, in the order
+ * of the jobs, and whether the journal holds where it stands: read back from the file, which is
+ * what a re-run will read (a failed write that could not be cut back may have left records that
+ * no append acknowledged). `createErrors`: the creates answered with an error, by key.
+ */
+async function unfinishedJobs(
+  journal: Journal,
+  jobs: Iterable<Job>,
+  yielded: ReadonlySet<string>,
+  createErrors: ReadonlyMap<string, KlingError>,
+): Promise<UnfinishedJob[]> {
+  const onDisk = await replayJournalFile(journal.path).catch(() => undefined);
+  const list: UnfinishedJob[] = [];
+  for (const job of jobs) {
+    if (yielded.has(job.key)) continue;
+    const state: Pick<JobState, "phase" | "taskId"> = onDisk ? (onDisk.get(job.key) ?? { phase: "none" }) : journal.state(job.key);
+    const base = { key: job.key, route: job.route.name as RouteName, output: job.output };
+    const error = createErrors.get(job.key);
+    if (job.taskId !== undefined) list.push({ ...base, status: "created", taskId: job.taskId, journaled: state.taskId === job.taskId });
+    // Without a task, the journal knows where the job stands unless the intent is its last word.
+    else if (error) list.push({ ...base, status: "create_failed", error, journaled: state.phase !== "unknown" });
+    else list.push({ ...base, status: "not_started", journaled: state.phase !== "unknown" });
+  }
+  return list;
+}
+
+/**
  * Runs a batch: creates each job's task, waits for it and saves its video into
  * `options.outputDir`, at most `concurrency` requests at once; yields one outcome per job, in the
  * order jobs finish. The jobs are all read and checked first (an async iterable is read to its end):
@@ -563,27 +590,6 @@ async function* run(
     }
   };
 
-  /**
-   * Every job without an outcome when the journal stopped the batch, in the order of the jobs, and
-   * whether the journal holds where it stands: read back from the file, which is what a re-run will
-   * read (a failed write that could not be cut back may have left records no append acknowledged).
-   */
-  async function unfinished(): Promise<UnfinishedJob[]> {
-    const onDisk = await replayJournalFile(journal.path).catch(() => undefined);
-    const list: UnfinishedJob[] = [];
-    for (const job of byKey.values()) {
-      if (yielded.has(job.key)) continue;
-      const state: Pick<JobState, "phase" | "taskId"> = onDisk ? (onDisk.get(job.key) ?? { phase: "none" }) : journal.state(job.key);
-      const base = { key: job.key, route: job.route.name as RouteName, output: job.output };
-      const error = createErrors.get(job.key);
-      if (job.taskId !== undefined) list.push({ ...base, status: "created", taskId: job.taskId, journaled: state.taskId === job.taskId });
-      // Without a task, the journal knows where the job stands unless the intent is its last word.
-      else if (error) list.push({ ...base, status: "create_failed", error, journaled: state.phase !== "unknown" });
-      else list.push({ ...base, status: "not_sent", journaled: state.phase !== "unknown" });
-    }
-    return list;
-  }
-
   let finished = false;
   let failure: { error: unknown } | undefined;
   try {
@@ -640,7 +646,7 @@ async function* run(
     ended = false;
     yield* drain();
     ended = true;
-    throw new JournalWriteError(journal.path, journalError, await unfinished());
+    throw new JournalWriteError(journal.path, journalError, await unfinishedJobs(journal, byKey.values(), yielded, createErrors));
   }
   if (failure) throw failure.error;
   // A journal write that failed after the last outcome (a create let finish) still ends the batch in error.

@@ -192,7 +192,7 @@ export class JournalCorruptError extends KlingError {
 export type UnfinishedJob =
   | (UnfinishedJobBase & {
       /** Its create was not sent in this run. */
-      readonly status: "not_sent";
+      readonly status: "not_started";
     })
   | (UnfinishedJobBase & {
       /** It has a task (created in this run or an earlier one): `taskId`. */
@@ -270,10 +270,10 @@ function stoppedSummary(jobs: readonly UnfinishedJob[]): string {
     );
   }
   const waiting = jobs.filter((job) => job.status === "created" && job.journaled).length;
-  if (waiting > 0) parts.push(`. ${count(waiting, "task")} in the journal: a re-run waits for them`);
-  const fresh = jobs.filter((job) => job.status === "not_sent" && job.journaled).length;
+  if (waiting > 0) parts.push(`. ${count(waiting, "task")} in the journal: a re-run goes on with them`);
+  const fresh = jobs.filter((job) => job.status === "not_started" && job.journaled).length;
   if (fresh > 0) parts.push(`. ${count(fresh, "job")} not started: a re-run creates them`);
-  const stray = jobs.filter((job) => job.status === "not_sent" && !job.journaled).length;
+  const stray = jobs.filter((job) => job.status === "not_started" && !job.journaled).length;
   if (stray > 0) parts.push(`. ${count(stray, "job")} not sent, though journaled as about to be: a re-run reports them "may have been created"; they were not`);
   const failed = jobs.filter((job) => job.status === "create_failed");
   if (failed.length > 0) {
