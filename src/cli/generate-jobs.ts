@@ -214,7 +214,7 @@ function journalStopped(error: JournalWriteError, session: Session): number {
   const lost = error.jobs.filter((job) => job.status === "created" && !job.journaled).length;
   const hint =
     (lost > 0 ? `Resume the ${lost} task${lost === 1 ? "" : "s"} marked not_journaled with the command on ${lost === 1 ? "its" : "their"} line; then f` : "F") +
-    "ree space (or fix the disk) and run the same command again: tasks in the journal are waited for, and no job is created twice.";
+    "ree space (or fix the disk) and run the same command again: the jobs in the journal go on where they stopped, and no job is created twice.";
   if (json) {
     const body = { name: error.name, message: head, path: error.path, ...(error.code !== undefined && { code: error.code }), hint, exitCode: EXIT_CODES.fileError };
     printer.out(`${toJson({ error: body })}\n`);
