@@ -1,4 +1,7 @@
-// An abortable sleep: rejects with the signal's reason the moment it aborts, and leaves no timer.
+// Timers: an abortable sleep that leaves no timer behind, and the reason a time limit aborts with.
+
+/** The abort reason of a time limit running out (an attempt's timeout, a wait's budget): never a caller's. */
+export const TIMED_OUT = Symbol("timed out");
 
 /** Waits `ms`, or rejects with `signal.reason` as soon as `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

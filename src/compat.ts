@@ -1,7 +1,8 @@
-// Relay variants (shared research: relay-variants.md) rewritten into the spec's shape.
+// Relay variants (shared research: relay-variants.md) rewritten into the spec's shape: the rules
+// compat mode reads an off-spec task answer by (src/validate.ts asks once, and checks the result).
 // One table per decision; the README's compat table mirrors these.
 import { isTaskNotExist } from "./errors.js";
-import type { Image2VideoTaskStatus, VideoTask } from "./types.js";
+import type { Image2VideoTaskStatus, VideoTask } from "./routes.js";
 
 // Every status of the spec maps to itself; keyed by the generated union, so a status the spec
 // adds fails the type-check here until it is listed.
@@ -27,11 +28,8 @@ export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
   canceled: "cancelled",
 };
 
-/** What normalizing a body found. */
-export type Normalized =
-  | { kind: "task"; task: VideoTask }
-  | { kind: "not-found" }
-  | { kind: "unknown" };
+/** The relay's "task does not exist" envelope on a 2xx: the client answers it with TaskNotFoundError. */
+export const NOT_FOUND = Symbol("task not found");
 
 type Json = Record<string, unknown>;
 
@@ -67,20 +65,20 @@ function errorOf(task: Json, status: Image2VideoTaskStatus): VideoTask["error"] 
 }
 
 /**
- * Rewrites a relay variant into the spec's task shape. Returns `unknown` when the body is not a
- * variant we know (an unknown status word, no status at all, not an object); the caller then
- * rejects it. Never guesses: every rule is one the research documents.
+ * Rewrites a relay variant into the spec's task shape; NOT_FOUND for the gateway's envelope saying
+ * the task does not exist; undefined when the body is not a variant we know (an unknown status
+ * word, no status at all, not an object): the caller then rejects it. Never guesses: every rule is
+ * one the research documents.
  */
-export function normalizeTask(body: unknown): Normalized {
-  if (!isObject(body)) return { kind: "unknown" };
+export function normalizeTask(body: unknown): VideoTask | typeof NOT_FOUND | undefined {
+  if (!isObject(body)) return undefined;
   let task: Json = body;
   if (isEnvelope(body)) {
     if (isObject(body.data)) task = body.data;
-    else if (isTaskNotExist(body)) return { kind: "not-found" };
-    else return { kind: "unknown" };
+    else return isTaskNotExist(body) ? NOT_FOUND : undefined;
   }
   const status = typeof task.status === "string" ? STATUS_ALIASES[task.status.trim().toLowerCase()] : undefined;
-  if (status === undefined) return { kind: "unknown" };
+  if (status === undefined) return undefined;
 
   // Built in the spec's property order, so a printed task reads the same either way.
   const out: VideoTask = {};
@@ -94,5 +92,5 @@ export function normalizeTask(body: unknown): Normalized {
   if (isObject(task.metadata)) out.metadata = task.metadata as VideoTask["metadata"];
   const error = errorOf(task, status);
   if (error !== undefined) out.error = error;
-  return { kind: "task", task: out };
+  return out;
 }

@@ -2,7 +2,7 @@
 // one factory (APIError.generate). No error ever holds the API key: the client scrubs bodies,
 // headers and causes before building one (see redact.ts), and never stores the request.
 import type { ValidationIssue } from "./_spec.js";
-import type { VideoTask } from "./types.js";
+import type { VideoTask } from "./routes.js";
 
 /** Base class of every error thrown by xiexus-kling. */
 export class KlingError extends Error {
@@ -158,11 +158,7 @@ export class PermissionDeniedError extends APIError {
 export class InsufficientQuotaError extends PermissionDeniedError {
   override name = "InsufficientQuotaError";
   /** The gateway's code: `insufficient_user_quota`, `quota_not_enough` (older gateways) or `pre_consume_token_quota_failed`. */
-  readonly code: string | undefined;
-  constructor(init: APIErrorInit, message?: string) {
-    super(init, message);
-    this.code = gatewayCode(init.body);
-  }
+  readonly code: string | undefined = gatewayCode(this.body);
 }
 
 /** The task does not exist: the spec's 404, or the relay's 400 `task_not_exist`. */
@@ -188,11 +184,7 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
 export class RateLimitError extends APIError {
   override name = "RateLimitError";
   /** How long the server asked to wait, in ms (from `Retry-After` / `retry-after-ms`). */
-  readonly retryAfterMs: number | undefined;
-  constructor(init: APIErrorInit, message?: string) {
-    super(init, message);
-    this.retryAfterMs = retryAfterMs(init.headers);
-  }
+  readonly retryAfterMs: number | undefined = retryAfterMs(this.headers);
 }
 
 /** 5xx: the relay or a proxy in front of it failed. */
@@ -203,9 +195,15 @@ export class InternalServerError extends APIError {
 /** The request did not get an HTTP answer: refused, reset, DNS, TLS, or a body cut short. */
 export class APIConnectionError extends KlingError {
   override name = "APIConnectionError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+}
+
+/**
+ * The caller aborted a create while it was on its way: the relay may have the request, so
+ * `mayHaveCreatedTask` is true; `cause` is the caller's abort reason. (An abort before the request
+ * was handed to fetch rejects with the reason itself: nothing was sent.)
+ */
+export class APIUserAbortError extends KlingError {
+  override name = "APIUserAbortError";
 }
 
 /** An attempt took longer than `timeoutMs`. */

@@ -17,6 +17,7 @@ export {
   InternalServerError,
   APIConnectionError,
   APIConnectionTimeoutError,
+  APIUserAbortError,
   ResponseValidationError,
   ResponseTooLargeError,
   TaskFailedError,
@@ -26,7 +27,6 @@ export {
 export { DEFAULTS } from "./options.js";
 export { DEFAULT_WAIT_TIMEOUT_MS } from "./wait.js";
 export { DEFAULT_CONCURRENCY } from "./wait-many.js";
-export { IMAGE2VIDEO_TASK_PATH } from "./types.js";
 export { IMAGE_RULES } from "./image.js";
 export { MAX_PROMPT_LENGTH } from "./create.js";
 export {

@@ -1,5 +1,6 @@
-// When to retry a request and how long to wait first: a ladder of early returns, one rule each.
-import { retryAfterMs } from "./errors.js";
+// When to send a request again and how long to wait first: the one room for retry rules, written as
+// a ladder of early returns, one rule each. The transport asks `retryDelay` after every attempt.
+import { APIConnectionTimeoutError, retryAfterMs } from "./errors.js";
 
 /** Retry-After hints longer than this are not waited out: the RateLimitError reaches the caller. */
 export const MAX_RETRY_AFTER_MS = 60_000;
@@ -43,4 +44,59 @@ export function retryDelayMs(retry: number, headers: Headers): number | undefine
   if (hint !== undefined) return hint <= MAX_RETRY_AFTER_MS ? hint : undefined;
   // ...else the exponential schedule.
   return backoffMs(retry);
+}
+
+/**
+ * Codes of a connection that was never made, so not one byte of the request left: refused, no
+ * such host, DNS failing, connect timed out (undici's, before any byte of the request).
+ */
+const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** Whether a failed attempt surely sent nothing: its error chain names a connection that was never made. */
+export function neverConnected(error: unknown): boolean {
+  if (error instanceof APIConnectionTimeoutError) return false;
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Who may be retried and how often: the part of a request's policy the ladder reads. */
+export interface RetryRule {
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Whether a 429 is retried here; a batch handles it itself, pausing every poll. Default true. */
+  retryRateLimit?: boolean;
+  /**
+   * A request that creates a paid task: retried (up to `maxRetries`) only when the relay surely did
+   * not take it: the connection was never made, or a 429 (the gateway answers it before doing
+   * anything). Never after a timeout, a reset, a 408 or a 5xx: those may have created a task.
+   */
+  create?: boolean;
+}
+
+/**
+ * The pause before retry number `retry` (0-based) of a `method` request under `rule`, after an
+ * attempt that got `response` or failed to connect with `error` (an APIConnectionError); undefined:
+ * do not retry, hand the answer or the error on.
+ */
+export function retryDelay(retry: number, rule: RetryRule, method: string, response: Response | undefined, error?: unknown): number | undefined {
+  // Only so many retries.
+  if (retry >= rule.maxRetries) return undefined;
+  // A POST, PATCH... may have done its work: sent once, unless it is a create (the rules below).
+  if (!rule.create && !isIdempotent(method)) return undefined;
+  if (!response) {
+    // A create is resent only when nothing of it left this machine.
+    return rule.create && !neverConnected(error) ? undefined : backoffMs(retry);
+  }
+  const status = response.status;
+  if (!isRetryableStatus(status)) return undefined;
+  // A batch pauses every poll on a 429 itself.
+  if (status === 429 && rule.retryRateLimit === false) return undefined;
+  // A create's 5xx or 408 may come after the task was made: only a 429 is surely harmless.
+  if (rule.create && status !== 429) return undefined;
+  return retryDelayMs(retry, response.headers);
 }

@@ -1,7 +1,10 @@
-// What each task status means: the one table every decision reads (wait's terminal check, the
-// CLI's exit codes and colours, compat's aliases). It is keyed by the generated status union, so a
-// status the spec adds fails the type-check here until someone decides what it means.
-import type { Image2VideoTaskStatus, Text2VideoTaskStatus } from "./types.js";
+// What each task status means: the one room for "is it done, and how did it end". The table below
+// is keyed by the generated status union, so a status the spec adds fails the type-check here until
+// someone decides what it means; `taskVerdict` turns an answer into what a waiter does with it. The
+// single wait, the batch, generateVideos and the CLI read it; a task the relay does not have at all
+// never gets here: its answer is a TaskNotFoundError (src/validate.ts reads the relay's forms of it).
+import { ResponseValidationError, TaskCancelledError, TaskFailedError, type KlingError } from "./errors.js";
+import type { CompletedVideoTask, Image2VideoTaskStatus, Text2VideoTaskStatus, VideoTask } from "./routes.js";
 
 /** How a status ends (or does not end) a wait. */
 export type StatusKind = "running" | "completed" | "failed" | "cancelled";
@@ -26,4 +29,38 @@ export function statusKind(status: unknown): StatusKind | undefined {
   return typeof status === "string" && Object.hasOwn(STATUS_KIND, status)
     ? STATUS_KIND[status as Image2VideoTaskStatus]
     : undefined;
+}
+
+/**
+ * What one answer about a task means to whoever waits for it: poll again (`running`), the video
+ * (`completed`, with a url), or the end without one (`error`). `final` says whether the relay itself
+ * ended the task (failed, cancelled: no later poll changes that) or the answer could not be read as
+ * an end (completed without a url, a status the spec does not name: a later poll may tell more).
+ */
+export type TaskVerdict =
+  | { readonly kind: "running"; readonly task?: undefined; readonly error?: undefined }
+  | { readonly kind: "completed"; readonly task: CompletedVideoTask; readonly error?: undefined }
+  | { readonly kind: "ended"; readonly error: KlingError; readonly final: boolean; readonly task?: undefined };
+
+/** Reads one answer about a task: poll again, resolve with the video, or end with the error it stands for. */
+export function taskVerdict(task: VideoTask): TaskVerdict {
+  const kind = statusKind(task.status);
+  const ended = (error: KlingError, final: boolean): TaskVerdict => ({ kind: "ended", error, final });
+  switch (kind) {
+    case "running":
+      return { kind };
+    case "completed":
+      return typeof task.url == "string" && task.url !== ""
+        ? { kind, task: task as CompletedVideoTask }
+        : ended(new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 }), false);
+    case "failed":
+      return ended(new TaskFailedError(task), true);
+    case "cancelled":
+      return ended(new TaskCancelledError(task), true);
+    case undefined:
+      // Polling a status nobody can interpret until the budget ends would only hide the problem.
+      return ended(new ResponseValidationError(`the task has a status the spec does not name: ${JSON.stringify(task.status)}`, { body: task, status: 200 }), false);
+  }
+  // No default: a status kind added above and not given a meaning here leaves this function
+  // without a return, which does not compile.
 }

@@ -1,8 +1,9 @@
 // The helpers of one task route, derived from its description (src/routes.ts): create, get, wait,
-// batch wait and generate. The client builds one set per route over its shared transports, so
-// image2video and text2video run the same code.
-import type { Client, Middleware } from "openapi-fetch";
-import type { paths } from "./_spec.js";
+// batch wait and generate; the client builds one set per route (src/client.ts), so image2video and
+// text2video run the same code. Every helper request takes one path, `call`: built as openapi-fetch
+// would build it, through the middlewares the user added with `use` (each sees it once, whatever
+// they are), then the transport; its answer is read once, here and in src/validate.ts.
+import type { Middleware } from "openapi-fetch";
 import { buildCreateBody, checkCreateRequest } from "./create.js";
 import { APIError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
 import {
@@ -16,16 +17,16 @@ import {
   type ResolvedOptions,
   type ValidationMode,
 } from "./options.js";
-import type { RouteDescription } from "./routes.js";
-import { neverConnected, readBody, type RequestPolicy, type Transport, type TransportDeps } from "./transport.js";
-import type { CompletedVideoTask, CreatedTask, CreateVideoRequest, VideoTaskResult } from "./types.js";
+import { helperNames, ROUTES, type CompletedVideoTask, type RouteDescription, type VideoTaskResult } from "./routes.js";
+import { redirectMode, type CreateBodyPart, type RequestPolicy, type Send } from "./transport.js";
+import type { CreatedTask, CreateVideoRequest } from "./types.js";
 import { NOT_FOUND, parseCreatedBody, parseTaskBody } from "./validate.js";
 import { checkWaitOptions, waitForTask, type WaitOptions } from "./wait.js";
 import { waitForMany, type WaitManyOptions, type WaitOutcome } from "./wait-many.js";
 
 /** Per-call options of a get or a create; each overrides the client's setting for this call. */
 export interface GetTaskOptions {
-  /** Aborts the call; it then rejects with `signal.reason`. */
+  /** Aborts the call; it then rejects with `signal.reason` (a create already on its way: with an APIUserAbortError, see there). */
   signal?: AbortSignal;
   /** Time limit of one attempt, ms. Default: the client's `timeoutMs`. */
   timeoutMs?: number;
@@ -47,25 +48,90 @@ export interface GenerateOptions extends WaitOptions {
 /** What the route helpers share with the client that builds them. */
 export interface RouteContext {
   resolved: ResolvedOptions;
-  deps: TransportDeps;
+  /** Scrubs the API key out of anything that reaches the caller. */
+  redact: <T>(value: T) => T;
+  /** The client's transport. */
+  send: Send;
+  /** The client's request policy. */
   clientPolicy: RequestPolicy;
-  /** openapi-fetch's client, with the Bearer and response middlewares (used when the user added middlewares). */
-  client: Client<paths>;
-  /** Middlewares the user added with `use`. */
-  added: readonly Middleware[];
-  /** Headers of a direct request: the client's, plus Authorization. */
+  /** Middlewares the user added with `use`, in order (the list itself: `use` and `eject` change it). */
+  middlewares: readonly Middleware[];
+  /** Headers of every helper request: the client's, plus Authorization. */
   headers: Record<string, string>;
-  /** A transport for the task helpers under `policy`; `side`: the body is left in readBody. Shared when the policy is the client's. */
-  transport(policy: RequestPolicy, side: boolean): Transport;
 }
 
-/** The helpers of one route. */
+/** The helpers of one route, by role (`routeHelpersOf` in src/client.ts hands them out by route). */
 export interface RouteHelpers {
   create(request: CreateVideoRequest, options?: CreateTaskOptions): Promise<CreatedTask>;
   get(taskId: string, options?: GetTaskOptions): Promise<VideoTaskResult>;
   wait(taskId: string, options?: WaitOptions): Promise<CompletedVideoTask>;
   waitMany(taskIds: Iterable<string>, options?: WaitManyOptions): AsyncIterable<WaitOutcome>;
   generate(request: CreateVideoRequest, options?: GenerateOptions): Promise<CompletedVideoTask>;
+}
+
+/** A helper request's answer: the final Response, its body as scrubbed text, and the URL asked. */
+interface Reply {
+  response: Response;
+  text: string;
+  url: string;
+}
+
+const decoder = new TextDecoder();
+let requestIds = 0;
+
+/**
+ * Sends one helper request: the Request openapi-fetch would build, through the user's middlewares
+ * as openapi-fetch runs them (onRequest in order, then onError and onResponse last-added first),
+ * then the transport. `remake` makes a create's body again for a resend, while the request is the
+ * one built here. Nothing is built once the caller has aborted.
+ */
+async function call(
+  ctx: RouteContext,
+  init: RequestInit & { duplex?: string },
+  schemaPath: string,
+  id: string,
+  policy: RequestPolicy,
+  signal: AbortSignal | undefined,
+  remake?: () => CreateBodyPart,
+): Promise<Reply> {
+  if (signal?.aborted) throw signal.reason;
+  const url = ctx.resolved.baseUrl + schemaPath.replace("{task_id}", encodeURIComponent(id));
+  const built = new Request(url, init);
+  const middlewares = [...ctx.middlewares];
+  const context = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } };
+  const params = context as unknown as Parameters<NonNullable<Middleware["onRequest"]>>[0];
+  let request = built;
+  let response: Response | undefined;
+  let bytes: Uint8Array | undefined;
+  for (const m of middlewares) {
+    const result = await m.onRequest?.({ ...params, request });
+    if (result instanceof Request) request = result;
+    else if (result instanceof Response) {
+      response = result;
+      break;
+    } else if (result) throw new Error("onRequest: must return new Request() or Response() when modifying the request");
+  }
+  if (!response) {
+    try {
+      ({ response, bytes } = await ctx.send(request, policy, signal, { remake: request === built ? remake : undefined, httpGet: true }));
+    } catch (thrown) {
+      let error = thrown;
+      for (let i = middlewares.length - 1; i >= 0 && !response; i--) {
+        const result: unknown = await middlewares[i]!.onError?.({ ...params, request, error });
+        if (result instanceof Response) response = result;
+        else if (result instanceof Error) error = result;
+        else if (result) throw new Error("onError: must return new Response() or instance of Error");
+      }
+      if (!response) throw error;
+    }
+    for (let i = middlewares.length - 1; i >= 0; i--) {
+      const result: unknown = await middlewares[i]!.onResponse?.({ ...params, request, response });
+      if (result instanceof Response) [response, bytes] = [result, undefined];
+      else if (result) throw new Error("onResponse: must return new Response() when modifying the response");
+    }
+  }
+  // Scrubbed before anything parses it, so no error built from the body can carry the key back out.
+  return { response, text: ctx.redact(bytes ? decoder.decode(bytes) : await response.text()), url: request.url };
 }
 
 /** An error body as openapi-fetch hands it over: parsed JSON when it is JSON, else the text. */
@@ -82,7 +148,7 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): { c
   const call = checkOptionsObject(given);
   checkSignal(call.signal);
   if (call.validation !== undefined) checkValidation(call.validation);
-  // The common case keeps the base policy itself, so the client finds its transport without building a key.
+  // The common case keeps the base policy itself.
   if (call.timeoutMs === undefined && call.maxRetries === undefined) return { call, policy: base };
   const policy: RequestPolicy = {
     ...base,
@@ -94,106 +160,49 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): { c
 
 /** Builds the helpers of `route` over the client's context. */
 export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteHelpers {
-  const { resolved, deps } = ctx;
-  const redact = deps.redact;
+  const { resolved, redact } = ctx;
   // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
   const batchPolicy: RequestPolicy = { ...ctx.clientPolicy, retryRateLimit: false };
   const createPolicy: RequestPolicy = { ...ctx.clientPolicy, create: true };
+  // A task id is only found on the route that made it: a not-found names the other routes' getter.
+  const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
+  const notFoundHint = `; not found on ${route.name}: ${elsewhere.map((other) => `a ${other.name} task? use ${helperNames(other).get}`).join("; ")}`;
 
-  /** What an APIError is built from; only computed on the error paths. */
-  const errorInit = (response: Response, method: string, fallbackPath: string, body: unknown) => ({
-    status: response.status,
-    headers: redact(response.headers),
-    method,
-    path: new URL(response.url || `${resolved.baseUrl}${fallbackPath}`).pathname,
-    body: redact(body),
-  });
-
-  /** Rethrows what a call threw, as the caller's own abort reason when it aborted. */
-  function rethrow(thrown: unknown, signal: AbortSignal | undefined): never {
-    // openapi-fetch rethrows only truthy errors, so an abort with a falsy reason (0, "", false)
-    // surfaces as a TypeError from inside it: report the caller's own reason instead.
-    if (signal?.aborted) throw signal.reason;
-    throw thrown;
+  /** The APIError subclass an answer stands for; a not-found one names the other routes' getters. */
+  function apiError({ response, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {
+    const init = { status: response.status, headers: redact(response.headers), method, path: new URL(response.url || url).pathname, body };
+    const error = notFound ? new TaskNotFoundError(init) : APIError.generate(init);
+    if (error instanceof TaskNotFoundError && method === "GET") error.message += notFoundHint;
+    return error;
   }
 
-  async function getTask(id: string, given: GetTaskOptions | undefined, batch = false): Promise<VideoTaskResult> {
-    const { call, policy } = callPolicy(batch ? batchPolicy : ctx.clientPolicy, given);
-    // Without a user onResponse middleware nobody else reads the Response: the transport hands the
-    // text over directly instead of rebuilding a Response around it.
-    const side = !ctx.added.some((m) => m.onResponse);
-    const fetch = ctx.transport(policy, side);
-    let response: Response;
-    let data: unknown;
-    let error: unknown;
-    try {
-      if (ctx.added.length === 0) {
-        // No middleware of the user's to run: the request openapi-fetch would build, built here
-        // (the hot path of every poll; openapi-fetch's own machinery would be pure overhead).
-        const url = resolved.baseUrl + route.task.replace("{task_id}", encodeURIComponent(id));
-        response = await fetch.get(url, ctx.headers, call.signal);
-        if (!response.ok) error = parseErrorText(await response.text());
-      } else {
-        ({ data, error, response } = await (ctx.client.GET as unknown as RawCall)(route.task, {
-          params: { path: { task_id: id } },
-          parseAs: side ? "stream" : "text",
-          signal: call.signal,
-          fetch,
-        }));
-      }
-    } catch (thrown) {
-      rethrow(thrown, call.signal);
-    }
-    if (!response.ok) throw APIError.generate(errorInit(response, "GET", route.task, error ?? ""));
-    // Scrubbed before parsing, so no error built from the body can carry the key back out.
-    const text = redact(side ? readBody(response) : (data as string | undefined));
-    const task = parseTaskBody(text, response.status, call.validation ?? resolved.validation, route.task);
-    if (task === NOT_FOUND) throw new TaskNotFoundError(errorInit(response, "GET", route.task, JSON.parse(text!)));
+  async function getTask(id: string, given: GetTaskOptions | undefined, batch?: boolean): Promise<VideoTaskResult> {
+    const { call: options, policy } = callPolicy(batch ? batchPolicy : ctx.clientPolicy, given);
+    const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, options.signal);
+    const { response, text } = reply;
+    if (!response.ok) throw apiError(reply, "GET", parseErrorText(text));
+    const task = parseTaskBody(text, response.status, options.validation ?? resolved.validation, route.task);
+    if (task === NOT_FOUND) throw apiError(reply, "GET", JSON.parse(text), true);
     return task;
   }
 
   async function createTask(request: CreateVideoRequest, given: CreateTaskOptions | undefined): Promise<CreatedTask> {
-    const { call, policy } = callPolicy(createPolicy, given);
+    const { call: options, policy } = callPolicy(createPolicy, given);
     // Everything is checked, and the image read, before a byte is sent.
     const body = buildCreateBody(await checkCreateRequest(route, request));
-    const fetch = ctx.transport(policy, false);
-    let response: Response;
-    let text: string | undefined;
-    try {
-      if (ctx.added.length === 0) {
-        const headers = { ...ctx.headers, "Content-Type": "application/json" };
-        response = await fetch.post(resolved.baseUrl + route.create, headers, body.make, call.signal);
-      } else {
-        // Middlewares may read the body: they get it as one JSON string.
-        const json = await body.text();
-        const answer = await (ctx.client.POST as unknown as RawCall)(route.create, {
-          body: {},
-          bodySerializer: () => json,
-          parseAs: "text",
-          signal: call.signal,
-          fetch,
-        });
-        response = answer.response;
-        const got = response.ok ? answer.data : answer.error;
-        text = redact(typeof got === "string" ? got : got === undefined ? "" : JSON.stringify(got));
-      }
-      text ??= redact(await response.text());
-    } catch (thrown) {
-      // A timeout or a connection lost once the request was on its way: the relay may have
-      // made the task. The transport never resent it; say so.
-      if (thrown instanceof KlingError && !(call.signal?.aborted ?? false) && !neverConnected(thrown)) markMayHaveCreatedTask(thrown);
-      rethrow(thrown, call.signal);
-    }
+    const init = { method: "POST", headers: { ...ctx.headers, "Content-Type": "application/json" }, body: await body.make(), duplex: "half", redirect: redirectMode() };
+    const reply = await call(ctx, init, route.create, "", policy, options.signal, body.make);
+    const { response, text } = reply;
     if (!response.ok) {
       const parsed = parseErrorText(text);
-      const error = APIError.generate(errorInit(response, "POST", route.create, parsed));
+      const error = apiError(reply, "POST", parsed);
       // The gateway's own error answers come with a refund and no task; a proxy's 5xx page (or a
       // 408) in front of it proves nothing either way.
       const unknownFate = !isGatewayError(parsed) && (response.status === 408 || response.status >= 500);
       throw unknownFate ? markMayHaveCreatedTask(error) : error;
     }
     try {
-      const created = parseCreatedBody(text, response.status, call.validation ?? resolved.validation, route.create);
+      const created = parseCreatedBody(text, response.status, options.validation ?? resolved.validation, route.create);
       try {
         checkTaskId(created.task_id);
       } catch (refused) {
@@ -226,9 +235,3 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   };
   return helpers;
 }
-
-/** openapi-fetch's GET / POST seen through a loose signature: the route's path is a union of two. */
-type RawCall = (
-  url: string,
-  init: Record<string, unknown>,
-) => Promise<{ data?: unknown; error?: unknown; response: Response }>;

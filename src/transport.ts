@@ -1,208 +1,110 @@
-// The `fetch` handed to openapi-fetch. It looks up the real fetch at call time, gives each attempt
-// its own timeout (covering the body, which it reads under a byte cap), retries what is worth
-// retrying, and turns transport failures into APIConnectionError / APIConnectionTimeoutError.
-// HTTP error answers pass through as Responses: openapi-fetch returns them as `{ error }`.
-import { APIConnectionError, APIConnectionTimeoutError, APIError, ResponseTooLargeError } from "./errors.js";
-import type { FetchLike, HttpGet, HttpGetResponse } from "./options.js";
-import { backoffMs, isIdempotent, isRetryableStatus, retryDelayMs } from "./retry.js";
-import { sleep } from "./_sleep.js";
+// The transport: sends one request under a policy (a timeout per attempt, retries by the rules of
+// src/retry.ts, a cap on the bytes it reads) and turns what went wrong on the way into
+// APIConnectionError / APIConnectionTimeoutError. HTTP error answers pass through as Responses.
+// Raw calls reach it as openapi-fetch's fetch; the task helpers' requests come from their own
+// pipeline (src/task-route.ts). Either way the body is read here, inside the attempt's timeout.
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, KlingError, markMayHaveCreatedTask, ResponseTooLargeError } from "./errors.js";
+import type { FetchLike, HttpGet } from "./options.js";
+import { isIdempotent, neverConnected, retryDelay, type RetryRule } from "./retry.js";
+import { sleep, TIMED_OUT } from "./_sleep.js";
 
-/** The part of the options a single request obeys. */
-export interface RequestPolicy {
+// Read from here by src/node/generate-videos.ts; the rule itself is a retry rule (src/retry.ts).
+export { neverConnected } from "./retry.js";
+
+/** The part of the options a single request obeys: the retry rule, plus the time and byte limits. */
+export interface RequestPolicy extends RetryRule {
   /** Time limit of one attempt, ms. */
   timeoutMs: number;
-  /** Retries after the first attempt. */
-  maxRetries: number;
   /** Most bytes of a body read into memory (decoded, so a gzip bomb counts at its inflated size). */
   maxResponseBytes: number;
-  /** Whether a 429 is retried here; a batch handles it itself, pausing every poll. Default true. */
-  retryRateLimit?: boolean;
-  /**
-   * A request that creates a paid task: retried (up to `maxRetries`) only when the relay surely did
-   * not take it: the connection was never made, or a 429 (the gateway answers it before doing
-   * anything). Never after a timeout, a reset, a 408 or a 5xx: those may have created a task.
-   */
-  create?: boolean;
 }
 
 /** What the transport needs besides the policy. */
 export interface TransportDeps {
   /** The user's fetch; undefined means `globalThis.fetch`, looked up at each call. */
   fetch: FetchLike | undefined;
-  /** Sends the GETs of `Transport.get` instead of fetch, when set. */
+  /** Sends the task helpers' GETs instead of fetch, when set. */
   httpGet: HttpGet | undefined;
   /** Scrubs the API key out of anything that becomes part of an error. */
   redact: <T>(value: T) => T;
 }
 
-/**
- * What a transport does with a body: "buffer" reads it (under the cap) and hands on a rebuilt
- * Response; "side" reads it and leaves the text in `readBody` instead, handing on the original
- * Response unread-able (the task helpers, which parse the text themselves); "stream" passes the
- * body through unread (a raw call with `parseAs: "stream"`). Error answers are always buffered.
- */
-export type BodyMode = "buffer" | "side" | "stream";
+/** A POST body as an attempt makes it: text, a stream, or text still being read (from a Blob where bodies cannot stream). */
+export type CreateBodyPart = string | ReadableStream<Uint8Array> | Promise<string>;
 
-const sideBodies = new WeakMap<Response, string>();
-const bufferedBodies = new WeakMap<Response, Uint8Array>();
-/** Bodies an HttpGet already read, by the body-less Response that stands for its answer. */
-const prereadBodies = new WeakMap<Response, Uint8Array>();
-
-/**
- * A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
- * takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
- */
-class OddStatus {
-  constructor(
-    readonly status: number,
-    readonly headers: Headers,
-  ) {}
+/** How one request is sent, besides its policy. */
+export interface SendOptions {
+  /** Makes the body afresh for every attempt after the first, which sends the request's own (a stream can be sent once). */
+  remake?: () => CreateBodyPart;
+  /** Hands a 2xx body on unread (a raw call with `parseAs: "stream"`). */
+  stream?: boolean;
+  /** Sends a GET through the client's `httpGet`, when it has one (the task helpers' GETs). */
+  httpGet?: boolean;
 }
 
-/** An HttpGet's answer as a Response without a body stream (the bytes wait in prereadBodies). */
-function fromHttpGet(answer: HttpGetResponse): Response {
-  if (answer.status > 599) throw new OddStatus(answer.status, answer.headers);
-  const response = new Response(null, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
-  Object.defineProperty(response, "url", { value: answer.url });
-  prereadBodies.set(response, answer.body);
+/** What the transport hands back: the answer, rebuilt around the bytes of its body (unless streamed). */
+export interface Answer {
+  response: Response;
+  /** The body as read (decoded, under the cap); undefined when it was streamed. */
+  bytes?: Uint8Array;
+}
+
+/** Sends `request` under `policy`, aborted by `signal`; resolves with the answer or rejects with a KlingError (or `signal.reason`). */
+export type Send = (request: Request, policy: RequestPolicy, signal: AbortSignal | undefined, options?: SendOptions) => Promise<Answer>;
+
+/** A Response around a body already read (none for the statuses that cannot have one), keeping the real URL. */
+export function rebuilt(status: number, statusText: string, headers: Headers, url: string, body: BodyInit | null): Response {
+  const response = new Response(status === 204 || status === 205 || status === 304 ? null : body, { status, statusText, headers });
+  // A constructed Response has no url; keep the real one for messages and for raw callers.
+  Object.defineProperty(response, "url", { value: url });
   return response;
 }
 
-/** The body a "side" transport read, by the Response it returned. */
-export function readBody(response: Response): string | undefined {
-  return sideBodies.get(response);
-}
-
-/** The bytes a "buffer" transport read into the Response it returned (so a check need not read it again). */
-export function bufferedBody(response: Response): Uint8Array | undefined {
-  return bufferedBodies.get(response);
-}
-
-const TIMED_OUT = Symbol("timed out");
-
 /**
- * Reads a body to its end, as text (UTF-8) or as bytes, failing with ResponseTooLargeError past
- * `limit` decoded bytes.
+ * Reads a body to its end, failing with ResponseTooLargeError past `limit` decoded bytes (after
+ * `cancel`, which drops the connection: the rest is never downloaded, let alone kept).
  */
-async function readCapped(response: Response, limit: number, asText: boolean, cancel: () => void): Promise<string | Uint8Array> {
-  const preread = prereadBodies.get(response);
-  if (preread) return asText ? new TextDecoder().decode(preread) : preread;
+async function readCapped(response: Response, limit: number, cancel: () => void): Promise<Uint8Array> {
   const length = response.headers.get("content-length");
-  // An unencoded body is as long as it says (fetch enforces it): read it whole when that fits, and
-  // refuse it at once when it does not (nothing of it need arrive first).
-  if (length !== null && /^\d+$/.test(length) && !response.headers.has("content-encoding")) {
-    if (+length <= limit) return asText ? response.text() : new Uint8Array(await response.arrayBuffer());
+  const tooLarge = (): never => {
     cancel();
     response.body?.cancel().catch(() => {});
     throw new ResponseTooLargeError(limit, response.status);
+  };
+  // An unencoded body is as long as it says (fetch enforces it): read it whole when that fits, and
+  // refuse it at once when it does not (nothing of it need arrive first).
+  if (length !== null && /^\d+$/.test(length) && !response.headers.has("content-encoding")) {
+    return +length <= limit ? new Uint8Array(await response.arrayBuffer()) : tooLarge();
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (response.body) {
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        // Stop at once and drop the connection: the rest is never downloaded, let alone kept.
-        cancel();
-        reader.cancel().catch(() => {});
-        throw new ResponseTooLargeError(limit, response.status);
-      }
-      chunks.push(value);
-    }
+  const reader = response.body?.getReader();
+  for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader!.read()) {
+    size += chunk.value.byteLength;
+    if (size > limit) tooLarge();
+    chunks.push(chunk.value);
   }
   const bytes = new Uint8Array(size);
   for (let i = 0, offset = 0; i < chunks.length; offset += chunks[i]!.byteLength, i++) bytes.set(chunks[i]!, offset);
-  return asText ? new TextDecoder().decode(bytes) : bytes;
+  return bytes;
 }
 
 /**
- * One request as the transport sees it: openapi-fetch's Request, or the task helper's GET, which is
- * described rather than built (fetch then builds the one Request it needs, not two).
+ * The redirect mode of a create. `"error"` where the platform takes it; workerd refuses it ("does
+ * not make sense at the edge", even in `new Request`) and gets `"manual"`, its 3xx then treated as
+ * the redirect error it stands for. Asked once, at the first create.
  */
-interface Outgoing {
-  method: string;
-  url: string;
-  /** The caller's signal, when there is one. */
-  signal: AbortSignal | undefined;
-  /** Sends one attempt under `signal`; `last`: no attempt follows, so a body need not be kept. */
-  send(signal: AbortSignal, last: boolean): Promise<Response>;
-}
-
-/** Runs one attempt: fetch plus the body, under the attempt's own timeout and the caller's signal. */
-async function attempt(out: Outgoing, policy: RequestPolicy, deps: TransportDeps, mode: BodyMode, last: boolean): Promise<Response> {
-  const userSignal = out.signal;
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(userSignal?.reason);
-  userSignal?.addEventListener("abort", onAbort);
-  const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
-  let streaming = false;
-  try {
-    const response = await out.send(controller.signal, last);
-    if (response.status > 599) {
-      response.body?.cancel().catch(() => {});
-      throw new OddStatus(response.status, response.headers);
+let createRedirect: "error" | "manual" | undefined;
+export function redirectMode(): "error" | "manual" {
+  if (createRedirect === undefined) {
+    try {
+      new Request("http://localhost/", { redirect: "error" });
+      createRedirect = "error";
+    } catch {
+      createRedirect = "manual";
     }
-    if (mode === "stream" && response.ok) {
-      // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
-      streaming = true;
-      return response;
-    }
-    // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-    const side = mode === "side" && response.ok;
-    const body = await readCapped(response, policy.maxResponseBytes, side, () => controller.abort(TIMED_OUT));
-    if (side) {
-      sideBodies.set(response, body as string);
-      return response;
-    }
-    const empty = body.length === 0 || response.status === 204 || response.status === 205 || response.status === 304;
-    const rebuilt = new Response(empty ? null : (body as Uint8Array<ArrayBuffer>), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-    // A constructed Response has no url; keep the real one for messages and for raw callers.
-    Object.defineProperty(rebuilt, "url", { value: response.url || out.url });
-    bufferedBodies.set(rebuilt, body as Uint8Array);
-    return rebuilt;
-  } catch (error) {
-    if (userSignal?.aborted) throw userSignal.reason;
-    if (error instanceof ResponseTooLargeError) throw error;
-    const where = `${out.method} ${new URL(out.url).pathname}`;
-    if (error instanceof OddStatus) {
-      const { status, headers } = error;
-      throw new APIError({ status, headers: deps.redact(headers), body: "", method: out.method, path: new URL(out.url).pathname });
-    }
-    if (controller.signal.reason === TIMED_OUT) {
-      throw new APIConnectionTimeoutError(`${where} timed out after ${policy.timeoutMs} ms`);
-    }
-    const cause = deps.redact(error);
-    throw new APIConnectionError(`${where} failed: ${describeCause(cause)}`, { cause });
-  } finally {
-    clearTimeout(timer);
-    // A streamed body stays tied to the caller's signal; everything else lets go of it now.
-    if (!streaming) userSignal?.removeEventListener("abort", onAbort);
   }
-}
-
-/**
- * Codes of a connection that was never made, so not one byte of the request left: refused, no
- * such host, DNS failing, connect timed out (undici's, before any byte of the request).
- */
-const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
-
-/** Whether a failed attempt surely sent nothing: its error chain names a connection that was never made. */
-export function neverConnected(error: unknown): boolean {
-  if (error instanceof APIConnectionTimeoutError) return false;
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return createRedirect;
 }
 
 /** The words of an error chain: `fetch failed` says little, its cause's message and code say more. */
@@ -219,99 +121,99 @@ export function describeCause(error: unknown): string {
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";
 }
 
-/**
- * The redirect mode of a create. `"error"` where the platform takes it; workerd refuses it ("does
- * not make sense at the edge", even in `new Request`) and gets `"manual"`, its 3xx then treated as
- * the redirect error it stands for. Asked once, at the first create.
- */
-let createRedirect: "error" | "manual" | undefined;
-function redirectMode(): "error" | "manual" {
-  if (createRedirect === undefined) {
-    try {
-      new Request("http://localhost/", { redirect: "error" });
-      createRedirect = "error";
-    } catch {
-      createRedirect = "manual";
-    }
+/** One attempt's request, as fetch gets it: the body made afresh for a resend, or a copy kept while more attempts may follow. */
+async function outgoing(request: Request, signal: AbortSignal, options: SendOptions, n: number, last: boolean): Promise<[Request, RequestInit]> {
+  const init: RequestInit & { duplex?: string } = { signal };
+  if (!request.body) return [request, init];
+  // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
+  // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
+  init.window = null;
+  if (options.remake) {
+    if (n > 0) Object.assign(init, { body: await options.remake(), duplex: "half" });
+    return [request, init];
   }
-  return createRedirect;
+  // A body can be sent once: every attempt but the last sends a copy.
+  return [last ? request : request.clone(), init];
 }
 
-/** A POST body as an attempt makes it: text, a stream, or text still being read (from a Blob where bodies cannot stream). */
-export type CreateBodyPart = string | ReadableStream<Uint8Array> | Promise<string>;
-
-/** The fetch openapi-fetch calls, plus `get` and `post`: a request described by its URL and headers, sent the same way. */
-export type Transport = ((request: Request) => Promise<Response>) & {
-  get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response>;
-  /** A POST whose body is made afresh for each attempt (a stream can be sent once). */
-  post(url: string, headers: Record<string, string>, body: () => CreateBodyPart, signal: AbortSignal | undefined): Promise<Response>;
-};
-
-/** Builds the fetch function openapi-fetch calls, enforcing `policy` on every request. */
-export function createTransport(policy: RequestPolicy, deps: TransportDeps, mode: BodyMode = "buffer"): Transport {
-  async function run(out: Outgoing): Promise<Response> {
-    const retries = isIdempotent(out.method) || policy.create ? policy.maxRetries : 0;
-    for (let n = 0; ; n++) {
-      if (out.signal?.aborted) throw out.signal.reason;
-      let response: Response;
-      try {
-        response = await attempt(out, policy, deps, mode, n >= retries);
-      } catch (error) {
-        if (!(error instanceof APIConnectionError) || n >= retries) throw error;
-        // A create is resent only when nothing of it left this machine.
-        if (policy.create && !neverConnected(error)) throw error;
-        await sleep(backoffMs(n), out.signal);
-        continue;
+/** Builds the function that sends every request of one client. */
+export function createTransport(deps: TransportDeps): Send {
+  /** Runs one attempt: fetch (or httpGet) plus the body, under the attempt's own timeout and the caller's signal. */
+  async function attempt(request: Request, policy: RequestPolicy, signal: AbortSignal | undefined, options: SendOptions, n: number): Promise<Answer> {
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort);
+    const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
+    const { method, url } = request;
+    let streaming = false;
+    try {
+      if (options.httpGet && deps.httpGet && method === "GET") {
+        const got = await deps.httpGet({ url, headers: Object.fromEntries(request.headers), signal: controller.signal, maxBytes: policy.maxResponseBytes });
+        if (got.status > 599) throw new APIError({ status: got.status, headers: deps.redact(got.headers), body: "", method, path: new URL(url).pathname });
+        return { response: rebuilt(got.status, got.statusText, got.headers, got.url, got.body as Uint8Array<ArrayBuffer>), bytes: got.body };
       }
-      if (n >= retries || !isRetryableStatus(response.status)) return response;
-      if (response.status === 429 && policy.retryRateLimit === false) return response;
-      // A create's 5xx or 408 may come after the task was made: only a 429 is surely harmless.
-      if (policy.create && response.status !== 429) return response;
-      const delay = retryDelayMs(n, response.headers);
-      if (delay === undefined) return response;
-      await sleep(delay, out.signal);
+      const last = n >= (policy.create || isIdempotent(method) ? policy.maxRetries : 0);
+      const [input, init] = await outgoing(request, controller.signal, options, n, last);
+      const response = await (deps.fetch ? deps.fetch(new Request(input, init)) : fetch(input, init));
+      const { status } = response;
+      // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the
+      // constructor takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
+      if (status > 599) {
+        response.body?.cancel().catch(() => {});
+        throw new APIError({ status, headers: deps.redact(response.headers), body: "", method, path: new URL(url).pathname });
+      }
+      // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
+      if (request.redirect === "manual" && policy.create && status >= 300 && status < 400) {
+        response.body?.cancel().catch(() => {});
+        throw new TypeError(`the create was redirected (HTTP ${status})`);
+      }
+      if (options.stream && response.ok) {
+        // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
+        streaming = true;
+        return { response };
+      }
+      // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
+      const bytes = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
+      return { response: rebuilt(status, response.statusText, response.headers, response.url || url, bytes as Uint8Array<ArrayBuffer>), bytes };
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof KlingError) throw error;
+      const where = `${method} ${new URL(url).pathname}`;
+      if (controller.signal.reason === TIMED_OUT) throw new APIConnectionTimeoutError(`${where} timed out after ${policy.timeoutMs} ms`);
+      const cause = deps.redact(error);
+      throw new APIConnectionError(`${where} failed: ${describeCause(cause)}`, { cause });
+    } finally {
+      clearTimeout(timer);
+      // A streamed body stays tied to the caller's signal; everything else lets go of it now.
+      if (!streaming) signal?.removeEventListener("abort", onAbort);
     }
   }
-  const transport = (request: Request): Promise<Response> =>
-    run({
-      method: request.method,
-      url: request.url,
-      signal: request.signal,
-      // A body can be sent once: every attempt but the last gets a copy.
-      send: (signal, last) => (deps.fetch ?? fetch)(request.body && !last ? request.clone() : request, { signal }),
-    });
-  transport.get = (url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response> =>
-    run({
-      method: "GET",
-      url,
-      signal,
-      // An HttpGet reads the body itself; the user's fetch is promised a Request; the platform's
-      // fetch builds its own from the URL.
-      send: (attemptSignal) =>
-        deps.httpGet
-          ? deps.httpGet({ url, headers, signal: attemptSignal, maxBytes: policy.maxResponseBytes }).then(fromHttpGet)
-          : deps.fetch
-            ? deps.fetch(new Request(url, { headers, signal: attemptSignal }))
-            : fetch(url, { headers, signal: attemptSignal }),
-    });
-  transport.post = (url: string, headers: Record<string, string>, body: () => CreateBodyPart, signal: AbortSignal | undefined): Promise<Response> =>
-    run({
-      method: "POST",
-      url,
-      signal,
-      send: async (attemptSignal) => {
-        // `redirect: "error"` and no window spare undici the spec's copy of the request, which tees a
-        // streamed body and keeps the unread half (the whole base64 of an image) until the end. A
-        // create is never redirected anyway: a 301/302 would turn it into a GET, a 307 cannot resend a stream.
-        const redirect = redirectMode();
-        const init = { method: "POST", headers, body: await body(), signal: attemptSignal, duplex: "half", redirect, window: null } as RequestInit;
-        const response = await (deps.fetch ? deps.fetch(new Request(url, init)) : fetch(url, init));
-        if (redirect === "manual" && response.status >= 300 && response.status < 400) {
-          response.body?.cancel().catch(() => {});
-          throw new TypeError(`the create was redirected (HTTP ${response.status})`);
+
+  return async (request, policy, signal, options = {}) => {
+    // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
+    const fate = (error: unknown): unknown =>
+      policy.create && error instanceof KlingError && !neverConnected(error) ? markMayHaveCreatedTask(error) : error;
+    for (let n = 0; ; n++) {
+      if (signal?.aborted) throw signal.reason;
+      let answer: Answer | undefined;
+      let failure: unknown;
+      try {
+        answer = await attempt(request, policy, signal, options, n);
+      } catch (error) {
+        // Aborted on its way: a create may have reached the relay (nothing tells that it did not).
+        if (signal?.aborted && policy.create) {
+          const where = `${request.method} ${new URL(request.url).pathname}`;
+          throw markMayHaveCreatedTask(new APIUserAbortError(`${where} was aborted after it was sent`, { cause: signal.reason }));
         }
-        return response;
-      },
-    });
-  return transport;
+        if (signal?.aborted || !(error instanceof APIConnectionError)) throw fate(error);
+        failure = error;
+      }
+      const delay = retryDelay(n, policy, request.method, answer?.response, failure);
+      if (delay === undefined) {
+        if (answer) return answer;
+        throw fate(failure);
+      }
+      await sleep(delay, signal);
+    }
+  };
 }

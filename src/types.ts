@@ -1,66 +1,28 @@
-// Named types derived from the generated ones; none is written out by hand.
+// Named types derived from the generated ones; none is written out by hand. The task types are
+// declared beside the routes (src/routes.ts) and named here too; the request types are here.
 import type { paths } from "./_spec.js";
 import type { ImageInput } from "./image.js";
 import type { KlingMetadata, KlingMode } from "./kling-controls.js";
-import type { TEXT2VIDEO } from "./routes.js";
-import { IMAGE2VIDEO } from "./routes.js";
+import type { IMAGE2VIDEO } from "./routes.js";
 
-/** The image-to-video task route's GET path (kept for callers of 0.1). */
-export const IMAGE2VIDEO_TASK_PATH = IMAGE2VIDEO.task;
+export type {
+  Image2VideoTask,
+  Text2VideoTask,
+  VideoTask,
+  Image2VideoTaskStatus,
+  Text2VideoTaskStatus,
+  VideoTaskStatus,
+  TaskNotFoundResponse,
+  CompletedImage2VideoTask,
+  CompletedText2VideoTask,
+  CompletedVideoTask,
+  FailedImage2VideoTask,
+  Image2VideoTaskResult,
+  Text2VideoTaskResult,
+  VideoTaskResult,
+} from "./routes.js";
 
-type TaskOperation<P extends keyof paths> = paths[P] extends { get: infer G } ? G : never;
-type TaskBody<P extends keyof paths> = TaskOperation<P> extends { responses: { 200: { content: { "application/json": infer B } } } } ? B : never;
 type CreateOperation<P extends keyof paths> = paths[P] extends { post: infer O } ? O : never;
-
-/** A Kling image-to-video task as the spec's 200 response describes it. */
-export type Image2VideoTask = TaskBody<typeof IMAGE2VIDEO.task>;
-
-/** A Kling text-to-video task as the spec's 200 response describes it (the same schema as image-to-video). */
-export type Text2VideoTask = TaskBody<typeof TEXT2VIDEO.task>;
-
-/** A task of either route: what the wait machinery, the errors and the CLI handle. */
-export type VideoTask = Image2VideoTask | Text2VideoTask;
-
-/** The spec's task statuses: `queued` | `in_progress` | `completed` | `failed` | `cancelled`. */
-export type Image2VideoTaskStatus = NonNullable<Image2VideoTask["status"]>;
-
-/** The statuses of a text-to-video task (the same union as image-to-video). */
-export type Text2VideoTaskStatus = NonNullable<Text2VideoTask["status"]>;
-
-/** A task status of either route. */
-export type VideoTaskStatus = Image2VideoTaskStatus | Text2VideoTaskStatus;
-
-/** The spec's 404 body. */
-export type TaskNotFoundResponse = TaskOperation<typeof IMAGE2VIDEO.task> extends {
-  responses: { 404: { content: { "application/json": infer B } } };
-}
-  ? B
-  : never;
-
-/** A task that finished with a video: `status` is `completed` and `url` is present. */
-export type CompletedImage2VideoTask = Image2VideoTask & { status: "completed"; url: string };
-
-/** A text-to-video task that finished with a video. */
-export type CompletedText2VideoTask = Text2VideoTask & { status: "completed"; url: string };
-
-/** A task of either route that finished with a video. */
-export type CompletedVideoTask = CompletedImage2VideoTask | CompletedText2VideoTask;
-
-/** A task that finished without a video. */
-export type FailedImage2VideoTask = Image2VideoTask & { status: "failed" };
-
-/**
- * What `getImage2VideoTask` resolves with: the task, plus `raw`, the body exactly as the relay sent
- * it, present (and not enumerable, so it stays out of JSON and spreads) only when compat mode
- * rewrote a relay variant into the spec's shape.
- */
-export type Image2VideoTaskResult = Image2VideoTask & { readonly raw?: unknown };
-
-/** What `getText2VideoTask` resolves with (see Image2VideoTaskResult). */
-export type Text2VideoTaskResult = Text2VideoTask & { readonly raw?: unknown };
-
-/** A task of either route as a get resolves with it (see Image2VideoTaskResult). */
-export type VideoTaskResult = Image2VideoTaskResult | Text2VideoTaskResult;
 
 /** The spec's create request body (`VideoRequest`), as the relay documents it. */
 export type VideoRequest = CreateOperation<typeof IMAGE2VIDEO.create> extends {

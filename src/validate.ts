@@ -1,11 +1,15 @@
-// Turns a 2xx body into a task according to the validation mode, with the spec's own validator
-// (the JSON Schema data scripts/generate.ts writes, read by src/_schema.ts).
+// What a 2xx answer is, decided in one pass per answer: the spec's task (or created task), a relay
+// variant compat mode rewrites (src/compat.ts), the relay's not-found envelope, or a
+// ResponseValidationError; checked with the spec's own validator (the JSON Schema data
+// scripts/generate.ts writes, read by src/_schema.ts). Error statuses become errors in errors.ts.
 import { responseIssues, type ValidationIssue } from "./_spec.js";
-import { normalizeTask } from "./compat.js";
+import { NOT_FOUND, normalizeTask } from "./compat.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
-import { IMAGE2VIDEO, TASK_PATHS } from "./routes.js";
-import type { CreatedTask, VideoTask } from "./types.js";
+import { IMAGE2VIDEO, TASK_PATHS, type VideoTask } from "./routes.js";
+import type { CreatedTask } from "./types.js";
+
+export { NOT_FOUND } from "./compat.js";
 
 /** The issue of a property the client requires though the spec does not. */
 function missing(property: string, message: string): ValidationIssue {
@@ -75,15 +79,10 @@ function withRaw<T extends object>(task: T, raw: unknown): T & { readonly raw?: 
   return task;
 }
 
-/** Signals the relay's "task does not exist" envelope on a 2xx; the client maps it to TaskNotFoundError. */
-export const NOT_FOUND = Symbol("task not found");
-
-/** What compat mode makes of an off-spec body: the rewritten task, NOT_FOUND, or undefined (no known variant). */
-function compatTask(body: unknown, path: string): VideoTask | typeof NOT_FOUND | undefined {
-  const normalized = normalizeTask(body);
-  if (normalized.kind === "not-found") return NOT_FOUND;
-  if (normalized.kind === "task" && taskIssues(normalized.task, path).length === 0) return normalized.task;
-  return undefined;
+/** What compat mode makes of an off-spec task body: the rewritten task when it then meets the spec, NOT_FOUND, or undefined. */
+function variantOf(body: unknown, path: string): VideoTask | typeof NOT_FOUND | undefined {
+  const variant = normalizeTask(body);
+  return variant === NOT_FOUND || (variant && taskIssues(variant, path).length === 0) ? variant : undefined;
 }
 
 /**
@@ -110,9 +109,9 @@ export function parseTaskBody(
   if (mode === "strict") {
     throw new ResponseValidationError("the relay's answer does not match the spec", { issues, body, status });
   }
-  const rewritten = compatTask(body, path);
-  if (rewritten === NOT_FOUND) return NOT_FOUND;
-  if (rewritten !== undefined) return withRaw(rewritten, body);
+  const variant = variantOf(body, path);
+  if (variant === NOT_FOUND) return NOT_FOUND;
+  if (variant) return withRaw(variant, body);
   throw new ResponseValidationError("the relay's answer matches neither the spec nor a known relay variant", {
     issues,
     body,
@@ -139,7 +138,7 @@ export function checkAnswer(path: string, method: string, status: number, text: 
   const isTask = TASK_PATHS.has(path) && method === "GET" && status === 200;
   const issues = isTask && body !== undefined ? taskIssues(body, path) : responseIssues(path, method, status, body);
   if (issues === undefined || issues.length === 0) return;
-  if (isTask && mode === "compat" && compatTask(body, path) !== undefined) return;
+  if (isTask && mode === "compat" && variantOf(body, path) !== undefined) return;
   if (body === undefined) {
     // Nothing was parsed, so the schema's complaints about `undefined` would only be noise.
     const what = text === "" ? "an empty body" : "a body that is not JSON";

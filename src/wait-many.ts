@@ -4,19 +4,11 @@
 // outcomes come out as an async iterable, in the order the tasks settle. Memory and sockets stay
 // flat whatever the number of tasks: only `concurrency` requests (and their AbortControllers) exist
 // at a time, and nothing is ever attached to a long-lived signal per request.
-import {
-  InvalidArgumentError,
-  KlingError,
-  RateLimitError,
-  ResponseValidationError,
-  TaskCancelledError,
-  TaskFailedError,
-  WaitTimeoutError,
-} from "./errors.js";
+import { InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
 import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./retry.js";
-import { statusKind } from "./status.js";
-import type { CompletedVideoTask, VideoTaskResult } from "./types.js";
+import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
+import { taskVerdict } from "./status.js";
 import { DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs } from "./wait.js";
 
 /** Default number of requests in flight at once in a batch wait. */
@@ -136,6 +128,91 @@ class DueHeap {
 const BATCH_ENDED = Symbol("batch ended");
 
 /**
+ * The outcomes of a batch as an async iterator: settled ones queue until `next()` takes them, a
+ * `next()` with none waits; `fail` makes the next `next()` reject (once), `close` ends the rest.
+ */
+class Outcomes {
+  /** Settled outcomes not yet taken; read from `head` so taking one is O(1). */
+  private queue: WaitOutcome[] = [];
+  private head = 0;
+  private readonly waiters: Array<{ resolve: (r: IteratorResult<WaitOutcome>) => void; reject: (e: unknown) => void }> = [];
+  private failure: { error: unknown } | undefined;
+  closed = false;
+
+  push(outcome: WaitOutcome): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve({ value: outcome, done: false });
+    else this.queue.push(outcome);
+  }
+
+  /** Ends the iteration with an error: the pending `next()` (or the next one) rejects with it. */
+  fail(error: unknown): void {
+    this.queue = [];
+    this.head = 0;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.reject(error);
+    else this.failure = { error };
+    this.close();
+  }
+
+  /** No outcome will come: pending and later `next()` calls end once the queue is taken. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+  }
+
+  /** Drops everything not yet taken (the caller broke out of its loop). */
+  drop(): void {
+    this.failure = undefined;
+    this.queue = [];
+    this.head = 0;
+    this.close();
+  }
+
+  next(): Promise<IteratorResult<WaitOutcome>> {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) return Promise.reject(failure.error);
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+}
+
+/** The distinct task ids of a batch, checked, in first-seen order; InvalidArgumentError names the bad one's index. */
+function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
+  if (taskIds === null || typeof (taskIds as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {
+    throw new InvalidArgumentError("taskIds", "taskIds must be an iterable of task ids (an array, a Set, ...)");
+  }
+  // A string is an iterable of its characters: "abc" would wait for tasks "a", "b" and "c".
+  if (typeof taskIds === "string") {
+    throw new InvalidArgumentError("taskIds", "taskIds is one string: pass an array of ids (for one task, waitForImage2VideoTask)");
+  }
+  // Duplicates are waited for once: the Map keeps the first occurrence's order.
+  const entries = new Map<string, Entry>();
+  let index = 0;
+  for (const taskId of taskIds) {
+    let id: string;
+    try {
+      id = checkTaskId(taskId);
+    } catch (error) {
+      // In a list of thousands, which one.
+      throw new InvalidArgumentError("taskId", `${(error as Error).message} (taskIds[${index}])`);
+    }
+    index++;
+    if (!entries.has(id)) entries.set(id, { id, due: 0, seq: entries.size, polls: 0, last: undefined, controller: undefined, settled: false });
+  }
+  return entries;
+}
+
+/**
  * Waits for many tasks with one scheduler; yields one outcome per distinct task id, in the order
  * they settle. Ids and options are checked synchronously: a bad one throws InvalidArgumentError
  * from this call, before any request. Polling starts at the first `next()`. Breaking out of the
@@ -154,83 +231,46 @@ export function waitForMany(
   const signal = checkSignal(options.signal);
   const onUpdate = checkFunction("onUpdate", options.onUpdate);
   checkFunction("get", get);
-  if (taskIds === null || typeof (taskIds as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {
-    throw new InvalidArgumentError("taskIds", "taskIds must be an iterable of task ids (an array, a Set, ...)");
-  }
-  // A string is an iterable of its characters: "abc" would wait for tasks "a", "b" and "c".
-  if (typeof taskIds === "string") {
-    throw new InvalidArgumentError("taskIds", "taskIds is one string: pass an array of ids (for one task, waitForImage2VideoTask)");
-  }
-
-  // Duplicates are waited for once: the Map keeps the first occurrence's order.
-  const entries = new Map<string, Entry>();
-  let index = 0;
-  for (const taskId of taskIds) {
-    let id: string;
-    try {
-      id = checkTaskId(taskId);
-    } catch (error) {
-      // In a list of thousands, which one.
-      throw new InvalidArgumentError("taskId", `${(error as Error).message} (taskIds[${index}])`);
-    }
-    index++;
-    if (!entries.has(id)) {
-      entries.set(id, { id, due: 0, seq: entries.size, polls: 0, last: undefined, controller: undefined, settled: false });
-    }
-  }
+  const entries = checkTaskIds(taskIds);
 
   const heap = new DueHeap();
   const inFlight = new Set<Entry>();
-  // Settled outcomes not yet taken by next(); read from `head` so taking one is O(1).
-  let queue: WaitOutcome[] = [];
-  let head = 0;
-  const waiters: Array<{ resolve: (r: IteratorResult<WaitOutcome>) => void; reject: (e: unknown) => void }> = [];
+  const outcomes = new Outcomes();
   let remaining = entries.size;
   let seq = entries.size;
   let started = false;
-  let ended = false;
-  let failure: { error: unknown } | undefined;
   let deadline = Number.POSITIVE_INFINITY;
   let pausedUntil = 0;
   let rateLimited = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.NaN;
 
-  const onAbort = (): void => fail(signal?.reason, true);
+  const onAbort = (): void => fail(signal?.reason);
 
-  function cleanup(): void {
-    ended = true;
+  /** Stops everything: the timer, the queue of polls, the requests in flight (aborted with `reason`). */
+  function stop(reason: unknown): void {
     clearTimeout(timer);
-    timer = undefined;
     timerAt = Number.NaN;
     heap.clear();
     signal?.removeEventListener("abort", onAbort);
-    for (const entry of inFlight) entry.controller?.abort(BATCH_ENDED);
+    for (const entry of inFlight) entry.controller?.abort(reason);
     inFlight.clear();
   }
 
-  /** Ends the batch with an error: pending and later next() calls reject with it (once). */
-  function fail(error: unknown, abortInFlight: boolean): void {
-    if (ended) return;
-    if (abortInFlight) for (const entry of inFlight) entry.controller?.abort(error);
-    cleanup();
-    queue = [];
-    head = 0;
-    const waiter = waiters.shift();
-    if (waiter) waiter.reject(error);
-    else failure = { error };
-    for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+  /** Ends the batch with an error: the pending or next `next()` rejects with it (once). */
+  function fail(error: unknown): void {
+    if (outcomes.closed) return;
+    stop(error);
+    outcomes.fail(error);
   }
 
   function settle(entry: Entry, outcome: WaitOutcome): void {
     entry.settled = true;
     remaining--;
-    const waiter = waiters.shift();
-    if (waiter) waiter.resolve({ value: outcome, done: false });
-    else queue.push(outcome);
+    outcomes.push(outcome);
     if (remaining === 0) {
-      cleanup();
-      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+      stop(BATCH_ENDED);
+      outcomes.close();
     }
   }
 
@@ -242,15 +282,19 @@ export function waitForMany(
 
   /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
   function pump(): void {
-    if (ended) return;
+    if (outcomes.closed) return;
     const now = Date.now();
     if (now >= deadline) {
-      expire();
+      // The budget ran out: every unsettled task ends with its own WaitTimeoutError.
+      stop(BATCH_ENDED);
+      for (const entry of entries.values()) {
+        if (!entry.settled) settle(entry, { taskId: entry.id, error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
+      }
       return;
     }
     if (now >= pausedUntil) {
       while (inFlight.size < concurrency && heap.size > 0 && heap.peek()!.due <= now) request(heap.pop()!);
-      if (ended) return;
+      if (outcomes.closed) return;
     }
     let wake = deadline;
     const next = heap.peek();
@@ -258,25 +302,10 @@ export function waitForMany(
     if (next !== undefined && inFlight.size < concurrency) wake = Math.min(wake, Math.max(next.due, pausedUntil));
     if (wake === timerAt) return;
     clearTimeout(timer);
-    timer = undefined;
     timerAt = wake;
-    if (Number.isFinite(wake)) timer = setTimeout(onTimer, Math.min(Math.max(0, wake - now), MAX_TIMER_MS));
-  }
-
-  function onTimer(): void {
-    // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
-    timer = undefined;
-    timerAt = Number.NaN;
-    pump();
-  }
-
-  /** The budget ran out: every unsettled task ends with its own WaitTimeoutError. */
-  function expire(): void {
-    for (const entry of inFlight) entry.controller?.abort(BATCH_ENDED);
-    inFlight.clear();
-    heap.clear();
-    for (const entry of entries.values()) {
-      if (!entry.settled) settle(entry, { taskId: entry.id, error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
+    if (Number.isFinite(wake)) {
+      // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
+      timer = setTimeout(() => ((timerAt = Number.NaN), pump()), Math.min(Math.max(0, wake - now), MAX_TIMER_MS));
     }
   }
 
@@ -284,36 +313,29 @@ export function waitForMany(
     const controller = new AbortController();
     entry.controller = controller;
     inFlight.add(entry);
-    let answer: Promise<VideoTaskResult>;
-    try {
-      answer = get(entry.id, controller.signal);
-    } catch (error) {
-      answer = Promise.reject(error);
-    }
-    answer.then(
+    // Marks the request over; false when the batch (or this task) no longer cares about its result.
+    const done = (): boolean => {
+      if (entry.controller === controller) entry.controller = undefined;
+      inFlight.delete(entry);
+      return !outcomes.closed && !entry.settled && !controller.signal.aborted;
+    };
+    new Promise<VideoTaskResult>((resolve) => resolve(get(entry.id, controller.signal))).then(
       (task) => {
-        if (!done(entry, controller)) return;
+        if (!done()) return;
         try {
           onAnswer(entry, task);
         } catch (error) {
-          fail(error, true);
+          fail(error);
           return;
         }
         pump();
       },
       (error: unknown) => {
-        if (!done(entry, controller)) return;
+        if (!done()) return;
         onError(entry, error);
         pump();
       },
     );
-  }
-
-  /** Marks the request over; false when the batch (or this task) no longer cares about its result. */
-  function done(entry: Entry, controller: AbortController): boolean {
-    if (entry.controller === controller) entry.controller = undefined;
-    inFlight.delete(entry);
-    return !ended && !entry.settled && !controller.signal.aborted;
   }
 
   function onAnswer(entry: Entry, task: VideoTaskResult): void {
@@ -322,72 +344,25 @@ export function waitForMany(
     entry.last = task;
     if (changed) onUpdate?.(task, entry.id);
     // onUpdate may have ended the batch (a `return()` from inside it).
-    if (ended) return;
-    const kind = statusKind(task.status);
-    switch (kind) {
-      case "completed":
-        if (typeof task.url !== "string" || task.url === "") {
-          settle(entry, {
-            taskId: entry.id,
-            error: new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 }),
-          });
-        } else {
-          settle(entry, { taskId: entry.id, task: task as CompletedVideoTask });
-        }
-        return;
-      case "failed":
-        settle(entry, { taskId: entry.id, error: new TaskFailedError(task) });
-        return;
-      case "cancelled":
-        settle(entry, { taskId: entry.id, error: new TaskCancelledError(task) });
-        return;
-      case "running":
-        schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));
-        return;
-      case undefined:
-        // Polling a status nobody can interpret until the budget ends would only hide the problem.
-        settle(entry, {
-          taskId: entry.id,
-          error: new ResponseValidationError(`the task has a status the spec does not name: ${JSON.stringify(task.status)}`, {
-            body: task,
-            status: 200,
-          }),
-        });
-        return;
-      default: {
-        // A status kind added to src/status.ts must be given a meaning here: this stops compiling until it is.
-        const unhandled: never = kind;
-        throw new Error(`unhandled status kind ${String(unhandled)}`);
-      }
-    }
+    if (outcomes.closed) return;
+    const verdict = taskVerdict(task);
+    if (verdict.kind === "running") schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));
+    else settle(entry, verdict.error ? { taskId: entry.id, error: verdict.error } : { taskId: entry.id, task: verdict.task });
   }
 
   function onError(entry: Entry, error: unknown): void {
     // A 429 is about the whole batch, not this task: pause every poll, then ask again.
     if (error instanceof RateLimitError) {
-      const pause = error.retryAfterMs ?? backoffMs(rateLimited);
-      rateLimited++;
-      pausedUntil = Math.max(pausedUntil, Date.now() + pause);
+      pausedUntil = Math.max(pausedUntil, Date.now() + (error.retryAfterMs ?? backoffMs(rateLimited++)));
       schedule(entry, pausedUntil);
-      return;
-    }
-    if (error instanceof KlingError) {
-      settle(entry, { taskId: entry.id, error });
-      return;
-    }
-    fail(error, true);
+    } else if (error instanceof KlingError) settle(entry, { taskId: entry.id, error });
+    else fail(error);
   }
 
   function start(): void {
     started = true;
-    if (remaining === 0) {
-      cleanup();
-      return;
-    }
-    if (signal?.aborted) {
-      fail(signal.reason, false);
-      return;
-    }
+    if (remaining === 0) return outcomes.close();
+    if (signal?.aborted) return outcomes.fail(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     const now = Date.now();
     if (Number.isFinite(timeoutMs)) deadline = now + timeoutMs;
@@ -396,31 +371,14 @@ export function waitForMany(
   }
 
   const iterator: AsyncIterableIterator<WaitOutcome> = {
-    next(): Promise<IteratorResult<WaitOutcome>> {
+    next() {
       if (!started) start();
-      if (head < queue.length) {
-        const value = queue[head++]!;
-        if (head > 1024 && head * 2 > queue.length) {
-          queue = queue.slice(head);
-          head = 0;
-        }
-        return Promise.resolve({ value, done: false });
-      }
-      if (failure) {
-        const { error } = failure;
-        failure = undefined;
-        return Promise.reject(error);
-      }
-      if (ended) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+      return outcomes.next();
     },
-    return(): Promise<IteratorResult<WaitOutcome>> {
+    return() {
       started = true;
-      failure = undefined;
-      queue = [];
-      head = 0;
-      if (!ended) cleanup();
-      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+      if (!outcomes.closed) stop(BATCH_ENDED);
+      outcomes.drop();
       return Promise.resolve({ value: undefined, done: true });
     },
     [Symbol.asyncIterator]() {

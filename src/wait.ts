@@ -1,8 +1,11 @@
-// Waiting for one task: its options, the default poll schedule, and the wait itself, which is a
-// batch of one (src/wait-many.ts decides what each status means and when to poll again).
-import type { CompletedVideoTask, VideoTaskResult } from "./types.js";
+// Waiting for one task: its options, the poll schedule every wait shares (the batch's too), and
+// the wait itself: a plain loop of poll, read the verdict (src/status.ts), pause.
+import { RateLimitError, WaitTimeoutError } from "./errors.js";
 import { checkDuration, checkFunction, checkOptionsObject, checkSignal } from "./options.js";
-import { waitForMany } from "./wait-many.js";
+import { backoffMs } from "./retry.js";
+import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
+import { taskVerdict } from "./status.js";
+import { sleep, TIMED_OUT } from "./_sleep.js";
 
 /** Options of `waitForImage2VideoTask`. */
 export interface WaitOptions {
@@ -41,20 +44,45 @@ export function checkWaitOptions(given: WaitOptions | undefined): WaitOptions {
 export type GetTask = (signal: AbortSignal) => Promise<VideoTaskResult>;
 
 /**
- * Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects):
- * a batch of one, so one scheduler decides for single and batch waits alike.
+ * Polls `get` until task `taskId` completes (resolves) or fails, times out or is aborted (rejects).
+ * One controller is aborted by the caller's signal or the budget; every poll and pause listens to it.
  */
 export async function waitForTask(taskId: string, get: GetTask, given?: WaitOptions): Promise<CompletedVideoTask> {
-  const options = checkWaitOptions(given);
-  const onUpdate = options.onUpdate;
-  const batch = waitForMany([taskId], (_id, signal) => get(signal), {
-    signal: options.signal,
-    timeoutMs: options.timeoutMs,
-    pollIntervalMs: options.pollIntervalMs,
-    onUpdate: onUpdate && ((task) => onUpdate(task)),
-  });
-  const { value } = await batch.next();
-  if (!value) throw new Error("a batch of one ended without an outcome");
-  if (value.error) throw value.error;
-  return value.task;
+  const { signal, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, pollIntervalMs, onUpdate } = checkWaitOptions(given);
+  if (signal?.aborted) throw signal.reason;
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), timeoutMs) : undefined;
+  const deadline = Date.now() + timeoutMs;
+  let last: VideoTaskResult | undefined;
+  try {
+    for (let polls = 0, limits = 0; ; ) {
+      // A budget spent (zero to begin with, or to the millisecond as a pause ends) polls no more.
+      if (Date.now() >= deadline) controller.abort(TIMED_OUT);
+      if (controller.signal.aborted) throw controller.signal.reason;
+      let task: VideoTaskResult;
+      try {
+        task = await get(controller.signal);
+      } catch (error) {
+        // A 429 that outlived the request's own retries: wait out its hint (or back off), then ask again.
+        if (!(error instanceof RateLimitError) || controller.signal.aborted) throw error;
+        await sleep(error.retryAfterMs ?? backoffMs(limits++), controller.signal);
+        continue;
+      }
+      limits = 0;
+      if (last === undefined || last.status !== task.status) onUpdate?.(task);
+      last = task;
+      const verdict = taskVerdict(task);
+      if (verdict.kind === "completed") return verdict.task;
+      if (verdict.error) throw verdict.error;
+      await sleep(pollIntervalMs ?? pollDelayMs(polls++), controller.signal);
+    }
+  } catch (error) {
+    if (controller.signal.reason === TIMED_OUT) throw new WaitTimeoutError(taskId, timeoutMs, last);
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
 }

@@ -111,7 +111,8 @@ describe.each(TRANSPORTS)("fault matrix over %s: errors", (_transport, transport
       expect(e.body).toEqual(TASK_NOT_EXIST);
       expect(e.requestId).toBe("req-42");
       expect(e.headers.get("x-request-id")).toBe("req-42");
-      expect(e.message).toBe("GET /kling/v1/videos/image2video/t1 -> 400 task_not_exist");
+      // A task id lives on the route that made it: the message names the other route's getter.
+      expect(e.message).toBe("GET /kling/v1/videos/image2video/t1 -> 400 task_not_exist; not found on image2video: a text2video task? use getText2VideoTask");
       expect(e.name).toBe("TaskNotFoundError");
     });
   });

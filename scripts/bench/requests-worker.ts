@@ -6,7 +6,7 @@ import axios from "axios";
 import ky from "ky";
 import createClient from "openapi-fetch";
 import type { paths } from "../../generated/relay.js";
-import { createKlingClient, IMAGE2VIDEO_TASK_PATH } from "../../src/index.js";
+import { createKlingClient } from "../../src/index.js";
 import { nodeHttpGet } from "../../src/node/index.js";
 import { measureRounds, type Call } from "./rounds.js";
 
@@ -21,6 +21,7 @@ const API_KEY = "sk-bench";
 const TASK_ID = "kling-8f3a2c1e-5b7d-4e90-a6c2-1d4f9e0b7a35";
 const taskUrl = `${baseUrl}/kling/v1/videos/image2video/${TASK_ID}`;
 const authorization = `Bearer ${API_KEY}`;
+const TASK_PATH = "/kling/v1/videos/image2video/{task_id}";
 
 const bare = createClient<paths>({ baseUrl });
 bare.use({
@@ -47,7 +48,7 @@ const clients: ReadonlyArray<readonly [string, Call]> = [
   [
     "openapi-fetch",
     async () => {
-      const { data, error } = await bare.GET(IMAGE2VIDEO_TASK_PATH, { params: { path: { task_id: TASK_ID } } });
+      const { data, error } = await bare.GET(TASK_PATH, { params: { path: { task_id: TASK_ID } } });
       if (error !== undefined) throw new Error("openapi-fetch: error answer");
       return data;
     },
@@ -57,7 +58,7 @@ const clients: ReadonlyArray<readonly [string, Call]> = [
   [
     "kling.GET",
     async () => {
-      const { data, error } = await kling.GET(IMAGE2VIDEO_TASK_PATH, { params: { path: { task_id: TASK_ID } } });
+      const { data, error } = await kling.GET(TASK_PATH, { params: { path: { task_id: TASK_ID } } });
       if (error !== undefined) throw new Error("kling.GET: error answer");
       return data;
     },

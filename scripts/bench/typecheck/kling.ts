@@ -2,7 +2,6 @@
 // which makes the same calls with bare openapi-fetch.
 import {
   createKlingClient,
-  IMAGE2VIDEO_TASK_PATH,
   TaskFailedError,
   type Image2VideoTask,
 } from "../../../src/index.js";
@@ -43,7 +42,7 @@ export async function waitForVideo(taskId: string, signal?: AbortSignal): Promis
 
 /** The raw openapi-fetch call, with path params. */
 export async function rawGet(taskId: string): Promise<string | undefined> {
-  const { data, error, response } = await kling.GET(IMAGE2VIDEO_TASK_PATH, {
+  const { data, error, response } = await kling.GET("/kling/v1/videos/image2video/{task_id}", {
     params: { path: { task_id: taskId } },
   });
   if (error !== undefined) throw new Error(`HTTP ${response.status}: ${error.error?.message ?? "unknown error"}`);
