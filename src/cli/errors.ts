@@ -16,7 +16,7 @@ import {
   TaskNotFoundError,
   WaitTimeoutError,
 } from "../index.js";
-import { FileExistsError, JobMayHaveBeenCreatedError, JournalCorruptError, JournalLockedError, VideoFileError } from "../node/index.js";
+import { FileExistsError, JobMayHaveBeenCreatedError, JournalCorruptError, JournalLockedError, JournalWriteError, VideoFileError } from "../node/index.js";
 import type { RouteName } from "../routes.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { clean } from "./terminal.js";
@@ -136,6 +136,11 @@ function describeThrown(error: unknown, baseUrlSource: string, taskId: string | 
     json.path = error.path;
   } else if (error instanceof NotReady) {
     code = EXIT_CODES.notReady;
+  } else if (error instanceof JournalWriteError) {
+    // The batch's journal (or its lock) could not be written: its own message names the file and the cause.
+    code = EXIT_CODES.fileError;
+    json.path = error.path;
+    json.code = error.code;
   } else if (isFileSystemError(error)) {
     code = EXIT_CODES.fileError;
     message = `cannot write the video: ${clean(raw)}`;
