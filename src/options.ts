@@ -58,8 +58,8 @@ export interface KlingClientOptions {
   /** The `fetch` to use. Default: `globalThis.fetch`, looked up at each call (so mocks installed later work). */
   fetch?: FetchLike;
   /**
-   * Sends the task helpers' GETs (get, wait, batch) instead of `fetch`, while no middleware of yours
-   * is installed; raw calls keep using `fetch`. Pass `nodeHttpGet` from `xiexus-kling/node` on
+   * Sends the task helpers' GETs (get, wait, batch) instead of `fetch`, after your middlewares
+   * (they see them as Requests, as ever); raw calls keep using `fetch`. Pass `nodeHttpGet` from `xiexus-kling/node` on
    * Node for big batches: less memory and faster polls than Node's fetch. Default: none (fetch).
    */
   httpGet?: HttpGet;

@@ -166,7 +166,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   const createPolicy: RequestPolicy = { ...ctx.clientPolicy, create: true };
   // A task id is only found on the route that made it: a not-found names the other routes' getter.
   const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
-  const notFoundHint = `; not found on ${route.name}: ${elsewhere.map((other) => `a ${other.name} task? use ${helperNames(other).get}`).join("; ")}`;
+  const notFoundHint = `; not found on ${route.name} (${elsewhere.map((other) => `for a task made on ${other.name}, use ${helperNames(other).get}`).join("; ")})`;
 
   /** The APIError subclass an answer stands for; a not-found one names the other routes' getters. */
   function apiError({ response, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {

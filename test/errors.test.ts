@@ -5,6 +5,7 @@ import {
   APIConnectionError,
   APIConnectionTimeoutError,
   APIError,
+  APIUserAbortError,
   AuthenticationError,
   createKlingClient,
   InternalServerError,
@@ -112,7 +113,7 @@ describe.each(TRANSPORTS)("fault matrix over %s: errors", (_transport, transport
       expect(e.requestId).toBe("req-42");
       expect(e.headers.get("x-request-id")).toBe("req-42");
       // A task id lives on the route that made it: the message names the other route's getter.
-      expect(e.message).toBe("GET /kling/v1/videos/image2video/t1 -> 400 task_not_exist; not found on image2video: a text2video task? use getText2VideoTask");
+      expect(e.message).toBe("GET /kling/v1/videos/image2video/t1 -> 400 task_not_exist; not found on image2video (for a task made on text2video, use getText2VideoTask)");
       expect(e.name).toBe("TaskNotFoundError");
     });
   });
@@ -291,6 +292,83 @@ describe("compat: relay variants are normalized, strict rejects them", () => {
     await withServer([{ status: 200, body }], async (server) => {
       const { value } = await outcome(server, { validation: "off" });
       expect(value).toEqual(body);
+    });
+  });
+});
+
+describe("a task on the other route", () => {
+  it("a not-found names the other route's getter, from the one request made", async () => {
+    const steps: Step[] = [{ status: 404, body: { error: { message: "task not found", code: "task_not_exist" } } }];
+    await withServer(steps, async (server) => {
+      const error = await client(server.url).getText2VideoTask("t1").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TaskNotFoundError);
+      expect((error as Error).message).toBe(
+        "GET /kling/v1/videos/text2video/t1 -> 404 task_not_exist: task not found; not found on text2video (for a task made on image2video, use getImage2VideoTask)",
+      );
+      expect(server.requests.map((r) => r.url)).toEqual(["/kling/v1/videos/text2video/t1"]);
+    });
+  });
+
+  it("so does the relay's 200 envelope, in a wait's outcome too; a create's 404 names no getter", async () => {
+    await withServer([{ status: 200, body: TASK_NOT_EXIST }], async (server) => {
+      const error = await client(server.url).waitForImage2VideoTask("t1").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TaskNotFoundError);
+      expect((error as Error).message).toMatch(/; not found on image2video \(for a task made on text2video, use getText2VideoTask\)$/);
+      expect(server.requests).toHaveLength(1);
+    });
+    await withServer([{ status: 404, body: "" }], async (server) => {
+      const error = await client(server.url).createText2VideoTask({ model: "kling-v1", prompt: "a lighthouse" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TaskNotFoundError);
+      expect((error as Error).message).toBe("POST /kling/v1/videos/text2video -> 404 (empty body)");
+    });
+  });
+});
+
+describe("an aborted create, counted at the server", () => {
+  const REQUEST = { model: "kling-v1", prompt: "a cat turns its head", image: "https://img.example/cat.png" };
+  const posts = (server: ScriptedServer): number => server.requests.filter((r) => r.method === "POST").length;
+
+  it("aborted on its way: a KlingError that may have created the task, caused by the caller's reason", async () => {
+    await withServer([{ fault: "hang" }], async (server) => {
+      const controller = new AbortController();
+      const reason = { why: "the user gave up" };
+      const pending = client(server.url).createImage2VideoTask(REQUEST, { signal: controller.signal }).catch((e: unknown) => e);
+      await vi.waitUntil(() => posts(server) === 1);
+      controller.abort(reason);
+      const error = (await pending) as APIUserAbortError;
+      expect(error).toBeInstanceOf(APIUserAbortError);
+      expect(error).toBeInstanceOf(KlingError);
+      expect(error.mayHaveCreatedTask).toBe(true);
+      expect(error.cause).toBe(reason);
+      expect(error.message).toMatch(/^POST \/kling\/v1\/videos\/image2video was aborted after it was sent; a task may have been created/);
+      expect(posts(server)).toBe(1);
+    });
+  });
+
+  it("aborted before a byte left (already, or in a middleware before the send): the caller's reason itself, no create", async () => {
+    await withServer([{ status: 200, body: { task_id: "t1" } }], async (server) => {
+      const early = await client(server.url).createImage2VideoTask(REQUEST, { signal: AbortSignal.abort("early") }).catch((e: unknown) => e);
+      expect(early).toBe("early");
+      const controller = new AbortController();
+      const kling = client(server.url);
+      kling.use({ onRequest: () => void controller.abort("in a middleware") });
+      const late = await kling.createImage2VideoTask(REQUEST, { signal: controller.signal }).catch((e: unknown) => e);
+      expect(late).toBe("in a middleware");
+      expect(posts(server)).toBe(0);
+    });
+  });
+
+  it("aborted in the pause after a 429 (which made no task): the caller's reason itself, one create sent", async () => {
+    const rateLimited: Step = { status: 429, body: { code: "rate_limited", message: "slow down", data: null }, headers: { "retry-after": "5" } };
+    await withServer([rateLimited], async (server) => {
+      const timers = vi.spyOn(globalThis, "setTimeout");
+      const controller = new AbortController();
+      const pending = client(server.url).createImage2VideoTask(REQUEST, { signal: controller.signal }).catch((e: unknown) => e);
+      // The transport's pause for the 429's Retry-After has begun: nothing is on its way.
+      await vi.waitUntil(() => timers.mock.calls.some(([, ms]) => ms === 5_000));
+      controller.abort("during the pause");
+      expect(await pending).toBe("during the pause");
+      expect(posts(server)).toBe(1);
     });
   });
 });

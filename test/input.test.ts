@@ -1,7 +1,7 @@
 // Bad input gets a clear, typed error before any request; a task id always travels as one
 // encoded path segment.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createKlingClient, InvalidArgumentError, KlingError, type FetchLike } from "../src/index.js";
+import { createKlingClient, InvalidArgumentError, KlingError, type FetchLike, type HttpGet } from "../src/index.js";
 
 /** A fetch that records each request and answers with a queued task. */
 function recordingFetch() {
@@ -258,6 +258,64 @@ describe("options", () => {
     await kling.getImage2VideoTask("t");
     await kling.withOptions({ maxRetries: 0 }).getImage2VideoTask("t");
     expect(seen).toEqual([["abc", "1"], ["abc", "1"]]);
+  });
+});
+
+describe("every helper request takes one path, whatever the middlewares", () => {
+  const TASK = { task_id: "t", status: "completed", url: "https://cdn.example/v.mp4" };
+  const json = (body: object): Uint8Array => new TextEncoder().encode(JSON.stringify(body));
+
+  it.each(["fetch", "httpGet"])("each hook sees each helper request once, and the request sent is the one it changed (%s)", async (via) => {
+    const sent: string[] = [];
+    const fetch: FetchLike = async (request) => {
+      sent.push(`${request.method} ${new URL(request.url).pathname} ${request.headers.get("x-mw")}`);
+      return Response.json(request.method === "POST" ? { task_id: "t" } : TASK);
+    };
+    const httpGet: HttpGet = async ({ url, headers }) => {
+      sent.push(`GET ${new URL(url).pathname} ${headers["x-mw"]}`);
+      return { status: 200, statusText: "OK", headers: new Headers({ "content-type": "application/json" }), url, body: json(TASK) };
+    };
+    const kling = createKlingClient({ apiKey: "sk-one-path", baseUrl: "http://127.0.0.1:9", fetch, ...(via === "httpGet" && { httpGet }) });
+    const seen: string[] = [];
+    kling.use({
+      onRequest: ({ request }) => {
+        seen.push(`request ${request.method}`);
+        request.headers.set("x-mw", "1");
+      },
+      onResponse: ({ response }) => void seen.push(`response ${response.status}`),
+      onError: () => void seen.push("error"),
+    });
+    await kling.getImage2VideoTask("t");
+    await kling.waitForText2VideoTask("t");
+    await kling.createText2VideoTask({ model: "kling-v1", prompt: "a lighthouse" });
+    expect(seen).toEqual(["request GET", "response 200", "request GET", "response 200", "request POST", "response 200"]);
+    expect(sent).toEqual(["GET /kling/v1/videos/image2video/t 1", "GET /kling/v1/videos/text2video/t 1", "POST /kling/v1/videos/text2video 1"]);
+  });
+
+  it("what a middleware answers is what the helper reads: a Response from onRequest sends nothing, onError's stands for the failure, onResponse's replaces the answer", async () => {
+    const sent: string[] = [];
+    const kling = createKlingClient({
+      apiKey: "sk-one-path",
+      baseUrl: "http://127.0.0.1:9",
+      maxRetries: 0,
+      fetch: async (request) => {
+        sent.push(request.url);
+        if (request.url.endsWith("/down")) throw new TypeError("fetch failed");
+        return Response.json({ task_id: "t", status: "queued" });
+      },
+    });
+    kling.use({
+      onRequest: ({ request }) => (request.url.endsWith("/cached") ? Response.json({ ...TASK, task_id: "cached" }) : undefined),
+      onError: () => Response.json({ ...TASK, task_id: "recovered" }),
+      onResponse: async ({ response }) => {
+        const task = (await response.clone().json()) as { status: string };
+        return task.status === "queued" ? Response.json({ ...TASK, task_id: "rewritten" }) : undefined;
+      },
+    });
+    expect((await kling.getImage2VideoTask("cached")).task_id).toBe("cached");
+    expect((await kling.getImage2VideoTask("down")).task_id).toBe("recovered");
+    expect((await kling.getImage2VideoTask("t")).task_id).toBe("rewritten");
+    expect(sent).toEqual(["http://127.0.0.1:9/kling/v1/videos/image2video/down", "http://127.0.0.1:9/kling/v1/videos/image2video/t"]);
   });
 });
 
