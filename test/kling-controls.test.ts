@@ -18,7 +18,7 @@ import {
   type CreateText2VideoRequest,
   type KlingClient,
 } from "../src/index.js";
-import { openImageFile } from "../src/node/index.js";
+import { generateVideos, openImageFile } from "../src/node/index.js";
 import { createFakeRelay, FAKE_RELAY_API_KEY, type FakeRelay } from "../src/testing/index.js";
 import { makeJpeg, makePng } from "./helpers/images.js";
 
@@ -214,6 +214,31 @@ describe("images streamed from a file (openImageFile)", () => {
       image: { form: "base64", bytesSha256: sha256(jpeg) },
       image_tail: { form: "base64", bytesSha256: sha256(tailBytes) },
     });
+  });
+
+  it("generateVideos opens a job's image files, the end frame and masks in metadata too, relative to baseDir", async () => {
+    const first = makePng(640, 360, { size: 50_000 });
+    const last = makePng(1280, 720, { size: 60_000 });
+    await writeFile(join(dir, "first.png"), first);
+    await writeFile(join(dir, "last.png"), last);
+    // A relay with its own video host, so the videos download over loopback.
+    await relay.close();
+    relay = await createFakeRelay({ video: true });
+    kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: relay.url, maxRetries: 0 });
+    const jobs = [{ key: "tail", model: "kling-v1", prompt: "p", image: "first.png", metadata: { image_tail: "last.png" } }];
+    const outcomes = [];
+    for await (const outcome of generateVideos(kling, jobs, { outputDir: join(dir, "out"), baseDir: dir, pollIntervalMs: 5 })) outcomes.push(outcome);
+    expect(outcomes.map((o) => o.error?.message ?? "saved")).toEqual(["saved"]);
+    expect(relay.creates[0]!.klingImages).toMatchObject({
+      image: { form: "base64", bytesSha256: sha256(first) },
+      image_tail: { form: "base64", bytesSha256: sha256(last) },
+    });
+    // A missing end-frame file fails that job before its create: nothing is sent.
+    const missing = [{ key: "gone", model: "kling-v1", prompt: "p", image: "first.png", metadata: { image_tail: "nope.png" } }];
+    const failed = [];
+    for await (const outcome of generateVideos(kling, missing, { outputDir: join(dir, "out2"), baseDir: dir })) failed.push(outcome);
+    expect(failed[0]!.error?.message).toMatch(/nope\.png": no such file/);
+    expect(relay.creates).toHaveLength(1);
   });
 
   it("a file refused by the image rules is refused before any request", async () => {

@@ -8,9 +8,10 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { checkCreateRequest } from "../create.js";
 import { InvalidArgumentError, type CreateVideoRequest } from "../index.js";
-import { readImageFile, type VideoJob } from "../node/index.js";
+import { openImageFile, type VideoJob } from "../node/index.js";
+import { mapJobImages } from "../node/_video-jobs.js";
 import { IMAGE2VIDEO, TEXT2VIDEO } from "../routes.js";
-import { addControls, findKey, IMAGE_URL } from "./create-request.js";
+import { addControls, IMAGE_URL } from "./create-request.js";
 import { UsageError } from "./errors.js";
 import { clean } from "./terminal.js";
 
@@ -94,12 +95,13 @@ async function checkLine(row: string, where: string, defaultModel: string, baseD
       throw new UsageError(`${where}: "${name}" must be a non-empty string`);
     }
   }
-  const fields = { model: defaultModel, ...(await lineFields(given, where, baseDir)) };
+  const fields = { model: defaultModel, ...lineFields(given, where) };
   try {
     // The request as a create on its route checks it, its own image apart (read when the job runs).
-    const request = image === undefined ? fields : { ...fields, image: IMAGE_STAND_IN };
+    const request = await withOpenedImages(image === undefined ? fields : { ...fields, image: IMAGE_STAND_IN }, where, baseDir);
     await checkCreateRequest(image === undefined ? TEXT2VIDEO : IMAGE2VIDEO, request as CreateVideoRequest);
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     throw new UsageError(`${where}: ${clean((error as Error).message)}`);
   }
   return {
@@ -116,9 +118,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * A line's request fields with its top-level controls moved into `metadata` (a control given both
- * there and in `metadata` is refused), and an `image_tail` that names a file read from `baseDir`.
+ * there and in `metadata` is refused).
  */
-async function lineFields(given: Record<string, unknown>, where: string, baseDir: string): Promise<Record<string, unknown>> {
+function lineFields(given: Record<string, unknown>, where: string): Record<string, unknown> {
   const { metadata, ...rest } = given;
   if (metadata !== undefined && !isObject(metadata)) {
     throw new UsageError(`${where}: "metadata" must be a JSON object, e.g. {"cfg_scale": 0.5}`);
@@ -131,27 +133,35 @@ async function lineFields(given: Record<string, unknown>, where: string, baseDir
   }
   const merged = addControls(metadata, controls, (name, existing) => `${where}: "${name}" is given twice: at the top of the line and as metadata's "${existing}"`);
   if (merged === undefined) return rest;
-  const tailKey = findKey(merged, "image_tail");
-  if (tailKey !== undefined) merged[tailKey] = await lineImageTail(merged[tailKey], where, baseDir);
   return { ...rest, metadata: merged };
 }
 
 /**
- * A line's `image_tail`: a URL as it is, else a file relative to the jobs file, read and checked
- * now, before any request. Read whole, as bytes: a job's request must have a JSON form for the
- * batch's journal (a Blob has none), and generateVideos opens only `image` at create time.
+ * A line's request as its check sees it: each image file `metadata` names (`image_tail`,
+ * `static_mask`, a dynamic `mask`: a path relative to the jobs file, or a URL) opened and checked
+ * now, naming the line; the job keeps the path as written, and generateVideos opens it again at
+ * create time, streaming it from disk.
  */
-async function lineImageTail(value: unknown, where: string, baseDir: string): Promise<unknown> {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new UsageError(`${where}: "image_tail" must be a file path (relative to the jobs file) or an http(s) URL`);
+async function withOpenedImages(fields: Record<string, unknown>, where: string, baseDir: string): Promise<Record<string, unknown>> {
+  const files: Array<[at: string, file: string]> = [];
+  mapJobImages(fields, (image, at) => {
+    const name = at.replace(/^metadata\./, "");
+    if (typeof image !== "string" || image.trim() === "") {
+      throw new UsageError(`${where}: "${name}" must be a file path (relative to the jobs file) or an http(s) URL`);
+    }
+    if (!IMAGE_URL.test(image)) files.push([name, image]);
+    return image;
+  });
+  const opened = new Map<string, Blob>();
+  for (const [at, file] of files) {
+    try {
+      opened.set(at, await openImageFile(path.resolve(baseDir, file)));
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) throw new UsageError(`${where}: "${at}": ${clean(error.message)}`);
+      throw error;
+    }
   }
-  if (IMAGE_URL.test(value)) return value;
-  try {
-    return await readImageFile(path.resolve(baseDir, value));
-  } catch (error) {
-    if (error instanceof InvalidArgumentError) throw new UsageError(`${where}: "image_tail": ${clean(error.message)}`);
-    throw error;
-  }
+  return mapJobImages(fields, (image, at) => opened.get(at.replace(/^metadata\./, "")) ?? image);
 }
 
 /**

@@ -32,8 +32,8 @@ export interface Job {
   /** The request's fields, without image, key and output. */
   readonly fields: Record<string, unknown>;
   readonly image: VideoJobImage | undefined;
-  /** The image file's absolute path, when `image` is a path. */
-  readonly imagePath: string | undefined;
+  /** The absolute paths of the job's image files (`image`, `metadata.image_tail`, ...), by where they stand: opened at create time. */
+  readonly imagePaths: ReadonlyMap<string, string>;
   readonly fingerprint: string;
   /** The video's absolute path. */
   readonly output: string;
@@ -85,18 +85,50 @@ export function checkSettings(given: GenerateVideosOptions): Settings {
 /** A string image is a URL when it says so; anything else is a file path. */
 const IMAGE_URL = /^(https?:\/\/|data:)/i;
 
+/**
+ * A copy of a job's request with each image it holds replaced by `map` of it: `image`, and Kling's
+ * image controls in `metadata` (`image_tail`, `static_mask`, each `dynamic_masks[i].mask`).
+ * `where` names the image as a message would (`image`, `metadata.dynamic_masks[0].mask`).
+ */
+export function mapJobImages(request: Record<string, unknown>, map: (image: unknown, where: string) => unknown): Record<string, unknown> {
+  const out = { ...request };
+  if (out.image !== undefined) out.image = map(out.image, "image");
+  const meta = out.metadata;
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return out;
+  const copy: Record<string, unknown> = { ...meta };
+  for (const key of ["image_tail", "static_mask"]) if (copy[key] !== undefined) copy[key] = map(copy[key], `metadata.${key}`);
+  if (Array.isArray(copy.dynamic_masks)) {
+    copy.dynamic_masks = copy.dynamic_masks.map((m: unknown, i) =>
+      m !== null && typeof m === "object" && "mask" in m ? { ...m, mask: map((m as { mask: unknown }).mask, `metadata.dynamic_masks[${i}].mask`) } : m,
+    );
+  }
+  out.metadata = copy;
+  return out;
+}
+
+/** The files a job's images name, by where they stand in the request: absolute paths, opened at create time. */
+function imagePaths(request: Record<string, unknown>, where: string, baseDir: string): Map<string, string> {
+  const paths = new Map<string, string>();
+  mapJobImages(request, (image, at) => {
+    if (image !== undefined && typeof image !== "string" && !(image instanceof Uint8Array) && !(image instanceof ArrayBuffer)) {
+      throw new InvalidArgumentError(`${where}.${at}`, `${where}.${at} must be a file path, an http(s) URL or bytes (Uint8Array, ArrayBuffer)`);
+    }
+    if (typeof image === "string" && (image === "" || image.includes("\0"))) {
+      throw new InvalidArgumentError(`${where}.${at}`, `${where}.${at} must be a non-empty path or URL without NUL characters`);
+    }
+    if (typeof image === "string" && !IMAGE_URL.test(image)) paths.set(at, resolve(baseDir, image));
+    return image;
+  });
+  return paths;
+}
+
 /** Checks one job; `where` names it in messages (`jobs[3]`). */
 function checkJob(value: unknown, where: string, settings: Settings): Job {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new InvalidArgumentError("jobs", `${where} must be an object such as { model, prompt, image?, key?, output? }`);
   }
   const { key: givenKey, output: givenOutput, image, ...fields } = value as VideoJob & Record<string, unknown>;
-  if (image !== undefined && typeof image !== "string" && !(image instanceof Uint8Array) && !(image instanceof ArrayBuffer)) {
-    throw new InvalidArgumentError(`${where}.image`, `${where}.image must be a file path, an http(s) URL or bytes (Uint8Array, ArrayBuffer)`);
-  }
-  if (typeof image === "string" && (image === "" || image.includes("\0"))) {
-    throw new InvalidArgumentError(`${where}.image`, `${where}.image must be a non-empty path or URL without NUL characters`);
-  }
+  const paths = imagePaths({ ...fields, image }, where, settings.baseDir);
   let fingerprint: string;
   try {
     fingerprint = fingerprintRequest(image === undefined ? fields : { ...fields, image });
@@ -127,13 +159,12 @@ function checkJob(value: unknown, where: string, settings: Settings): Job {
   if (top === JOURNAL_FILE || top === JOURNAL_LOCK_FILE || top.startsWith(`${JOURNAL_LOCK_FILE}.`)) {
     throw new InvalidArgumentError(`${where}.output`, `${where}: the output ${JSON.stringify(name)} is the batch journal's own file`);
   }
-  const isUrl = typeof image === "string" && IMAGE_URL.test(image);
   return {
     key,
     route: image === undefined ? TEXT2VIDEO : IMAGE2VIDEO,
     fields,
     image,
-    imagePath: typeof image === "string" && !isUrl ? resolve(settings.baseDir, image) : undefined,
+    imagePaths: paths,
     fingerprint,
     output,
     taskId: undefined,

@@ -37,7 +37,7 @@ import { waitForMany } from "../wait-many.js";
 import { downloadVideo, FileExistsError } from "./download.js";
 import { openImageFile } from "./image-file.js";
 import { JournalWriteError, openJournal, replayJournalFile, type Journal, type JobState, type UnfinishedJob } from "./journal.js";
-import { checkSettings, loadJobs, type Job, type Settings } from "./_video-jobs.js";
+import { checkSettings, loadJobs, mapJobImages, type Job, type Settings } from "./_video-jobs.js";
 
 export { DEFAULT_JOB_TIMEOUT_MS } from "./_video-jobs.js";
 
@@ -435,8 +435,11 @@ async function* run(
     if (refusedForAll) throw refusedForAll;
     if (signal.aborted) throw signal.reason;
     // Read and checked before the intent: a refused image or request costs nothing and leaves no record.
-    const image = job.imagePath === undefined ? job.image : await openImageFile(job.imagePath);
-    const request = (image === undefined ? { ...job.fields } : { ...job.fields, image }) as CreateVideoRequest;
+    // Each image file is opened (checked from its header and size, streamed at send time) in its place in the request.
+    const opened = new Map<string, Blob>();
+    for (const [where, file] of job.imagePaths) opened.set(where, await openImageFile(file));
+    const given = job.image === undefined ? { ...job.fields } : { ...job.fields, image: job.image };
+    const request = mapJobImages(given, (image, where) => opened.get(where) ?? image) as CreateVideoRequest;
     await checkCreateRequest(job.route, request);
     if (signal.aborted) throw signal.reason;
     if (job.recreate) {
