@@ -2,6 +2,7 @@
 // one factory (APIError.generate). No error ever holds the API key: the client scrubs bodies,
 // headers and causes before building one (see redact.ts), and never stores the request.
 import type { ValidationIssue } from "./_spec.js";
+import { retryAfterMs } from "./retry.js";
 import type { VideoTask } from "./routes.js";
 
 /** Base class of every error thrown by xiexus-kling. */
@@ -164,20 +165,6 @@ export class InsufficientQuotaError extends PermissionDeniedError {
 /** The task does not exist: the spec's 404, or the relay's 400 `task_not_exist`. */
 export class TaskNotFoundError extends APIError {
   override name = "TaskNotFoundError";
-}
-
-/** Parses `retry-after-ms`, then `Retry-After` (seconds or an HTTP date); undefined when absent or invalid. */
-export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms.trim());
-  const value = headers.get("retry-after")?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  // An HTTP date names its day and month; anything else ("-5", "1e3") is not one, whatever Date.parse thinks.
-  if (!/[a-z]/i.test(value)) return undefined;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
 }
 
 /** 429: slow down; `retryAfterMs` is the server's hint, when it gave one. */

@@ -1,6 +1,5 @@
 // When to send a request again and how long to wait first: the one room for retry rules, written as
 // a ladder of early returns, one rule each. The transport asks `retryDelay` after every attempt.
-import { APIConnectionTimeoutError, retryAfterMs } from "./errors.js";
 
 /** Retry-After hints longer than this are not waited out: the RateLimitError reaches the caller. */
 export const MAX_RETRY_AFTER_MS = 60_000;
@@ -12,6 +11,20 @@ const MAX_DELAY_MS = 8_000;
 
 /** Methods that are safe to send twice. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+
+/** Parses `retry-after-ms`, then `Retry-After` (seconds or an HTTP date); undefined when absent or invalid. */
+export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
+  const ms = headers.get("retry-after-ms");
+  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms.trim());
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its day and month; anything else ("-5", "1e3") is not one, whatever Date.parse thinks.
+  if (!/[a-z]/i.test(value)) return undefined;
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
 
 /** Whether an HTTP answer with this status is worth another attempt. */
 export function isRetryableStatus(status: number): boolean {
@@ -52,9 +65,11 @@ export function retryDelayMs(retry: number, headers: Headers): number | undefine
  */
 const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
 
-/** Whether a failed attempt surely sent nothing: its error chain names a connection that was never made. */
+/**
+ * Whether a failed attempt surely sent nothing: its error chain names a connection that was never
+ * made. (A timeout names none: the request may have left.)
+ */
 export function neverConnected(error: unknown): boolean {
-  if (error instanceof APIConnectionTimeoutError) return false;
   let current: unknown = error;
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;

@@ -1,9 +1,10 @@
 // Waiting for many tasks at once: one scheduler for the whole batch instead of one loop per task.
-// Each task is a small record in a min-heap ordered by its next poll time; ONE timer wakes the
-// batch; at most `concurrency` requests are in flight; a 429 pauses every poll of the batch; the
-// outcomes come out as an async iterable, in the order the tasks settle. Memory and sockets stay
-// flat whatever the number of tasks: only `concurrency` requests (and their AbortControllers) exist
-// at a time, and nothing is ever attached to a long-lived signal per request.
+// Each task is a small record in a min-heap ordered by its next poll time (the pool); ONE timer
+// wakes the batch; at most `concurrency` requests are in flight; a 429 pauses every poll of the
+// batch; each answer is read by the one verdict of src/status.ts; the outcomes come out as an
+// async iterable, in the order the tasks settle. Memory and sockets stay flat whatever the number
+// of tasks: only `concurrency` requests (and their AbortControllers) exist at a time, and nothing
+// is ever attached to a long-lived signal per request.
 import { InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
 import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./retry.js";
@@ -79,111 +80,111 @@ interface Entry {
   settled: boolean;
 }
 
-/** A binary min-heap of entries by (due, seq). */
-class DueHeap {
-  private readonly items: Entry[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  peek(): Entry | undefined {
-    return this.items[0];
-  }
-  private less(a: Entry, b: Entry): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-  push(entry: Entry): void {
-    const items = this.items;
-    items.push(entry);
-    for (let i = items.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
-      i = parent;
-    }
-  }
-  pop(): Entry | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length === 0 || last === undefined) return top;
-    items[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let min = i;
-      if (l < items.length && this.less(items[l]!, items[min]!)) min = l;
-      if (r < items.length && this.less(items[r]!, items[min]!)) min = r;
-      if (min === i) break;
-      [items[i], items[min]] = [items[min]!, items[i]!];
-      i = min;
-    }
-    return top;
-  }
-  clear(): void {
-    this.items.length = 0;
-  }
-}
-
 /** The abort reason of requests cut short by the batch itself (timeout or `return()`). */
 const BATCH_ENDED = Symbol("batch ended");
 
+/** Whether `a` is polled before `b`: earlier due time, then first queued. */
+const before = (a: Entry, b: Entry): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+
 /**
- * The outcomes of a batch as an async iterator: settled ones queue until `next()` takes them, a
- * `next()` with none waits; `fail` makes the next `next()` reject (once), `close` ends the rest.
+ * The batch's pool: a binary min-heap of entries by (due, seq), `start`ing each poll once it is due,
+ * the batch is not paused and fewer than `concurrency` are in flight; ONE timer wakes it for the
+ * next poll, the end of a pause or `deadline` (then `expire`). `pump` after every change.
  */
-class Outcomes {
-  /** Settled outcomes not yet taken; read from `head` so taking one is O(1). */
-  private queue: WaitOutcome[] = [];
-  private head = 0;
-  private readonly waiters: Array<{ resolve: (r: IteratorResult<WaitOutcome>) => void; reject: (e: unknown) => void }> = [];
-  private failure: { error: unknown } | undefined;
-  closed = false;
-
-  push(outcome: WaitOutcome): void {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve({ value: outcome, done: false });
-    else this.queue.push(outcome);
-  }
-
-  /** Ends the iteration with an error: the pending `next()` (or the next one) rejects with it. */
-  fail(error: unknown): void {
-    this.queue = [];
-    this.head = 0;
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.reject(error);
-    else this.failure = { error };
-    this.close();
-  }
-
-  /** No outcome will come: pending and later `next()` calls end once the queue is taken. */
-  close(): void {
-    this.closed = true;
-    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-  }
-
-  /** Drops everything not yet taken (the caller broke out of its loop). */
-  drop(): void {
-    this.failure = undefined;
-    this.queue = [];
-    this.head = 0;
-    this.close();
-  }
-
-  next(): Promise<IteratorResult<WaitOutcome>> {
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
+function createPool(concurrency: number, start: (entry: Entry) => void, expire: () => void) {
+  const heap: Entry[] = [];
+  const inFlight = new Set<Entry>();
+  let seq = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Number.NaN;
+  const pool = {
+    inFlight,
+    deadline: Number.POSITIVE_INFINITY,
+    pausedUntil: 0,
+    schedule(entry: Entry, due: number): void {
+      entry.due = due;
+      entry.seq = seq++;
+      heap.push(entry);
+      for (let i = heap.length - 1, parent; i > 0 && before(heap[i]!, heap[(parent = (i - 1) >> 1)]!); i = parent) {
+        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
       }
-      return Promise.resolve({ value, done: false });
-    }
-    const failure = this.failure;
-    this.failure = undefined;
-    if (failure) return Promise.reject(failure.error);
-    if (this.closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
+    },
+    /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
+    pump(): void {
+      const now = Date.now();
+      if (now >= pool.deadline) return expire();
+      while (now >= pool.pausedUntil && inFlight.size < concurrency && heap.length > 0 && heap[0]!.due <= now) {
+        const top = heap[0]!;
+        const last = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = last;
+          for (let i = 0, min = 0; ; i = min) {
+            for (const child of [2 * i + 1, 2 * i + 2]) if (child < heap.length && before(heap[child]!, heap[min]!)) min = child;
+            if (min === i) break;
+            [heap[i], heap[min]] = [heap[min]!, heap[i]!];
+          }
+        }
+        inFlight.add(top);
+        start(top);
+      }
+      // A full pool needs no timer: the next answer pumps again.
+      const wake = heap.length > 0 && inFlight.size < concurrency ? Math.min(pool.deadline, Math.max(heap[0]!.due, pool.pausedUntil)) : pool.deadline;
+      if (wake === timerAt) return;
+      clearTimeout(timer);
+      timerAt = wake;
+      // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
+      if (wake < Infinity) timer = setTimeout(() => ((timerAt = Number.NaN), pool.pump()), Math.min(Math.max(0, wake - now), MAX_TIMER_MS));
+    },
+    /** Stops everything: the timer, the polls queued, the requests in flight (aborted with `reason`). */
+    stop(reason: unknown): void {
+      clearTimeout(timer);
+      timerAt = Number.NaN;
+      heap.length = 0;
+      for (const entry of inFlight) entry.controller?.abort(reason);
+      inFlight.clear();
+    },
+  };
+  return pool;
+}
+
+/**
+ * The outcomes of a batch as an async iterator's `next`: settled ones queue until taken, a `next()`
+ * with none waits; `fail` makes the pending or next `next()` reject (once), `close` ends the rest.
+ */
+function createOutcomes() {
+  let queue: WaitOutcome[] = [];
+  let failure: { error: unknown } | undefined;
+  const waiters: Array<{ resolve: (r: IteratorResult<WaitOutcome>) => void; reject: (e: unknown) => void }> = [];
+  const outcomes = {
+    closed: false,
+    push(outcome: WaitOutcome): void {
+      const waiter = waiters.shift();
+      if (waiter) waiter.resolve({ value: outcome, done: false });
+      else queue.push(outcome);
+    },
+    fail(error: unknown): void {
+      queue = [];
+      const waiter = waiters.shift();
+      if (waiter) waiter.reject(error);
+      else failure = { error };
+      outcomes.close();
+    },
+    /** No outcome will come (`drop`: and those not yet taken are dropped): `next()` ends once the queue is taken. */
+    close(drop?: boolean): void {
+      if (drop) [queue, failure] = [[], undefined];
+      outcomes.closed = true;
+      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
+    },
+    next(): Promise<IteratorResult<WaitOutcome>> {
+      if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
+      const error = failure;
+      failure = undefined;
+      if (error) return Promise.reject(error.error);
+      if (outcomes.closed) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+    },
+  };
+  return outcomes;
 }
 
 /** The distinct task ids of a batch, checked, in first-seen order; InvalidArgumentError names the bad one's index. */
@@ -207,9 +208,21 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
       throw new InvalidArgumentError("taskId", `${(error as Error).message} (taskIds[${index}])`);
     }
     index++;
-    if (!entries.has(id)) entries.set(id, { id, due: 0, seq: entries.size, polls: 0, last: undefined, controller: undefined, settled: false });
+    if (!entries.has(id)) entries.set(id, { id, due: 0, seq: 0, polls: 0, last: undefined, controller: undefined, settled: false });
   }
   return entries;
+}
+
+/** A batch's options, checked, with their defaults. */
+function checkBatchOptions(given: WaitManyOptions | undefined) {
+  const options = checkOptionsObject(given);
+  return {
+    concurrency: checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY),
+    timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true),
+    pollIntervalMs: options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs),
+    signal: checkSignal(options.signal),
+    onUpdate: checkFunction("onUpdate", options.onUpdate),
+  };
 }
 
 /**
@@ -219,122 +232,53 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
  * loop (`return()`) stops the polling and aborts in-flight requests. An error that is not a
  * KlingError (a bug, or an `onUpdate` that throws) ends the batch: the iterable throws it.
  */
-export function waitForMany(
-  taskIds: Iterable<string>,
-  get: GetTaskById,
-  given?: WaitManyOptions,
-): AsyncIterableIterator<WaitOutcome> {
-  const options = checkOptionsObject(given);
-  const concurrency = checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY);
-  const timeoutMs = checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true);
-  const fixedInterval = options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs);
-  const signal = checkSignal(options.signal);
-  const onUpdate = checkFunction("onUpdate", options.onUpdate);
+export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?: WaitManyOptions): AsyncIterableIterator<WaitOutcome> {
+  const { concurrency, timeoutMs, pollIntervalMs: fixedInterval, signal, onUpdate } = checkBatchOptions(given);
   checkFunction("get", get);
   const entries = checkTaskIds(taskIds);
+  const outcomes = createOutcomes();
+  const pool = createPool(concurrency, request, () => {
+    // The budget ran out: every unsettled task ends with its own WaitTimeoutError.
+    pool.stop(BATCH_ENDED);
+    for (const entry of entries.values()) if (!entry.settled) settle(entry, { taskId: entry.id, error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
+  });
+  // Tasks not settled yet; whether polling has started; 429s in a row (the batch's backoff).
+  let [remaining, started, rateLimited] = [entries.size, false, 0];
+  const onAbort = (): void => end(signal?.reason, true);
 
-  const heap = new DueHeap();
-  const inFlight = new Set<Entry>();
-  const outcomes = new Outcomes();
-  let remaining = entries.size;
-  let seq = entries.size;
-  let started = false;
-  let deadline = Number.POSITIVE_INFINITY;
-  let pausedUntil = 0;
-  let rateLimited = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerAt = Number.NaN;
-
-  const onAbort = (): void => fail(signal?.reason);
-
-  /** Stops everything: the timer, the queue of polls, the requests in flight (aborted with `reason`). */
-  function stop(reason: unknown): void {
-    clearTimeout(timer);
-    timerAt = Number.NaN;
-    heap.clear();
-    signal?.removeEventListener("abort", onAbort);
-    for (const entry of inFlight) entry.controller?.abort(reason);
-    inFlight.clear();
-  }
-
-  /** Ends the batch with an error: the pending or next `next()` rejects with it (once). */
-  function fail(error: unknown): void {
+  /** Ends the batch: with `error` (the pending or next `next()` rejects with it), or done. */
+  function end(error: unknown, failed: boolean): void {
     if (outcomes.closed) return;
-    stop(error);
-    outcomes.fail(error);
+    signal?.removeEventListener("abort", onAbort);
+    pool.stop(failed ? error : BATCH_ENDED);
+    if (failed) outcomes.fail(error);
+    else outcomes.close();
   }
 
   function settle(entry: Entry, outcome: WaitOutcome): void {
     entry.settled = true;
-    remaining--;
     outcomes.push(outcome);
-    if (remaining === 0) {
-      stop(BATCH_ENDED);
-      outcomes.close();
-    }
-  }
-
-  function schedule(entry: Entry, due: number): void {
-    entry.due = due;
-    entry.seq = seq++;
-    heap.push(entry);
-  }
-
-  /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
-  function pump(): void {
-    if (outcomes.closed) return;
-    const now = Date.now();
-    if (now >= deadline) {
-      // The budget ran out: every unsettled task ends with its own WaitTimeoutError.
-      stop(BATCH_ENDED);
-      for (const entry of entries.values()) {
-        if (!entry.settled) settle(entry, { taskId: entry.id, error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
-      }
-      return;
-    }
-    if (now >= pausedUntil) {
-      while (inFlight.size < concurrency && heap.size > 0 && heap.peek()!.due <= now) request(heap.pop()!);
-      if (outcomes.closed) return;
-    }
-    let wake = deadline;
-    const next = heap.peek();
-    // A full pool needs no timer: the next answer pumps again.
-    if (next !== undefined && inFlight.size < concurrency) wake = Math.min(wake, Math.max(next.due, pausedUntil));
-    if (wake === timerAt) return;
-    clearTimeout(timer);
-    timerAt = wake;
-    if (Number.isFinite(wake)) {
-      // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
-      timer = setTimeout(() => ((timerAt = Number.NaN), pump()), Math.min(Math.max(0, wake - now), MAX_TIMER_MS));
-    }
+    if (--remaining === 0) end(undefined, false);
   }
 
   function request(entry: Entry): void {
     const controller = new AbortController();
     entry.controller = controller;
-    inFlight.add(entry);
-    // Marks the request over; false when the batch (or this task) no longer cares about its result.
-    const done = (): boolean => {
+    const answered = (read: () => void): void => {
       if (entry.controller === controller) entry.controller = undefined;
-      inFlight.delete(entry);
-      return !outcomes.closed && !entry.settled && !controller.signal.aborted;
+      pool.inFlight.delete(entry);
+      // The batch (or this task) may no longer care about the result.
+      if (outcomes.closed || entry.settled || controller.signal.aborted) return;
+      try {
+        read();
+      } catch (error) {
+        return end(error, true);
+      }
+      if (!outcomes.closed) pool.pump();
     };
     new Promise<VideoTaskResult>((resolve) => resolve(get(entry.id, controller.signal))).then(
-      (task) => {
-        if (!done()) return;
-        try {
-          onAnswer(entry, task);
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        pump();
-      },
-      (error: unknown) => {
-        if (!done()) return;
-        onError(entry, error);
-        pump();
-      },
+      (task) => answered(() => onAnswer(entry, task)),
+      (error: unknown) => answered(() => onError(entry, error)),
     );
   }
 
@@ -346,39 +290,40 @@ export function waitForMany(
     // onUpdate may have ended the batch (a `return()` from inside it).
     if (outcomes.closed) return;
     const verdict = taskVerdict(task);
-    if (verdict.kind === "running") schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));
+    if (verdict.kind === "running") pool.schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));
     else settle(entry, verdict.error ? { taskId: entry.id, error: verdict.error } : { taskId: entry.id, task: verdict.task });
   }
 
   function onError(entry: Entry, error: unknown): void {
+    // Not a KlingError: a bug, which ends the batch.
+    if (!(error instanceof KlingError)) throw error;
+    if (!(error instanceof RateLimitError)) return settle(entry, { taskId: entry.id, error });
     // A 429 is about the whole batch, not this task: pause every poll, then ask again.
-    if (error instanceof RateLimitError) {
-      pausedUntil = Math.max(pausedUntil, Date.now() + (error.retryAfterMs ?? backoffMs(rateLimited++)));
-      schedule(entry, pausedUntil);
-    } else if (error instanceof KlingError) settle(entry, { taskId: entry.id, error });
-    else fail(error);
-  }
-
-  function start(): void {
-    started = true;
-    if (remaining === 0) return outcomes.close();
-    if (signal?.aborted) return outcomes.fail(signal.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const now = Date.now();
-    if (Number.isFinite(timeoutMs)) deadline = now + timeoutMs;
-    for (const entry of entries.values()) schedule(entry, now);
-    pump();
+    pool.pausedUntil = Math.max(pool.pausedUntil, Date.now() + (error.retryAfterMs ?? backoffMs(rateLimited++)));
+    pool.schedule(entry, pool.pausedUntil);
   }
 
   const iterator: AsyncIterableIterator<WaitOutcome> = {
     next() {
-      if (!started) start();
+      if (!started) {
+        started = true;
+        if (remaining === 0) outcomes.close();
+        else if (signal?.aborted) outcomes.fail(signal.reason);
+        else {
+          signal?.addEventListener("abort", onAbort, { once: true });
+          const now = Date.now();
+          pool.deadline = now + timeoutMs;
+          for (const entry of entries.values()) pool.schedule(entry, now);
+          pool.pump();
+        }
+      }
       return outcomes.next();
     },
     return() {
       started = true;
-      if (!outcomes.closed) stop(BATCH_ENDED);
-      outcomes.drop();
+      if (!outcomes.closed) pool.stop(BATCH_ENDED);
+      signal?.removeEventListener("abort", onAbort);
+      outcomes.close(true);
       return Promise.resolve({ value: undefined, done: true });
     },
     [Symbol.asyncIterator]() {
