@@ -3,20 +3,14 @@
 // One table per decision; the README's compat table mirrors these.
 import { isTaskNotExist } from "./errors.js";
 import type { Image2VideoTaskStatus, VideoTask } from "./routes.js";
+import { STATUS_KIND } from "./status.js";
 
-// Every status of the spec maps to itself; keyed by the generated union, so a status the spec
-// adds fails the type-check here until it is listed.
-const CANONICAL = {
-  queued: "queued",
-  in_progress: "in_progress",
-  completed: "completed",
-  failed: "failed",
-  cancelled: "cancelled",
-} as const satisfies { [S in Image2VideoTaskStatus]: S };
-
-/** Status words real relays send, mapped to the spec's enum (matched case-insensitively). */
+/**
+ * Status words real relays send, mapped to the spec's statuses (matched case-insensitively); every
+ * status the spec names (the one table, src/status.ts) maps to itself.
+ */
 export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
-  ...CANONICAL,
+  ...(Object.fromEntries(Object.keys(STATUS_KIND).map((status) => [status, status])) as Record<string, Image2VideoTaskStatus>),
   submitted: "queued",
   not_start: "queued",
   pending: "queued",
@@ -33,7 +27,8 @@ export const NOT_FOUND = Symbol("task not found");
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
+/** Whether a value is a JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 

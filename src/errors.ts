@@ -60,16 +60,9 @@ function describeBody(body: unknown): string {
     if (/^<(!doctype|html)/i.test(text)) return "(HTML body)";
     return text.length > 120 ? `${text.slice(0, 117)}...` : text;
   }
-  if (body && typeof body === "object") {
-    const record = body as Record<string, unknown>;
-    const inner = (record.error && typeof record.error === "object" ? record.error : record) as Record<string, unknown>;
-    const code = inner.code ?? inner.type;
-    const message = inner.message;
-    const parts = [code, message].filter((p): p is string | number => typeof p === "string" || typeof p === "number");
-    const unique = [...new Set(parts.map(String))].filter((p) => p !== "");
-    if (unique.length) return unique.join(": ");
-  }
-  return "";
+  const fields = gatewayFields(body);
+  const parts = [fields?.code ?? fields?.type, fields?.message].filter((p) => typeof p === "string" || typeof p === "number");
+  return [...new Set(parts.map(String))].filter((p) => p !== "").join(": ");
 }
 
 /** The relay answered with an HTTP error status. */

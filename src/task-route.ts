@@ -103,13 +103,14 @@ async function call(
   let request = built;
   let response: Response | undefined;
   let bytes: Uint8Array | undefined;
+  // What a hook returns counts when it is a Request, Response or Error where openapi-fetch takes one.
   for (const m of middlewares) {
     const result = await m.onRequest?.({ ...params, request });
     if (result instanceof Request) request = result;
-    else if (result instanceof Response) {
+    if (result instanceof Response) {
       response = result;
       break;
-    } else if (result) throw new Error("onRequest: must return new Request() or Response() when modifying the request");
+    }
   }
   if (!response) {
     try {
@@ -119,15 +120,13 @@ async function call(
       for (let i = middlewares.length - 1; i >= 0 && !response; i--) {
         const result: unknown = await middlewares[i]!.onError?.({ ...params, request, error });
         if (result instanceof Response) response = result;
-        else if (result instanceof Error) error = result;
-        else if (result) throw new Error("onError: must return new Response() or instance of Error");
+        if (result instanceof Error) error = result;
       }
       if (!response) throw error;
     }
     for (let i = middlewares.length - 1; i >= 0; i--) {
       const result: unknown = await middlewares[i]!.onResponse?.({ ...params, request, response });
       if (result instanceof Response) [response, bytes] = [result, undefined];
-      else if (result) throw new Error("onResponse: must return new Response() when modifying the response");
     }
   }
   // Scrubbed before anything parses it, so no error built from the body can carry the key back out.

@@ -145,27 +145,25 @@ export function createTransport(deps: TransportDeps): Send {
     signal?.addEventListener("abort", onAbort);
     const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
     const { method, url } = request;
+    // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
+    // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
+    const oddStatus = (status: number, headers: Headers): APIError => new APIError({ status, headers: deps.redact(headers), body: "", method, path: new URL(url).pathname });
     let streaming = false;
     try {
       if (options.httpGet && deps.httpGet && method === "GET") {
         const got = await deps.httpGet({ url, headers: Object.fromEntries(request.headers), signal: controller.signal, maxBytes: policy.maxResponseBytes });
-        if (got.status > 599) throw new APIError({ status: got.status, headers: deps.redact(got.headers), body: "", method, path: new URL(url).pathname });
+        if (got.status > 599) throw oddStatus(got.status, got.headers);
         return { response: rebuilt(got.status, got.statusText, got.headers, got.url, got.body as Uint8Array<ArrayBuffer>), bytes: got.body };
       }
       const last = n >= (policy.create || isIdempotent(method) ? policy.maxRetries : 0);
       const [input, init] = await outgoing(request, controller.signal, options, n, last);
       const response = await (deps.fetch ? deps.fetch(new Request(input, init)) : fetch(input, init));
       const { status } = response;
-      // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the
-      // constructor takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
-      if (status > 599) {
-        response.body?.cancel().catch(() => {});
-        throw new APIError({ status, headers: deps.redact(response.headers), body: "", method, path: new URL(url).pathname });
-      }
       // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
-      if (request.redirect === "manual" && policy.create && status >= 300 && status < 400) {
+      const redirected = request.redirect === "manual" && policy.create && status >= 300 && status < 400;
+      if (status > 599 || redirected) {
         response.body?.cancel().catch(() => {});
-        throw new TypeError(`the create was redirected (HTTP ${status})`);
+        throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, response.headers);
       }
       if (options.stream && response.ok) {
         // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.

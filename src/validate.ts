@@ -3,10 +3,10 @@
 // ResponseValidationError; checked with the spec's own validator (the JSON Schema data
 // scripts/generate.ts writes, read by src/_schema.ts). Error statuses become errors in errors.ts.
 import { responseIssues, type ValidationIssue } from "./_spec.js";
-import { NOT_FOUND, normalizeTask } from "./compat.js";
+import { isObject, NOT_FOUND, normalizeTask } from "./compat.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
-import { IMAGE2VIDEO, TASK_PATHS, type VideoTask } from "./routes.js";
+import { IMAGE2VIDEO, TASK_PATHS, type VideoTask, type VideoTaskResult } from "./routes.js";
 import type { CreatedTask } from "./types.js";
 
 export { NOT_FOUND } from "./compat.js";
@@ -27,16 +27,17 @@ export function taskIssues(body: unknown, path: string = IMAGE2VIDEO.task): Vali
   return [];
 }
 
-/** Parses a 2xx body as JSON; an empty body or one that is not JSON is a ResponseValidationError. */
-function parseJson(text: string | undefined, status: number): unknown {
-  if (text === undefined || text.trim() === "") {
-    throw new ResponseValidationError("the relay answered with an empty body", { body: text ?? "", status });
-  }
+/** Parses a 2xx body as JSON (an object, when `object`); an empty body or one that is not JSON (or not an object) is a ResponseValidationError. */
+function parseJson(text: string, status: number, object?: boolean): unknown {
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
-    throw new ResponseValidationError("the relay's answer is not JSON", { body: text, status });
+    throw new ResponseValidationError(text.trim() ? "the relay's answer is not JSON" : "the relay answered with an empty body", { body: text, status });
   }
+  // Even unchecked, a task or a created task is an object: `null` or `42` would break every caller.
+  if (object && !isObject(body)) throw new ResponseValidationError("the relay's answer is not a JSON object", { body, status });
+  return body;
 }
 
 const NO_TASK_ID = missing("task_id", "must have a non-empty task_id (a created task without one cannot be polled)");
@@ -51,11 +52,8 @@ function nonEmpty(value: unknown): string | undefined {
  * (the new-api gateway's versions): `id` when `task_id` is absent, and `data.task_id` in Kling's native reply;
  * the body as sent stays on `raw`. In off mode any object carrying an id in one of those places passes.
  */
-export function parseCreatedBody(text: string | undefined, status: number, mode: ValidationMode, path: string): CreatedTask {
-  const body = parseJson(text, status);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new ResponseValidationError("the relay's answer is not a JSON object", { body, status });
-  }
+export function parseCreatedBody(text: string, status: number, mode: ValidationMode, path: string): CreatedTask {
+  const body = parseJson(text, status, true);
   const record = body as Record<string, unknown>;
   const issues = mode === "off" ? [] : (responseIssues(path, "post", status, body) ?? []);
   const spec = nonEmpty(record.task_id);
@@ -63,7 +61,7 @@ export function parseCreatedBody(text: string | undefined, status: number, mode:
   if (mode === "strict") {
     throw new ResponseValidationError("the relay's create answer does not match the spec", { issues: issues.length ? issues : [NO_TASK_ID], body, status });
   }
-  const data = record.data && typeof record.data === "object" ? (record.data as Record<string, unknown>) : undefined;
+  const data = isObject(record.data) ? record.data : undefined;
   const taskId = spec ?? nonEmpty(record.id) ?? nonEmpty(data?.task_id);
   if (taskId === undefined) {
     throw new ResponseValidationError("the relay's create answer carries no task id", { issues: [NO_TASK_ID], body, status });
@@ -89,21 +87,9 @@ function variantOf(body: unknown, path: string): VideoTask | typeof NOT_FOUND | 
  * Parses and checks a 2xx body. Resolves to the task (or NOT_FOUND for the relay's
  * task_not_exist envelope in compat mode); throws ResponseValidationError for anything else.
  */
-export function parseTaskBody(
-  text: string | undefined,
-  status: number,
-  mode: ValidationMode,
-  path: string = IMAGE2VIDEO.task,
-): (VideoTask & { readonly raw?: unknown }) | typeof NOT_FOUND {
-  const body = parseJson(text, status);
-  if (mode === "off") {
-    // No schema check, but a task is still an object: `null` or `42` would break every caller.
-    if (body === null || typeof body !== "object" || Array.isArray(body)) {
-      throw new ResponseValidationError("the relay's answer is not a JSON object", { body, status });
-    }
-    return body as VideoTask;
-  }
-
+export function parseTaskBody(text: string, status: number, mode: ValidationMode, path: string = IMAGE2VIDEO.task): VideoTaskResult | typeof NOT_FOUND {
+  const body = parseJson(text, status, mode === "off");
+  if (mode === "off") return body as VideoTask;
   const issues = taskIssues(body, path);
   if (issues.length === 0) return body as VideoTask;
   if (mode === "strict") {
