@@ -10,6 +10,7 @@
 // what the requests leave behind, as opposed to what is merely not collected yet.
 import { createKlingClient, type HttpGet } from "../../src/index.js";
 import { nodeHttpGet } from "../../src/node/index.js";
+import { peakRssBytes } from "./peak-rss.js";
 
 const [mode, baseUrl, tasksArg, spreadArg, pollArg, concurrencyArg, transportArg = "fetch"] = process.argv.slice(2);
 if ((mode !== "batch" && mode !== "waits") || !baseUrl || !tasksArg || !spreadArg || !pollArg || !concurrencyArg) {
@@ -110,7 +111,9 @@ process.stdout.write(
     maxInFlight,
     wallMs,
     rssBeforeMb,
-    maxRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
+    maxRssMb: peakRssBytes() / 1e6,
+    /** Not the figure: on Linux it includes the parent's RSS at the fork (see peak-rss.ts). */
+    forkMaxRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
     maxSampledRssMb,
     heapAfterGcMb,
     openHandles,

@@ -105,7 +105,7 @@ export async function benchBatch(settings: BatchSettings, options: { gc?: boolea
     },
     {
       section,
-      subject: "peak RSS (maxRSS)",
+      subject: "peak RSS (VmHWM)",
       value: three((r) => `${fmt(r.maxRssMb, 1)} MB`),
       ratio: `${fmtRatio(batch.maxRssMb / overFetch.maxRssMb)} (vs fetch)`,
       target: `< ${BATCH_TARGETS.rssMb} MB`,

@@ -5,11 +5,11 @@
 // serves: `images`: job i is image2video with `image: "job-<i>.png"`, a file in <imageDir> (opened
 // at create time by generateVideos); `text`: the same jobs without images (text2video), the floor.
 // The client sends its polls with `httpGet: nodeHttpGet`, as the CLI does. Prints one JSON line:
-// outcomes, wall time, this process's peak RSS (the kernel's maxRSS, and VmHWM) and its RSS before the batch.
-import { readFileSync } from "node:fs";
+// outcomes, wall time, this process's peak RSS (VmHWM; see peak-rss.ts) and its RSS before the batch.
 import { createKlingClient } from "../../src/index.js";
 import { generateVideos, nodeHttpGet, type VideoJob } from "../../src/node/index.js";
 import { FAKE_RELAY_API_KEY } from "../../src/testing/index.js";
+import { peakRssBytes } from "./peak-rss.js";
 
 const [baseUrl, outDir, imageDir, jobsArg, concurrencyArg, pollArg, kind] = process.argv.slice(2);
 if (!baseUrl || !outDir || !imageDir || !jobsArg || !concurrencyArg || !pollArg || (kind !== "images" && kind !== "text")) {
@@ -17,16 +17,6 @@ if (!baseUrl || !outDir || !imageDir || !jobsArg || !concurrencyArg || !pollArg 
 }
 
 const MB = 1e6;
-
-/** The kernel's high-water mark of this process's RSS, in bytes (NaN without /proc). */
-function vmHwm(): number {
-  try {
-    const kb = /^VmHWM:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
-    return kb === undefined ? Number.NaN : Number(kb) * 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 const kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl, httpGet: nodeHttpGet });
 const jobs: VideoJob[] = Array.from({ length: Number(jobsArg) }, (_, i) => ({
@@ -53,7 +43,6 @@ for await (const outcome of generateVideos(kling, jobs, options)) {
   }
 }
 const wallMs = performance.now() - start;
-const maxRss = process.resourceUsage().maxRSS * 1024;
 
 process.stdout.write(
   `${JSON.stringify({
@@ -64,7 +53,8 @@ process.stdout.write(
     firstError,
     wallMs,
     startRssMb: startRss / MB,
-    maxRssMb: maxRss / MB,
-    hwmMb: vmHwm() / MB,
+    peakRssMb: peakRssBytes() / MB,
+    /** Not the figure: on Linux it includes the parent's RSS at the fork (see peak-rss.ts). */
+    maxRssMb: (process.resourceUsage().maxRSS * 1024) / MB,
   })}\n`,
 );

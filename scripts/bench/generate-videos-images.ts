@@ -48,8 +48,8 @@ interface WorkerReport {
   firstError: string;
   wallMs: number;
   startRssMb: number;
+  peakRssMb: number;
   maxRssMb: number;
-  hwmMb: number;
 }
 
 const VARIANTS = [
@@ -114,8 +114,7 @@ export async function benchGenerateVideosImages(settings: GenerateVideosImagesSe
     await relay.close();
     await rm(scratch, { recursive: true, force: true });
   }
-  // maxRSS and VmHWM are the same kernel figure read two ways; the larger, in case one is missing.
-  const peaks = (i: number): number[] => reports[i]!.map((r) => Math.max(r.maxRssMb, Number.isNaN(r.hwmMb) ? 0 : r.hwmMb));
+  const peaks = (i: number): number[] => reports[i]!.map((r) => r.peakRssMb);
   const before = median(peaks(1));
   const section = `generate videos (${settings.jobs} images of ${fmt(settings.imageBytes / 2 ** 20, 1)} MiB)`;
   const rows: Row[] = VARIANTS.map((variant, i): Row => {
@@ -149,7 +148,8 @@ export async function benchGenerateVideosImages(settings: GenerateVideosImagesSe
         "`httpGet: nodeHttpGet` as the CLI makes them) in a child process (bundled, plain node), against the fake relay served by " +
         `the bench process, which reads every body, decodes each image and checks its sha256 against the job's file. Each task is queued at ` +
         `its first poll and completed at the next; the video is ${fmt(settings.videoBytes / 1024)} KiB. Peak RSS is the child's whole ` +
-        "life (`process.resourceUsage().maxRSS`, the same as VmHWM), node and the loaded code included: the text2video row shows " +
+        "life (VmHWM; not `process.resourceUsage().maxRSS`, which on Linux keeps the parent's RSS at the fork, here the bench " +
+        "process with the relay), node and the loaded code included: the text2video row shows " +
         `that floor. ${settings.rounds} runs per variant, rotated; the target is read on the largest. "Read whole" is the same worker ` +
         "built with `openImageFile` replaced by `readImageFile` (scripts/bench/prepare.ts), as generateVideos read job images before.",
     ],

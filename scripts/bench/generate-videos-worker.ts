@@ -4,12 +4,13 @@
 // parent serves. `file`: the real journal (write + fdatasync per append, group-committed), with the
 // time each append took; `none`: a journal that keeps its records in memory and writes nothing, to
 // measure what the file costs. `http`: the client sends its polls with `httpGet: nodeHttpGet` (as the
-// CLI does, and the README advises for Node batches); `fetch`: over Node's fetch. Prints one JSON line: outcomes, wall time, peak RSS, journal figures.
+// CLI does, and the README advises for Node batches); `fetch`: over Node's fetch. Prints one JSON line: outcomes, wall time, peak RSS (VmHWM, see peak-rss.ts), journal figures.
 import { createKlingClient } from "../../src/index.js";
 import { runGenerateVideos, type VideoJob } from "../../src/node/generate-videos.js";
 import { nodeHttpGet } from "../../src/node/index.js";
 import { openJournal, replay, type JobState, type Journal, type JournalRecord } from "../../src/node/journal.js";
 import { FAKE_RELAY_API_KEY } from "../../src/testing/index.js";
+import { peakRssBytes } from "./peak-rss.js";
 
 const [baseUrl, outDir, jobsArg, concurrencyArg, pollArg, mode, transport] = process.argv.slice(2);
 if (!baseUrl || !outDir || !jobsArg || !concurrencyArg || !pollArg || (mode !== "file" && mode !== "none") || (transport !== "http" && transport !== "fetch")) {
@@ -120,7 +121,9 @@ process.stdout.write(
     failures,
     firstError,
     wallMs,
-    maxRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
+    maxRssMb: peakRssBytes() / 1e6,
+    /** Not the figure: on Linux it includes the parent's RSS at the fork (see peak-rss.ts). */
+    forkMaxRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
     maxSampledRssMb,
     appends: appendMs.length,
     appendMsTotal: appendMs.reduce((sum, ms) => sum + ms, 0),

@@ -51,7 +51,10 @@ interface WorkerReport {
   failures: number;
   firstError: string;
   wallMs: number;
+  /** Peak RSS (VmHWM where there is one; see peak-rss.ts). */
   maxRssMb: number;
+  /** `resourceUsage().maxRSS`, which on Linux includes this (parent) process's RSS at the fork. */
+  forkMaxRssMb: number;
   maxSampledRssMb: number;
   appends: number;
   appendMsTotal: number;
@@ -163,7 +166,7 @@ export async function benchGenerateVideos(settings: GenerateVideosSettings): Pro
       },
       {
         section,
-        subject: "peak RSS (maxRSS) of the batch's process",
+        subject: "peak RSS (VmHWM) of the batch's process",
         value:
           `${fmt(maxRss, 1)} MB (no journal: ${fmt(Math.max(...none.map((r) => r.maxRssMb)), 1)} MB; ` +
           `polls over fetch instead of nodeHttpGet: ${fmt(overFetch.maxRssMb, 1)} MB)`,
@@ -207,6 +210,8 @@ export async function benchGenerateVideos(settings: GenerateVideosSettings): Pro
       notes: [
         `Generate videos: ${fmt(settings.jobs)} text2video jobs in one generateVideos (xiexus-kling/node) in a child process (bundled, plain node; ` +
           `the client with \`httpGet: nodeHttpGet\` as the CLI makes it, one run over fetch for the RSS row), ` +
+          "its peak RSS read as VmHWM (`resourceUsage().maxRSS` keeps, on Linux, the RSS of the bench process it was forked " +
+          `from: ${fmt(Math.max(...file.map((r) => r.forkMaxRssMb)), 1)} MB here), ` +
           `against the fake relay served by the bench process behind a loopback proxy that counts requests in flight (creates, polls, ` +
           `downloads). Each task is queued at its first poll and completed at the next; the video is ${fmt(settings.videoBytes / 1024)} KiB. ` +
           `Output and journal in the OS temp directory. The journal's overhead compares the median wall time of ${settings.rounds} runs ` +
