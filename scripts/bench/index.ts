@@ -2,7 +2,7 @@
 // also written to BENCHMARKS.md with the machine it ran on. Every figure is a ratio to a baseline
 // measured in the same run; see the notes under the table for how each one is taken.
 import { cpus, loadavg, totalmem } from "node:os";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { benchBatch } from "./batch.js";
@@ -21,6 +21,9 @@ import { fmt } from "./stats.js";
 import { renderTable, type Row, type SectionResult, type Settings } from "./table.js";
 import { benchTypecheck } from "./typecheck.js";
 import { benchWaits } from "./waits.js";
+
+/** The hand-kept block at the top of BENCHMARKS.md, markers included. */
+const STORY = /<!-- story: begin -->[\s\S]*?<!-- story: end -->/;
 
 const FULL: Settings = {
   quick: false,
@@ -91,10 +94,17 @@ async function main(): Promise<void> {
   console.log(`${header.join("\n")}\n\n${table}\n`);
   console.log(`${judged.length - missed.length} of ${judged.length} targets met; took ${fmt(total, 1)} s (${timings.join(", ")})`);
 
+  // The story block of BENCHMARKS.md is kept by hand; a run rewrites everything after it.
+  const file = join(ROOT, "BENCHMARKS.md");
+  const previous = await readFile(file, "utf8").catch(() => "");
+  const story = STORY.exec(previous)?.[0];
   const doc = [
     "# Benchmarks",
     "",
-    `Written by \`${command}\` (sources in scripts/bench/); each run overwrites this file.`,
+    ...(story ? [story, "", "## The last run", ""] : []),
+    story
+      ? `Written by \`${command}\` (sources in scripts/bench/); each run overwrites everything after the story above.`
+      : `Written by \`${command}\` (sources in scripts/bench/); each run overwrites this file.`,
     values.quick ? "\n**Quick smoke run: fewer rounds and a smaller waits section; not for comparison.**\n" : "",
     ...header,
     "",
@@ -107,7 +117,7 @@ async function main(): Promise<void> {
     ...sections.flatMap((s) => s.notes.map((n) => `- ${n}`)),
     "",
   ].join("\n");
-  await writeFile(join(ROOT, "BENCHMARKS.md"), doc);
+  await writeFile(file, doc);
 }
 
 main().catch((error: unknown) => {
