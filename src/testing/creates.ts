@@ -6,9 +6,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { requestIssues } from "../_spec.js";
 import { inspectImage, type ImageInfo } from "../image.js";
 import { ROUTES, type RouteName } from "../routes.js";
-import { COMPLETED_TASK, EXPIRED_TASK, FAILED_TASK } from "./fixtures.js";
+import { COMPLETED_TASK, EXPIRED_TASK, FAILED_TASK, statusOnly } from "./fixtures.js";
 import { buildKlingRequest, durationIssue, readTaskRequest, type KlingEndpoint, type RecordedKlingRequest } from "./gateway.js";
-import { checkDelay, checkResponse, checkSteps, isScriptedResponse, type ScriptedResponse, type Step } from "./steps.js";
+import { checkDelay, checkResponse, checkSteps, isScriptedResponse, stepper, type ScriptedResponse, type Step } from "./steps.js";
 
 /** The gateway's body cap (new-api's default, 128 MiB). */
 export const DEFAULT_MAX_BODY_BYTES = 128 * 1024 * 1024;
@@ -442,27 +442,23 @@ function taskBody(taskId: string, status: "queued" | "in_progress" | CreatedTask
   switch (status) {
     case "queued":
     case "in_progress":
-      return { task_id: taskId, status, format: "mp4" };
+    case "cancelled":
+      return statusOnly(taskId, status);
     case "completed":
       return { ...COMPLETED_TASK, task_id: taskId };
     case "failed":
       return { ...FAILED_TASK, task_id: taskId };
     case "expired":
       return { ...EXPIRED_TASK, task_id: taskId };
-    case "cancelled":
-      return { task_id: taskId, status: "cancelled", format: "mp4" };
   }
 }
 
 /** The answers of a created task, one per GET: the explicit steps, or running then its outcome. */
 export function createdTaskScript(taskId: string, options: CreatedTaskOptions, createdAt: number): () => Step {
-  let served = 0;
-  if (options.steps) {
-    const steps = options.steps.map((step) => (isScriptedResponse(step) ? step : { ...step, task_id: taskId }));
-    return () => steps[Math.min(served++, steps.length - 1)]!;
-  }
+  if (options.steps) return stepper(options.steps.map((step) => (isScriptedResponse(step) ? step : { ...step, task_id: taskId })));
   const running = options.runningPolls ?? 2;
   const minRunMs = options.minRunMs ?? 0;
+  let served = 0;
   return () => {
     const count = served++;
     if (count < running || Date.now() - createdAt < minRunMs) return taskBody(taskId, count === 0 ? "queued" : "in_progress");

@@ -27,6 +27,12 @@ export function isScriptedResponse(step: Step): step is ScriptedResponse {
   return typeof (step as { status?: unknown }).status === "number";
 }
 
+/** The answers of a script, one per call: each step in turn, then the last one again and again. */
+export function stepper(steps: readonly Step[]): () => Step {
+  let served = 0;
+  return () => steps[Math.min(served++, steps.length - 1)]!;
+}
+
 /** Refuses a task id that is not a non-empty string and steps that are not a non-empty list of valid steps. */
 export function checkSteps(taskId: string, steps: readonly Step[]): Step[] {
   const where = `fake relay: task ${JSON.stringify(taskId)}`;
