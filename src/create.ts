@@ -235,8 +235,11 @@ async function prepareImages(top: Record<string, unknown>, image: ImageInput | u
   return { fields, images };
 }
 
-/** Base64 is streamed in pieces of this many source bytes (a multiple of 3), so the whole string never exists at once. */
-const STREAM_CHUNK_BYTES = 3 * 64 * 1024;
+/**
+ * Base64 is streamed in pieces of this many source bytes (a multiple of 3), so the whole string
+ * never exists at once. 48 KiB: larger pieces outlive a minor GC and pile up (BENCHMARKS.md).
+ */
+const STREAM_CHUNK_BYTES = 3 * 16 * 1024;
 
 /** Whether request bodies can be streams here: Node, Bun and Deno send them over HTTP/1.1; browsers need HTTP/2. */
 const canStreamBodies = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../src/errors.js";
 import {
   base64Chunks,
+  base64FromBlob,
+  READ_PIECES,
   base64Length,
   IMAGE_RULES,
   imageBytes,
@@ -250,6 +252,32 @@ describe("base64", () => {
       expect(toBase64(bytes)).toBe(expected);
       expect([...base64Chunks(bytes, 3 * 10_000)].join("")).toBe(expected);
       expect(base64Length(length)).toBe(expected.length);
+    }
+  });
+
+  it("base64FromBlob: a Blob's stream, and a reader of pieces through one reused buffer, of any sizes, encode as Buffer does", async () => {
+    const bytes = new Uint8Array(1_000).map((_, i) => (i * 53 + 7) & 0xff);
+    const expected = Buffer.from(bytes).toString("base64");
+    const join = async (blob: Blob): Promise<string> => {
+      let text = "";
+      for await (const piece of base64FromBlob(blob)) text += piece;
+      return text;
+    };
+    expect(await join(new Blob([bytes]))).toBe(expected);
+    for (const sizes of [[1], [2], [3], [1, 2, 5, 3, 7, 11], [4, 4, 4, 998]]) {
+      const blob = new Blob([bytes]) as Blob & { [READ_PIECES]?: () => AsyncGenerator<Uint8Array> };
+      // One buffer for every piece, overwritten by the next read: a piece must be used before the next is asked for.
+      blob[READ_PIECES] = async function* () {
+        const buffer = new Uint8Array(1_000);
+        for (let at = 0, i = 0; at < bytes.length; i++) {
+          const n = Math.min(sizes[i % sizes.length]!, bytes.length - at);
+          buffer.set(bytes.subarray(at, at + n));
+          yield buffer.subarray(0, n);
+          buffer.fill(0);
+          at += n;
+        }
+      };
+      expect(await join(blob), sizes.join(",")).toBe(expected);
     }
   });
 

@@ -241,6 +241,19 @@ describe("images streamed from a file (openImageFile)", () => {
     expect(relay.creates).toHaveLength(1);
   });
 
+  it("a file changed after it was checked is not sent as something else", async () => {
+    const path = join(dir, "changing.png");
+    await writeFile(path, makePng(640, 360, { size: 100_000 }));
+    const blob = await openImageFile(path);
+    await writeFile(path, makePng(640, 360, { size: 120_000 }));
+    const error = await kling.createImage2VideoTask({ ...IMAGE, image: blob }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(relay.creates.filter((c) => c.taskId !== undefined)).toHaveLength(0);
+  });
+
   it("a file refused by the image rules is refused before any request", async () => {
     const path = join(dir, "small.png");
     await writeFile(path, makePng(200, 200));
