@@ -6,7 +6,7 @@ import type { paths } from "./_spec.js";
 import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
 import { helperNames, ROUTES, type HelperRole, type RouteDescription, type RouteName } from "./routes.js";
 import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteHelpers } from "./task-route.js";
-import { createTransport, rebuilt, type RequestPolicy } from "./transport.js";
+import { createTransport, rebuilt, responseOf, type RequestPolicy } from "./transport.js";
 import type {
   CompletedImage2VideoTask,
   CompletedText2VideoTask,
@@ -77,7 +77,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     maxResponseBytes: resolved.maxResponseBytes,
   };
   // openapi-fetch's fetch: a raw call asking for a stream gets the body unread (the transport must know before it reads).
-  const rawFetch = (stream: boolean) => (request: Request) => send(request, clientPolicy, request.signal, { stream }).then((answer) => answer.response);
+  const rawFetch = (stream: boolean) => (request: Request) => send(request, {}, clientPolicy, request.signal, { stream }).then(responseOf);
   const bufferFetch = rawFetch(false);
   const streamFetch = rawFetch(true);
   const authorization = resolved.apiKey === null ? null : `Bearer ${resolved.apiKey}`;
@@ -95,14 +95,17 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       // Text a relay may have echoed the key into; binary answers are handed on untouched.
       const textual = /json|text|xml|html|^$/i.test(response.headers.get("content-type") ?? "");
       if (!check && !(keyForms.length && textual)) return undefined;
-      const raw = await response.clone().text();
+      // Read once and handed on rebuilt: a clone would tee the stream, several times dearer.
+      const body = textual ? await response.text() : new Uint8Array(await response.arrayBuffer());
+      const raw = typeof body === "string" ? body : new TextDecoder().decode(body);
       const text = redact(raw);
       if (check) checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
       // An answer echoing the key reaches a raw caller scrubbed (data, error and headers), as the
       // task helpers' answers and every thrown error do.
       let echoed = text !== raw;
       response.headers.forEach((value) => (echoed ||= keyForms.some((form) => value.includes(form))));
-      return echoed ? rebuilt(response.status, response.statusText, redact(response.headers), response.url, textual ? text : response.body) : undefined;
+      const answered = echoed ? redact(response.headers) : response.headers;
+      return rebuilt(response.status, response.statusText, answered, response.url, textual ? text : (body as Uint8Array<ArrayBuffer>));
     },
   });
   const added = [...middlewares];

@@ -98,7 +98,7 @@ export interface RetryRule {
  * attempt that got `response` or failed to connect with `error` (an APIConnectionError); undefined:
  * do not retry, hand the answer or the error on.
  */
-export function retryDelay(retry: number, rule: RetryRule, method: string, response: Response | undefined, error?: unknown): number | undefined {
+export function retryDelay(retry: number, rule: RetryRule, method: string, response: { status: number; headers: Headers } | undefined, error?: unknown): number | undefined {
   // Only so many retries.
   if (retry >= rule.maxRetries) return undefined;
   // A POST, PATCH... may have done its work: sent once, unless it is a create (the rules below).

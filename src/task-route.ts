@@ -18,7 +18,7 @@ import {
   type ValidationMode,
 } from "./options.js";
 import { helperNames, ROUTES, type CompletedVideoTask, type RouteDescription, type VideoTaskResult } from "./routes.js";
-import { redirectMode, type CreateBodyPart, type RequestPolicy, type Send } from "./transport.js";
+import { isOk, redirectMode, responseOf, type Answer, type CreateBodyPart, type RequestPolicy, type Send, type SendInit } from "./transport.js";
 import type { CreatedTask, CreateVideoRequest } from "./types.js";
 import { NOT_FOUND, parseCreatedBody, parseTaskBody } from "./validate.js";
 import { checkWaitOptions, waitForTask, type WaitOptions } from "./wait.js";
@@ -69,25 +69,29 @@ export interface RouteHelpers {
   generate(request: CreateVideoRequest, options?: GenerateOptions): Promise<CompletedVideoTask>;
 }
 
-/** A helper request's answer: the final Response, its body as scrubbed text, and the URL asked. */
+/** A helper request's answer: its status line and headers, its body as scrubbed text, and the URL asked. */
 interface Reply {
-  response: Response;
-  text: string;
+  status: number;
+  headers: Headers;
+  /** The URL that answered, else the one asked. */
   url: string;
+  text: string;
 }
 
 const decoder = new TextDecoder();
 let requestIds = 0;
 
 /**
- * Sends one helper request: the Request openapi-fetch would build, through the user's middlewares
- * as openapi-fetch runs them (onRequest in order, then onError and onResponse last-added first),
- * then the transport. `remake` makes a create's body again for a resend, while the request is the
- * one built here. Nothing is built once the caller has aborted.
+ * Sends one helper request: through the user's middlewares as openapi-fetch runs them (onRequest in
+ * order, then onError and onResponse last-added first), then the transport. A hook gets the Request
+ * and Response objects openapi-fetch would give it, made when a hook is there to take them (until
+ * then the request is fetch's own arguments, a URL and its init, and the answer the bytes read).
+ * `remake` makes a create's body again for a resend, while the request is the one described here.
+ * Nothing is built once the caller has aborted.
  */
 async function call(
   ctx: RouteContext,
-  init: RequestInit & { duplex?: string },
+  init: SendInit,
   schemaPath: string,
   id: string,
   policy: RequestPolicy,
@@ -96,41 +100,47 @@ async function call(
 ): Promise<Reply> {
   if (signal?.aborted) throw signal.reason;
   const url = ctx.resolved.baseUrl + schemaPath.replace("{task_id}", encodeURIComponent(id));
-  const built = new Request(url, init);
   const middlewares = [...ctx.middlewares];
-  const context = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } };
-  const params = context as unknown as Parameters<NonNullable<Middleware["onRequest"]>>[0];
-  let request = built;
+  const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } } as unknown as Parameters<NonNullable<Middleware["onRequest"]>>[0];
+  // The request: fetch's own arguments until a hook takes it as a Request (`made`), or gives another.
+  let input: Request | string = url;
+  let made: Request | undefined;
+  const request = (): Request => (typeof input === "string" ? (input = made = new Request(url, init as RequestInit)) : input);
+  let answer: Answer | undefined;
+  // A Response from a hook, or the answer rebuilt for one; once a hook replaces it, it is what is read.
   let response: Response | undefined;
-  let bytes: Uint8Array | undefined;
-  // What a hook returns counts when it is a Request, Response or Error where openapi-fetch takes one.
+  let replaced = false;
   for (const m of middlewares) {
-    const result = await m.onRequest?.({ ...params, request });
-    if (result instanceof Request) request = result;
+    const result = m.onRequest && (await m.onRequest({ ...params, request: request() }));
+    if (result instanceof Request) input = result;
     if (result instanceof Response) {
-      response = result;
+      [response, replaced] = [result, true];
       break;
     }
   }
   if (!response) {
+    const own = input === url || input === made;
     try {
-      ({ response, bytes } = await ctx.send(request, policy, signal, { remake: request === built ? remake : undefined, httpGet: true }));
+      answer = await ctx.send(input, typeof input === "string" ? init : {}, policy, signal, { remake: own ? remake : undefined, httpGet: true });
     } catch (thrown) {
       let error = thrown;
       for (let i = middlewares.length - 1; i >= 0 && !response; i--) {
-        const result: unknown = await middlewares[i]!.onError?.({ ...params, request, error });
-        if (result instanceof Response) response = result;
+        const result: unknown = middlewares[i]!.onError && (await middlewares[i]!.onError!({ ...params, request: request(), error }));
+        if (result instanceof Response) [response, replaced] = [result, true];
         if (result instanceof Error) error = result;
       }
       if (!response) throw error;
     }
     for (let i = middlewares.length - 1; i >= 0; i--) {
-      const result: unknown = await middlewares[i]!.onResponse?.({ ...params, request, response });
-      if (result instanceof Response) [response, bytes] = [result, undefined];
+      const m = middlewares[i]!;
+      const result: unknown = m.onResponse && (await m.onResponse({ ...params, request: request(), response: (response ??= responseOf(answer!)) }));
+      if (result instanceof Response && result !== response) [response, replaced] = [result, true];
     }
   }
+  const head = replaced ? response! : answer!;
   // Scrubbed before anything parses it, so no error built from the body can carry the key back out.
-  return { response, text: ctx.redact(bytes ? decoder.decode(bytes) : await response.text()), url: request.url };
+  const text = ctx.redact(replaced ? await response!.text() : decoder.decode(answer!.bytes));
+  return { status: head.status, headers: head.headers, url: head.url || url, text };
 }
 
 /** An error body as openapi-fetch hands it over: parsed JSON when it is JSON, else the text. */
@@ -168,8 +178,8 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   const notFoundHint = `; not found on ${route.name} (${elsewhere.map((other) => `for a task made on ${other.name}, use ${helperNames(other).get}`).join("; ")})`;
 
   /** The APIError subclass an answer stands for; a not-found one names the other routes' getters. */
-  function apiError({ response, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {
-    const init = { status: response.status, headers: redact(response.headers), method, path: new URL(response.url || url).pathname, body };
+  function apiError({ status, headers, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {
+    const init = { status, headers: redact(headers), method, path: new URL(url).pathname, body };
     const error = notFound ? new TaskNotFoundError(init) : APIError.generate(init);
     if (error instanceof TaskNotFoundError && method === "GET") error.message += notFoundHint;
     return error;
@@ -178,9 +188,9 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   async function getTask(id: string, given: GetTaskOptions | undefined, batch?: boolean): Promise<VideoTaskResult> {
     const { call: options, policy } = callPolicy(batch ? batchPolicy : ctx.clientPolicy, given);
     const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, options.signal);
-    const { response, text } = reply;
-    if (!response.ok) throw apiError(reply, "GET", parseErrorText(text));
-    const task = parseTaskBody(text, response.status, options.validation ?? resolved.validation, route.task);
+    const { status, text } = reply;
+    if (!isOk(reply)) throw apiError(reply, "GET", parseErrorText(text));
+    const task = parseTaskBody(text, status, options.validation ?? resolved.validation, route.task);
     if (task === NOT_FOUND) throw apiError(reply, "GET", JSON.parse(text), true);
     return task;
   }
@@ -189,24 +199,24 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     const { call: options, policy } = callPolicy(createPolicy, given);
     // Everything is checked, and the image read, before a byte is sent.
     const body = buildCreateBody(await checkCreateRequest(route, request));
-    const init = { method: "POST", headers: { ...ctx.headers, "Content-Type": "application/json" }, body: await body.make(), duplex: "half", redirect: redirectMode() };
+    const init: SendInit = { method: "POST", headers: { ...ctx.headers, "Content-Type": "application/json" }, body: await body.make(), duplex: "half", redirect: redirectMode() };
     const reply = await call(ctx, init, route.create, "", policy, options.signal, body.make);
-    const { response, text } = reply;
-    if (!response.ok) {
+    const { status, text } = reply;
+    if (!isOk(reply)) {
       const parsed = parseErrorText(text);
       const error = apiError(reply, "POST", parsed);
       // The gateway's own error answers come with a refund and no task; a proxy's 5xx page (or a
       // 408) in front of it proves nothing either way.
-      const unknownFate = !isGatewayError(parsed) && (response.status === 408 || response.status >= 500);
+      const unknownFate = !isGatewayError(parsed) && (status === 408 || status >= 500);
       throw unknownFate ? markMayHaveCreatedTask(error) : error;
     }
     try {
-      const created = parseCreatedBody(text, response.status, options.validation ?? resolved.validation, route.create);
+      const created = parseCreatedBody(text, status, options.validation ?? resolved.validation, route.create);
       try {
         checkTaskId(created.task_id);
       } catch (refused) {
         // Made, but its id could never be polled (a control character, 300 characters, ...).
-        throw new ResponseValidationError(`the relay's task id cannot be polled: ${(refused as Error).message}`, { body: created, status: response.status });
+        throw new ResponseValidationError(`the relay's task id cannot be polled: ${(refused as Error).message}`, { body: created, status });
       }
       return created;
     } catch (error) {

@@ -34,7 +34,7 @@ export type CreateBodyPart = string | ReadableStream<Uint8Array> | Promise<strin
 
 /** How one request is sent, besides its policy. */
 export interface SendOptions {
-  /** Makes the body afresh for every attempt after the first, which sends the request's own (a stream can be sent once). */
+  /** Makes the body afresh for every attempt after the first, which sends the one given (a stream can be sent once). */
   remake?: () => CreateBodyPart;
   /** Hands a 2xx body on unread (a raw call with `parseAs: "stream"`). */
   stream?: boolean;
@@ -42,15 +42,35 @@ export interface SendOptions {
   httpGet?: boolean;
 }
 
-/** What the transport hands back: the answer, rebuilt around the bytes of its body (unless streamed). */
+/** A request's init as the transport takes it beside a URL: fetch's, with the headers as a record (what an HttpGet takes). */
+export type SendInit = Omit<RequestInit, "headers"> & { headers?: Record<string, string>; duplex?: "half" };
+
+/** What an attempt got: the answer's status line and headers, and its body read whole or, streamed, unread. */
 export interface Answer {
-  response: Response;
-  /** The body as read (decoded, under the cap); undefined when it was streamed. */
+  status: number;
+  statusText: string;
+  headers: Headers;
+  /** The URL that answered. */
+  url: string;
+  /** The body as read (decoded, under the cap); absent when streamed. */
   bytes?: Uint8Array;
+  /** The Response itself, its body unread, when the caller asked for a stream. */
+  stream?: Response;
 }
 
-/** Sends `request` under `policy`, aborted by `signal`; resolves with the answer or rejects with a KlingError (or `signal.reason`). */
-export type Send = (request: Request, policy: RequestPolicy, signal: AbortSignal | undefined, options?: SendOptions) => Promise<Answer>;
+/**
+ * Sends a request (fetch's own arguments: a URL and its init, or a Request) under `policy`,
+ * aborted by `signal`; resolves with the answer or rejects with a KlingError (or `signal.reason`).
+ */
+export type Send = (input: Request | string, init: SendInit, policy: RequestPolicy, signal: AbortSignal | undefined, options?: SendOptions) => Promise<Answer>;
+
+/** Whether an answer is a 2xx, as Response.ok says. */
+export const isOk = (answer: { status: number }): boolean => answer.status >= 200 && answer.status < 300;
+
+/** An answer as a Response a caller can read: the streamed one, or one rebuilt around the bytes read. */
+export function responseOf(answer: Answer): Response {
+  return answer.stream ?? rebuilt(answer.status, answer.statusText, answer.headers, answer.url, answer.bytes as Uint8Array<ArrayBuffer>);
+}
 
 /** A Response around a body already read (none for the statuses that cannot have one), keeping the real URL. */
 export function rebuilt(status: number, statusText: string, headers: Headers, url: string, body: BodyInit | null): Response {
@@ -121,58 +141,61 @@ export function describeCause(error: unknown): string {
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";
 }
 
-/** One attempt's request, as fetch gets it: the body made afresh for a resend, or a copy kept while more attempts may follow. */
-async function outgoing(request: Request, signal: AbortSignal, options: SendOptions, n: number, last: boolean): Promise<[Request, RequestInit]> {
-  const init: RequestInit & { duplex?: string } = { signal };
-  if (!request.body) return [request, init];
+/**
+ * One attempt's request, as fetch takes it. A body can be sent once: an attempt after the first
+ * sends the body made afresh (`remake`), or else a copy of the Request kept while more may follow.
+ */
+async function outgoing(input: Request | string, init: SendInit, signal: AbortSignal, options: SendOptions, n: number, last: boolean): Promise<[Request | string, RequestInit]> {
+  const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal };
+  if (!(typeof input === "string" ? init.body : input.body)) return [input, sent];
   // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
   // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
-  init.window = null;
+  sent.window = null;
   if (options.remake) {
-    if (n > 0) Object.assign(init, { body: await options.remake(), duplex: "half" });
-    return [request, init];
+    if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
+    return [input, sent];
   }
-  // A body can be sent once: every attempt but the last sends a copy.
-  return [last ? request : request.clone(), init];
+  return [last || typeof input === "string" ? input : input.clone(), sent];
 }
 
 /** Builds the function that sends every request of one client. */
 export function createTransport(deps: TransportDeps): Send {
   /** Runs one attempt: fetch (or httpGet) plus the body, under the attempt's own timeout and the caller's signal. */
-  async function attempt(request: Request, policy: RequestPolicy, signal: AbortSignal | undefined, options: SendOptions, n: number): Promise<Answer> {
+  async function attempt(input: Request | string, init: SendInit, method: string, url: string, policy: RequestPolicy, signal: AbortSignal | undefined, options: SendOptions, n: number): Promise<Answer> {
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort);
     const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
-    const { method, url } = request;
     // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
     // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
     const oddStatus = (status: number, headers: Headers): APIError => new APIError({ status, headers: deps.redact(headers), body: "", method, path: new URL(url).pathname });
     let streaming = false;
     try {
       if (options.httpGet && deps.httpGet && method === "GET") {
-        const got = await deps.httpGet({ url, headers: Object.fromEntries(request.headers), signal: controller.signal, maxBytes: policy.maxResponseBytes });
+        const headers = typeof input === "string" ? (init.headers ?? {}) : Object.fromEntries(input.headers);
+        const got = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
         if (got.status > 599) throw oddStatus(got.status, got.headers);
-        return { response: rebuilt(got.status, got.statusText, got.headers, got.url, got.body as Uint8Array<ArrayBuffer>), bytes: got.body };
+        return { status: got.status, statusText: got.statusText, headers: got.headers, url: got.url, bytes: got.body };
       }
       const last = n >= (policy.create || isIdempotent(method) ? policy.maxRetries : 0);
-      const [input, init] = await outgoing(request, controller.signal, options, n, last);
-      const response = await (deps.fetch ? deps.fetch(new Request(input, init)) : fetch(input, init));
-      const { status } = response;
+      const [request, sent] = await outgoing(input, init, controller.signal, options, n, last);
+      const response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
+      const { status, statusText, headers } = response;
       // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
-      const redirected = request.redirect === "manual" && policy.create && status >= 300 && status < 400;
+      const redirected = (typeof input === "string" ? init.redirect : input.redirect) === "manual" && policy.create && status >= 300 && status < 400;
       if (status > 599 || redirected) {
         response.body?.cancel().catch(() => {});
-        throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, response.headers);
+        throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, headers);
       }
+      const answer: Answer = { status, statusText, headers, url: response.url || url };
       if (options.stream && response.ok) {
         // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
         streaming = true;
-        return { response };
+        return { ...answer, stream: response };
       }
       // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-      const bytes = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
-      return { response: rebuilt(status, response.statusText, response.headers, response.url || url, bytes as Uint8Array<ArrayBuffer>), bytes };
+      answer.bytes = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
+      return answer;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (error instanceof KlingError) throw error;
@@ -187,7 +210,9 @@ export function createTransport(deps: TransportDeps): Send {
     }
   }
 
-  return async (request, policy, signal, options = {}) => {
+  return async (input, init, policy, signal, options = {}) => {
+    const method = typeof input === "string" ? (init.method ?? "GET") : input.method;
+    const url = typeof input === "string" ? input : input.url;
     // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
     const fate = (error: unknown): unknown =>
       policy.create && error instanceof KlingError && !neverConnected(error) ? markMayHaveCreatedTask(error) : error;
@@ -196,17 +221,16 @@ export function createTransport(deps: TransportDeps): Send {
       let answer: Answer | undefined;
       let failure: unknown;
       try {
-        answer = await attempt(request, policy, signal, options, n);
+        answer = await attempt(input, init, method, url, policy, signal, options, n);
       } catch (error) {
         // Aborted on its way: a create may have reached the relay (nothing tells that it did not).
         if (signal?.aborted && policy.create) {
-          const where = `${request.method} ${new URL(request.url).pathname}`;
-          throw markMayHaveCreatedTask(new APIUserAbortError(`${where} was aborted after it was sent`, { cause: signal.reason }));
+          throw markMayHaveCreatedTask(new APIUserAbortError(`${method} ${new URL(url).pathname} was aborted after it was sent`, { cause: signal.reason }));
         }
         if (signal?.aborted || !(error instanceof APIConnectionError)) throw fate(error);
         failure = error;
       }
-      const delay = retryDelay(n, policy, request.method, answer?.response, failure);
+      const delay = retryDelay(n, policy, method, answer, failure);
       if (delay === undefined) {
         if (answer) return answer;
         throw fate(failure);
