@@ -6,11 +6,11 @@
 // of tasks: only `concurrency` requests (and their AbortControllers) exist at a time, and nothing
 // is ever attached to a long-lived signal per request.
 import { InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
-import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
+import { checkCount, checkFunction, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./retry.js";
 import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
 import { taskVerdict } from "./status.js";
-import { DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs } from "./wait.js";
+import { checkWaitOptions, DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs, type WaitOptions } from "./wait.js";
 
 /** Default number of requests in flight at once in a batch wait. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -213,16 +213,10 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
   return entries;
 }
 
-/** A batch's options, checked, with their defaults. */
+/** A batch's options, checked as a single wait's are, plus `concurrency`, with their defaults. */
 function checkBatchOptions(given: WaitManyOptions | undefined) {
-  const options = checkOptionsObject(given);
-  return {
-    concurrency: checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY),
-    timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, true),
-    pollIntervalMs: options.pollIntervalMs === undefined ? undefined : checkDuration("pollIntervalMs", options.pollIntervalMs),
-    signal: checkSignal(options.signal),
-    onUpdate: checkFunction("onUpdate", options.onUpdate),
-  };
+  const options = checkWaitOptions(given as WaitOptions) as WaitManyOptions;
+  return { ...options, concurrency: checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY), timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS };
 }
 
 /**
