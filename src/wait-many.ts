@@ -1,5 +1,5 @@
 // Waiting for many tasks at once: one scheduler for the whole batch instead of one loop per task.
-// Each task is a small record in a min-heap ordered by its next poll time (the pool); ONE timer
+// Each task is a small record in a queue sorted by its next poll time (the pool); ONE timer
 // wakes the batch; at most `concurrency` requests are in flight; a 429 pauses every poll of the
 // batch; each answer is read by the one verdict of src/status.ts; the outcomes come out as an
 // async iterable, in the order the tasks settle. Memory and sockets stay flat whatever the number
@@ -87,12 +87,12 @@ const BATCH_ENDED = Symbol("batch ended");
 const before = (a: Entry, b: Entry): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
 
 /**
- * The batch's pool: a binary min-heap of entries by (due, seq), `start`ing each poll once it is due,
+ * The batch's pool: a queue of entries sorted by (due, seq), `start`ing each poll once it is due,
  * the batch is not paused and fewer than `concurrency` are in flight; ONE timer wakes it for the
  * next poll, the end of a pause or `deadline` (then `expire`). `pump` after every change.
  */
 function createPool(concurrency: number, start: (entry: Entry) => void, expire: () => void) {
-  const heap: Entry[] = [];
+  const queue: Entry[] = [];
   const inFlight = new Set<Entry>();
   let seq = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -104,31 +104,26 @@ function createPool(concurrency: number, start: (entry: Entry) => void, expire: 
     schedule(entry: Entry, due: number): void {
       entry.due = due;
       entry.seq = seq++;
-      heap.push(entry);
-      for (let i = heap.length - 1, parent; i > 0 && before(heap[i]!, heap[(parent = (i - 1) >> 1)]!); i = parent) {
-        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      // Binary search for the first entry polled after this one, and in before it.
+      let [low, high] = [0, queue.length];
+      while (low < high) {
+        const mid = (low + high) >> 1;
+        if (before(queue[mid]!, entry)) low = mid + 1;
+        else high = mid;
       }
+      queue.splice(low, 0, entry);
     },
     /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
     pump(): void {
       const now = Date.now();
       if (now >= pool.deadline) return expire();
-      while (now >= pool.pausedUntil && inFlight.size < concurrency && heap.length > 0 && heap[0]!.due <= now) {
-        const top = heap[0]!;
-        const last = heap.pop()!;
-        if (heap.length > 0) {
-          heap[0] = last;
-          for (let i = 0, min = 0; ; i = min) {
-            for (const child of [2 * i + 1, 2 * i + 2]) if (child < heap.length && before(heap[child]!, heap[min]!)) min = child;
-            if (min === i) break;
-            [heap[i], heap[min]] = [heap[min]!, heap[i]!];
-          }
-        }
-        inFlight.add(top);
-        start(top);
+      while (now >= pool.pausedUntil && inFlight.size < concurrency && queue.length > 0 && queue[0]!.due <= now) {
+        const entry = queue.shift()!;
+        inFlight.add(entry);
+        start(entry);
       }
       // A full pool needs no timer: the next answer pumps again.
-      const wake = heap.length > 0 && inFlight.size < concurrency ? Math.min(pool.deadline, Math.max(heap[0]!.due, pool.pausedUntil)) : pool.deadline;
+      const wake = queue.length > 0 && inFlight.size < concurrency ? Math.min(pool.deadline, Math.max(queue[0]!.due, pool.pausedUntil)) : pool.deadline;
       if (wake === timerAt) return;
       clearTimeout(timer);
       timerAt = wake;
@@ -139,7 +134,7 @@ function createPool(concurrency: number, start: (entry: Entry) => void, expire: 
     stop(reason: unknown): void {
       clearTimeout(timer);
       timerAt = Number.NaN;
-      heap.length = 0;
+      queue.length = 0;
       for (const entry of inFlight) entry.controller?.abort(reason);
       inFlight.clear();
     },
