@@ -2,12 +2,11 @@
 // less memory for large bodies), resumed with Range after a dropped connection, written to a temp
 // file beside the target and renamed into place only when every byte arrived.
 // It sends no credentials of any kind: the video host is another origin than the relay.
-import { randomBytes } from "node:crypto";
 import { link, lstat, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
-import { basename, dirname, join, resolve } from "node:path";
-import { sleep } from "../_sleep.js";
+import { dirname, resolve } from "node:path";
+import { sleep, TIMED_OUT } from "../_sleep.js";
 import {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -29,7 +28,9 @@ import {
 } from "../options.js";
 import { backoffMs, isRetryableStatus, retryDelayMs } from "../retry.js";
 import { describeCause } from "../transport.js";
+import { Fatal } from "./_fatal.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
+import { partFilePath } from "./_part-file.js";
 import type { Image2VideoTask } from "../types.js";
 
 /** Default of `timeoutMs`: the limit of connect + headers, and of any silence while the body streams. */
@@ -209,12 +210,7 @@ class Retryable extends Error {
   }
 }
 
-/** Wraps what no retry can fix inside an attempt (a disk error, the caller's onProgress throwing). */
-class Fatal {
-  constructor(readonly error: unknown) {}
-}
-
-/** Runs a local step (file system, callback); its failure is not the network's and is not retried. */
+/** Runs a local step (file system, callback); its failure is not the network's and is not retried (a Fatal). */
 async function local<T>(step: () => T | Promise<T>): Promise<T> {
   try {
     return await step();
@@ -222,8 +218,6 @@ async function local<T>(step: () => T | Promise<T>): Promise<T> {
     throw new Fatal(error);
   }
 }
-
-const TIMED_OUT = Symbol("timed out");
 
 /** Reads a little of an error answer's body, for the APIError. */
 async function errorBody(res: http.IncomingMessage): Promise<unknown> {
@@ -316,163 +310,211 @@ async function getFollowing(
   }
 }
 
+/** What the steps of one attempt share: the download, its file, how far it got, the request's name in messages. */
+interface Attempt {
+  args: Resolved;
+  file: FileHandle;
+  state: DownloadState;
+  progress: () => void;
+  /** Whether this attempt asked for the rest of the file (a Range from `state.received`). */
+  resuming: boolean;
+  /** `GET <origin><path>`, for messages. */
+  where: string;
+}
+
 /**
  * One attempt: request (resuming when bytes are on disk), then stream the body into `file`.
  * Resolves when the body ended complete; throws Retryable for what another attempt may fix.
  */
-async function attempt(
-  args: Resolved,
-  file: FileHandle,
-  state: DownloadState,
-  progress: () => void,
-): Promise<void> {
+async function attempt(args: Resolved, file: FileHandle, state: DownloadState, progress: () => void): Promise<void> {
+  if (args.signal?.aborted) throw args.signal.reason;
+  const resuming = state.received > 0 && !state.noRanges;
+  const run: Attempt = { args, file, state, progress, resuming, where: `GET ${shown(args.url)}` };
+  const guard = new AttemptGuard(args.signal, args.timeoutMs);
+  let inBody = false;
+  try {
+    guard.watch();
+    const { res, url } = await getFollowing(args.url, requestHeaders(run), (req) => guard.arm(req));
+    const position = await bodyStart(run, res, url);
+    guard.watch();
+    inBody = true;
+    await writeBody(run, res, position, () => guard.watch());
+  } catch (error) {
+    throw attemptFailure(run, error, guard.timedOut, inBody);
+  } finally {
+    guard.dispose();
+  }
+}
+
+/** The headers of an attempt: the file's own bytes, and the rest of them (if still the same file) when resuming. */
+function requestHeaders({ state, resuming }: Attempt): Record<string, string> {
   const headers: Record<string, string> = {
     accept: "*/*",
     // The bytes as stored: a compressed transfer would not match Content-Length or ranges.
     "accept-encoding": "identity",
     "user-agent": "xiexus-kling",
   };
-  if (args.signal?.aborted) throw args.signal.reason;
-  const resuming = state.received > 0 && !state.noRanges;
   if (resuming) {
     headers.range = `bytes=${state.received}-`;
     if (state.validator) headers["if-range"] = state.validator;
   }
+  return headers;
+}
 
-  let current: http.ClientRequest | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  let inBody = false;
-  const { signal, timeoutMs } = args;
-  const fail = (reason: unknown): void => {
-    current?.destroy(reason instanceof Error ? reason : new Error(String(reason)));
-  };
-  // The watchdog: armed at the start, re-armed by every chunk; it fires after timeoutMs of silence.
-  const watch = (): void => {
-    if (!Number.isFinite(timeoutMs)) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      fail(TIMED_OUT);
-    }, timeoutMs);
-  };
-  const onAbort = (): void => fail(signal?.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const where = `GET ${shown(args.url)}`;
+/** An attempt's limits over the request in flight (each redirect hop's): the caller's signal, and a stall watchdog. */
+class AttemptGuard {
+  /** Set when the watchdog fired. */
+  timedOut = false;
+  #current: http.ClientRequest | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #onAbort = (): void => this.#fail(this.signal?.reason);
 
-  try {
-    watch();
-    const { res, url } = await getFollowing(args.url, headers, (req) => {
-      current = req;
-      // An abort or timeout between two redirect hops lands here.
-      if (signal?.aborted) fail(signal.reason);
-      else if (timedOut) fail(TIMED_OUT);
-    });
-    const status = res.statusCode ?? 0;
-    const path = url.pathname;
-
-    if (status === 416 && resuming) {
-      // The file shrank or changed under us: ask for all of it.
-      res.destroy();
-      state.noRanges = true;
-      throw new Retryable(new APIConnectionError(`${where} -> 416: the file changed; starting over`), 0);
-    }
-    if (status !== 200 && status !== 206) {
-      const responseHeaders = toHeaders(res.rawHeaders);
-      const init = { status, headers: responseHeaders, body: await errorBody(res), method: "GET", path };
-      // A 404 here is a missing (often expired) video, not a missing task: no TaskNotFoundError.
-      const error = status === 404 ? new APIError(init) : APIError.generate(init);
-      if (!isRetryableStatus(status)) throw error;
-      throw new Retryable(error, undefined);
-    }
-
-    const encoding = res.headers["content-encoding"]?.trim().toLowerCase();
-    if (encoding && encoding !== "identity") {
-      // Identity was asked for: encoded bytes saved as the video would be a corrupt file reported as done.
-      res.destroy();
-      const message = `${where} answered with Content-Encoding ${JSON.stringify(encoding)}, not the file's own bytes`;
-      throw new Fatal(new ResponseValidationError(message, { body: "", status }));
-    }
-    let position = 0;
-    if (status === 206 && resuming) {
-      const range = parseContentRange(res.headers["content-range"]);
-      if (!range || range.start !== state.received || (state.total !== undefined && range.total !== state.total)) {
-        res.destroy();
-        state.noRanges = true;
-        throw new Retryable(new APIConnectionError(`${where} -> 206 with an unexpected Content-Range; starting over`), 0);
-      }
-      // Like with like: an ETag is quoted, a Last-Modified date is not.
-      const now = state.validator?.startsWith('"') ? res.headers.etag : res.headers["last-modified"];
-      if (state.validator !== undefined && now !== undefined && now !== state.validator) {
-        // A host that ignored If-Range sent the rest of another version: the two would splice into a
-        // file that is neither. Start over from byte 0.
-        res.destroy();
-        await local(() => file.truncate(0));
-        Object.assign(state, { received: 0, total: undefined, validator: undefined });
-        throw new Retryable(new APIConnectionError(`${where} -> 206 of another version of the file; starting over`), 0);
-      }
-      position = state.received;
-      state.total = range.total ?? state.total;
-    } else {
-      // A 200 (no range support, or If-Range said the file changed): the whole file, from byte 0.
-      if (status === 206) {
-        res.destroy();
-        state.noRanges = true;
-        throw new Retryable(new APIConnectionError(`${where} -> 206 to a request without Range`), 0);
-      }
-      if (state.received > 0) await local(() => file.truncate(0));
-      state.received = 0;
-      state.total = contentLength(res);
-      state.validator = validatorOf(res);
-      await local(progress);
-    }
-    if (state.total !== undefined && state.total > args.maxBytes) {
-      res.destroy();
-      throw new Fatal(new ResponseTooLargeError(args.maxBytes, status, "maxBytes"));
-    }
-
-    watch();
-    inBody = true;
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      watch();
-      // A host that sends more than it declared, or declared nothing, is stopped at the limit too.
-      if (position + chunk.length > args.maxBytes) throw new Fatal(new ResponseTooLargeError(args.maxBytes, status, "maxBytes"));
-      // Written before the next chunk is read: the socket pauses while the disk catches up.
-      await local(async () => {
-        let offset = 0;
-        while (offset < chunk.length) {
-          const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset, position + offset);
-          offset += bytesWritten;
-        }
-      });
-      position += chunk.length;
-      state.received = position;
-      await local(progress);
-    }
-    if (state.total !== undefined && state.received < state.total) {
-      throw new Retryable(
-        new APIConnectionError(`${where} body cut short: ${state.received} of ${state.total} bytes`),
-        undefined,
-      );
-    }
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    if (error instanceof Fatal) throw error.error;
-    if (error instanceof Retryable || error instanceof APIError || error instanceof APIConnectionError) throw error;
-    if (timedOut) {
-      throw new Retryable(new APIConnectionTimeoutError(`${where} timed out: no data for ${timeoutMs} ms`), undefined);
-    }
-    const cause = describeCause(error);
-    const message =
-      inBody && state.total !== undefined
-        ? `${where} body cut short: ${state.received} of ${state.total} bytes (${cause})`
-        : `${where} failed: ${cause}`;
-    throw new Retryable(new APIConnectionError(message, { cause: error }), undefined);
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-    current?.destroy();
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly timeoutMs: number,
+  ) {
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
+
+  /** Arms the watchdog, at the start and again with every chunk: it fires after timeoutMs of silence. */
+  watch(): void {
+    if (!Number.isFinite(this.timeoutMs)) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      this.#fail(TIMED_OUT);
+    }, this.timeoutMs);
+  }
+
+  /** Takes the request of the next hop: an abort or timeout between two redirect hops lands here. */
+  arm(req: http.ClientRequest): void {
+    this.#current = req;
+    if (this.signal?.aborted) this.#fail(this.signal.reason);
+    else if (this.timedOut) this.#fail(TIMED_OUT);
+  }
+
+  /** The attempt is over: no more watchdog or abort listener, and no request left open. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.signal?.removeEventListener("abort", this.#onAbort);
+    this.#current?.destroy();
+  }
+
+  #fail(reason: unknown): void {
+    this.#current?.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+}
+
+/**
+ * Reads the answer's head before its body: an error status, an encoding or a range that does not fit
+ * ends the attempt (retried or not); a 200 starts the file over. Resolves with the offset the body
+ * is written from.
+ */
+async function bodyStart(run: Attempt, res: http.IncomingMessage, url: URL): Promise<number> {
+  const { args, state, resuming, where } = run;
+  const status = res.statusCode ?? 0;
+  if (status === 416 && resuming) {
+    // The file shrank or changed under us: ask for all of it.
+    startOverWithoutRanges(res, state, `${where} -> 416: the file changed; starting over`);
+  }
+  if (status !== 200 && status !== 206) {
+    const init = { status, headers: toHeaders(res.rawHeaders), body: await errorBody(res), method: "GET", path: url.pathname };
+    // A 404 here is a missing (often expired) video, not a missing task: no TaskNotFoundError.
+    const error = status === 404 ? new APIError(init) : APIError.generate(init);
+    if (!isRetryableStatus(status)) throw error;
+    throw new Retryable(error, undefined);
+  }
+  const encoding = res.headers["content-encoding"]?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") {
+    // Identity was asked for: encoded bytes saved as the video would be a corrupt file reported as done.
+    res.destroy();
+    const message = `${where} answered with Content-Encoding ${JSON.stringify(encoding)}, not the file's own bytes`;
+    throw new Fatal(new ResponseValidationError(message, { body: "", status }));
+  }
+  let position = 0;
+  if (status === 206 && resuming) {
+    position = await resumedAt(run, res);
+  } else {
+    // A 200 (no range support, or If-Range said the file changed): the whole file, from byte 0.
+    if (status === 206) startOverWithoutRanges(res, state, `${where} -> 206 to a request without Range`);
+    if (state.received > 0) await local(() => run.file.truncate(0));
+    state.received = 0;
+    state.total = contentLength(res);
+    state.validator = validatorOf(res);
+    await local(run.progress);
+  }
+  if (state.total !== undefined && state.total > args.maxBytes) {
+    res.destroy();
+    throw new Fatal(new ResponseTooLargeError(args.maxBytes, status, "maxBytes"));
+  }
+  return position;
+}
+
+/** Ends an attempt whose answer cannot continue the file: the next one asks for all of it, without Range. */
+function startOverWithoutRanges(res: http.IncomingMessage, state: DownloadState, message: string): never {
+  res.destroy();
+  state.noRanges = true;
+  throw new Retryable(new APIConnectionError(message), 0);
+}
+
+/** Checks that a 206 continues this very file where it stopped; resolves with that offset. */
+async function resumedAt(run: Attempt, res: http.IncomingMessage): Promise<number> {
+  const { state, where } = run;
+  const range = parseContentRange(res.headers["content-range"]);
+  if (!range || range.start !== state.received || (state.total !== undefined && range.total !== state.total)) {
+    startOverWithoutRanges(res, state, `${where} -> 206 with an unexpected Content-Range; starting over`);
+  }
+  // Like with like: an ETag is quoted, a Last-Modified date is not.
+  const now = state.validator?.startsWith('"') ? res.headers.etag : res.headers["last-modified"];
+  if (state.validator !== undefined && now !== undefined && now !== state.validator) {
+    // A host that ignored If-Range sent the rest of another version: the two would splice into a
+    // file that is neither. Start over from byte 0.
+    res.destroy();
+    await local(() => run.file.truncate(0));
+    Object.assign(state, { received: 0, total: undefined, validator: undefined });
+    throw new Retryable(new APIConnectionError(`${where} -> 206 of another version of the file; starting over`), 0);
+  }
+  state.total = range.total ?? state.total;
+  return state.received;
+}
+
+/** Streams the body into the file from `position`, each chunk written before the next is read; `watch` hears every chunk. */
+async function writeBody(run: Attempt, res: http.IncomingMessage, position: number, watch: () => void): Promise<void> {
+  const { args, file, state } = run;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    watch();
+    // A host that sends more than it declared, or declared nothing, is stopped at the limit too.
+    if (position + chunk.length > args.maxBytes) throw new Fatal(new ResponseTooLargeError(args.maxBytes, res.statusCode ?? 0, "maxBytes"));
+    // Written before the next chunk is read: the socket pauses while the disk catches up.
+    await local(async () => {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset, position + offset);
+        offset += bytesWritten;
+      }
+    });
+    position += chunk.length;
+    state.received = position;
+    await local(run.progress);
+  }
+  if (state.total !== undefined && state.received < state.total) {
+    throw new Retryable(new APIConnectionError(`${run.where} body cut short: ${state.received} of ${state.total} bytes`), undefined);
+  }
+}
+
+/** What an attempt that failed with `error` throws: the caller's abort reason, the error as it is, or a Retryable. */
+function attemptFailure(run: Attempt, error: unknown, timedOut: boolean, inBody: boolean): unknown {
+  const { args, state, where } = run;
+  if (args.signal?.aborted) return args.signal.reason;
+  if (error instanceof Fatal) return error.error;
+  if (error instanceof Retryable || error instanceof APIError || error instanceof APIConnectionError) return error;
+  if (timedOut) return new Retryable(new APIConnectionTimeoutError(`${where} timed out: no data for ${args.timeoutMs} ms`), undefined);
+  const cause = describeCause(error);
+  const message =
+    inBody && state.total !== undefined
+      ? `${where} body cut short: ${state.received} of ${state.total} bytes (${cause})`
+      : `${where} failed: ${cause}`;
+  return new Retryable(new APIConnectionError(message, { cause: error }), undefined);
 }
 
 /** Moves the finished temp file to the target: never over an existing file unless `overwrite`. */
@@ -521,9 +563,7 @@ export async function downloadVideo(
   await checkTarget(target, args.overwrite);
   if (signal?.aborted) throw signal.reason;
 
-  // A name near the file system's 255-byte limit would not fit the affixes: such a one is not repeated.
-  const name = Buffer.byteLength(basename(target)) > 200 ? "xiexus-kling" : basename(target);
-  const temp = join(dirname(target), `.${name}.${randomBytes(6).toString("hex")}.part`);
+  const temp = partFilePath(target);
   const file = await open(temp, "wx");
   let closed = false;
   const state: DownloadState = { received: 0, total: undefined, validator: undefined, noRanges: false };
