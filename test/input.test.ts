@@ -1,7 +1,9 @@
 // Bad input gets a clear, typed error before any request; a task id always travels as one
 // encoded path segment.
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { routeHelpersOf } from "../src/client.js";
 import { createKlingClient, InvalidArgumentError, KlingError, type FetchLike, type HttpGet } from "../src/index.js";
+import { ROUTES } from "../src/routes.js";
 
 /** A fetch that records each request and answers with a queued task. */
 function recordingFetch() {
@@ -316,6 +318,30 @@ describe("every helper request takes one path, whatever the middlewares", () => 
     expect((await kling.getImage2VideoTask("down")).task_id).toBe("recovered");
     expect((await kling.getImage2VideoTask("t")).task_id).toBe("rewritten");
     expect(sent).toEqual(["http://127.0.0.1:9/kling/v1/videos/image2video/down", "http://127.0.0.1:9/kling/v1/videos/image2video/t"]);
+  });
+});
+
+describe("the helpers of a route, by the route", () => {
+  it("are named from the route's description, and routeHelpersOf hands them out by role", async () => {
+    const { fetch, urls } = recordingFetch();
+    const kling = createKlingClient({ apiKey: "sk-routes", baseUrl: "http://127.0.0.1:9", fetch });
+    const names = Object.keys(kling).filter((key) => /Image2Video|Text2Video/.test(key)).sort();
+    expect(names).toEqual([
+      "createImage2VideoTask",
+      "createText2VideoTask",
+      "generateImage2Video",
+      "generateText2Video",
+      "getImage2VideoTask",
+      "getText2VideoTask",
+      "waitForImage2VideoTask",
+      "waitForImage2VideoTasks",
+      "waitForText2VideoTask",
+      "waitForText2VideoTasks",
+    ]);
+    await routeHelpersOf(kling, "text2video").get("t");
+    await routeHelpersOf(kling, ROUTES.image2video).get("t");
+    expect(urls).toEqual(["http://127.0.0.1:9/kling/v1/videos/text2video/t", "http://127.0.0.1:9/kling/v1/videos/image2video/t"]);
+    expect(Object.keys(routeHelpersOf(kling, "image2video")).sort()).toEqual(["create", "generate", "get", "wait", "waitMany"]);
   });
 });
 
