@@ -139,14 +139,10 @@ function isQuotaExhausted(body: unknown): boolean {
 }
 
 /** 401: the API key was missing or refused. */
-export class AuthenticationError extends APIError {
-  override name = "AuthenticationError";
-}
+export class AuthenticationError extends APIError { override name = "AuthenticationError"; }
 
 /** 403: the key is valid but may not do this. */
-export class PermissionDeniedError extends APIError {
-  override name = "PermissionDeniedError";
-}
+export class PermissionDeniedError extends APIError { override name = "PermissionDeniedError"; }
 
 /** 403 for money: the balance (`insufficient_user_quota`) or the key's own quota is too low to pay for a task. Top up, then create again. */
 export class InsufficientQuotaError extends PermissionDeniedError {
@@ -156,9 +152,7 @@ export class InsufficientQuotaError extends PermissionDeniedError {
 }
 
 /** The task does not exist: the spec's 404, or the relay's 400 `task_not_exist`. */
-export class TaskNotFoundError extends APIError {
-  override name = "TaskNotFoundError";
-}
+export class TaskNotFoundError extends APIError { override name = "TaskNotFoundError"; }
 
 /** 429: slow down; `retryAfterMs` is the server's hint, when it gave one. */
 export class RateLimitError extends APIError {
@@ -168,28 +162,20 @@ export class RateLimitError extends APIError {
 }
 
 /** 5xx: the relay or a proxy in front of it failed. */
-export class InternalServerError extends APIError {
-  override name = "InternalServerError";
-}
+export class InternalServerError extends APIError { override name = "InternalServerError"; }
 
 /** The request did not get an HTTP answer: refused, reset, DNS, TLS, or a body cut short. */
-export class APIConnectionError extends KlingError {
-  override name = "APIConnectionError";
-}
+export class APIConnectionError extends KlingError { override name = "APIConnectionError"; }
 
 /**
  * The caller aborted a create while it was on its way: the relay may have the request, so
  * `mayHaveCreatedTask` is true; `cause` is the caller's abort reason. (An abort before the request
  * was handed to fetch rejects with the reason itself: nothing was sent.)
  */
-export class APIUserAbortError extends KlingError {
-  override name = "APIUserAbortError";
-}
+export class APIUserAbortError extends KlingError { override name = "APIUserAbortError"; }
 
 /** An attempt took longer than `timeoutMs`. */
-export class APIConnectionTimeoutError extends APIConnectionError {
-  override name = "APIConnectionTimeoutError";
-}
+export class APIConnectionTimeoutError extends APIConnectionError { override name = "APIConnectionTimeoutError"; }
 
 /**
  * A body was larger than `maxResponseBytes` (counted after decompression), or a download larger
