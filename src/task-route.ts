@@ -83,11 +83,11 @@ let requestIds = 0;
 
 /**
  * Sends one helper request: through the user's middlewares as openapi-fetch runs them (onRequest in
- * order, then onError and onResponse last-added first), then the transport. A hook gets the Request
- * and Response objects openapi-fetch would give it, made when a hook is there to take them (until
- * then the request is fetch's own arguments, a URL and its init, and the answer the bytes read).
- * `remake` makes a create's body again for a resend, while the request is the one described here.
- * Nothing is built once the caller has aborted.
+ * order, then onError and onResponse last-added first), then the transport. Hooks get the Request
+ * and Response objects openapi-fetch would give them, made when there are hooks to take them
+ * (without any, the request stays fetch's own arguments, a URL and its init, and the answer the
+ * bytes read). `remake` makes a create's body again for a resend, while the request is the one
+ * made here. Nothing is built once the caller has aborted.
  */
 async function call(
   ctx: RouteContext,
@@ -102,10 +102,10 @@ async function call(
   const url = ctx.resolved.baseUrl + schemaPath.replace("{task_id}", encodeURIComponent(id));
   const middlewares = [...ctx.middlewares];
   const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } } as unknown as Parameters<NonNullable<Middleware["onRequest"]>>[0];
-  // The request: fetch's own arguments until a hook takes it as a Request (`made`), or gives another.
-  let input: Request | string = url;
-  let made: Request | undefined;
-  const request = (): Request => (typeof input === "string" ? (input = made = new Request(url, init as RequestInit)) : input);
+  // The request: fetch's own arguments, or the Request the hooks are given (and may replace).
+  const made = middlewares.length ? new Request(url, init as RequestInit) : url;
+  let input = made;
+  const request = (): Request => input as Request;
   let answer: Answer | undefined;
   // A Response from a hook, or the answer rebuilt for one; once a hook replaces it, it is what is read.
   let response: Response | undefined;
@@ -119,7 +119,7 @@ async function call(
     }
   }
   if (!response) {
-    const own = input === url || input === made;
+    const own = input === made;
     try {
       answer = await ctx.send(input, typeof input === "string" ? init : {}, policy, signal, { remake: own ? remake : undefined, httpGet: true });
     } catch (thrown) {

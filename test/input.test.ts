@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { routeHelpersOf } from "../src/client.js";
 import { createKlingClient, InvalidArgumentError, KlingError, type FetchLike, type HttpGet } from "../src/index.js";
 import { ROUTES } from "../src/routes.js";
+import { makePng } from "./helpers/images.js";
 
 /** A fetch that records each request and answers with a queued task. */
 function recordingFetch() {
@@ -292,6 +293,29 @@ describe("every helper request takes one path, whatever the middlewares", () => 
     await kling.createText2VideoTask({ model: "kling-v1", prompt: "a lighthouse" });
     expect(seen).toEqual(["request GET", "response 200", "request GET", "response 200", "request POST", "response 200"]);
     expect(sent).toEqual(["GET /kling/v1/videos/image2video/t 1", "GET /kling/v1/videos/text2video/t 1", "POST /kling/v1/videos/text2video 1"]);
+  });
+
+  it("a create streamed from image bytes, with only an onResponse hook, resent after a 429: the hook sees it once, the relay gets the whole body twice", async () => {
+    const bodies: string[] = [];
+    const kling = createKlingClient({
+      apiKey: "sk-one-path",
+      baseUrl: "http://127.0.0.1:9",
+      fetch: async (request) => {
+        bodies.push(await request.text());
+        return bodies.length === 1
+          ? Response.json({ code: "rate_limited", message: "slow down", data: null }, { status: 429, headers: { "retry-after-ms": "0" } })
+          : Response.json({ task_id: "t" });
+      },
+    });
+    const seen: number[] = [];
+    kling.use({ onResponse: ({ response }) => void seen.push(response.status) });
+    const image = makePng(400, 300);
+    const created = await kling.createImage2VideoTask({ model: "kling-v1", prompt: "a lighthouse", image: new Uint8Array(image) });
+    expect(created.task_id).toBe("t");
+    expect(seen).toEqual([200]);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toBe(bodies[0]);
+    expect(JSON.parse(bodies[0]!)).toEqual({ model: "kling-v1", prompt: "a lighthouse", image: image.toString("base64") });
   });
 
   it("what a middleware answers is what the helper reads: a Response from onRequest sends nothing, onError's stands for the failure, onResponse's replaces the answer", async () => {
