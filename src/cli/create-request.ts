@@ -8,10 +8,11 @@ import { InvalidArgumentError, type CreatedTask, type CreateImage2VideoRequest, 
 import { KLING_CAMERA_AXES, KLING_CAMERA_TYPES } from "../kling-controls.js";
 import { openImageFile } from "../node/index.js";
 import type { RouteName } from "../routes.js";
+import { valueFlag } from "./_flag.js";
 import { FLAGS, type CommandLine, type Flag } from "./args.js";
 import { Interrupted, UsageError } from "./errors.js";
 import type { Session } from "./session.js";
-import type { TaskCalls } from "./task-routes.js";
+import { routeArgs, type TaskCalls } from "./task-routes.js";
 import { clean } from "./terminal.js";
 
 /**
@@ -25,68 +26,28 @@ const CAMERA_PRESETS = KLING_CAMERA_TYPES.filter((type) => type !== "simple");
 
 /** The flags of a create request, in --help order. */
 export const CREATE_FLAGS = {
-  image: {
-    name: "image",
-    type: "string",
-    usage: "--image <file|url>",
-    help: ["create, generate: the start image: a PNG or JPEG file (checked before any", "request) or an http(s) URL; without it, a text2video task"],
-  },
-  imageTail: {
-    name: "image-tail",
-    type: "string",
-    usage: "--image-tail <file|url>",
-    help: ["create, generate: the end frame (with --image): a PNG or JPEG file or an", "http(s) URL (metadata.image_tail)"],
-  },
-  prompt: { name: "prompt", type: "string", usage: "--prompt <text>", help: ["create, generate: what the video shows (required)"] },
-  negativePrompt: {
-    name: "negative-prompt",
-    type: "string",
-    usage: "--negative-prompt <text>",
-    help: ["create, generate: what the video must not show (metadata.negative_prompt)"],
-  },
-  model: { name: "model", type: "string", usage: "--model <id>", help: [`create, generate: the model (default ${DEFAULT_MODEL})`] },
-  duration: { name: "duration", type: "string", usage: "--duration <seconds>", help: ["create, generate: the video's length, whole seconds (e.g. 5 or 10)"] },
-  mode: { name: "mode", type: "string", usage: "--mode <std|pro>", help: ["create, generate: Kling's mode: std (default) or pro"] },
-  aspectRatio: {
-    name: "aspect-ratio",
-    type: "string",
-    usage: "--aspect-ratio <ratio>",
-    help: ["create, generate (text2video): 16:9 (default), 9:16 or 1:1", "(metadata.aspect_ratio; with --image, the video follows the image)"],
-  },
-  width: {
-    name: "width",
-    type: "string",
-    usage: "--width <px>",
-    help: ["create, generate (text2video): with --height, the aspect ratio they state", "(16:9, 9:16 or 1:1) is sent; the relay drops the sizes themselves"],
-  },
-  height: { name: "height", type: "string", usage: "--height <px>", help: ["create, generate (text2video): see --width"] },
-  cfgScale: {
-    name: "cfg-scale",
-    type: "string",
-    usage: "--cfg-scale <number>",
-    help: ["create, generate: how closely Kling follows the prompt, over 0 up to 1", "(Kling's default 0.5; metadata.cfg_scale)"],
-  },
-  camera: {
-    name: "camera",
-    type: "string",
-    usage: "--camera <move>",
-    help: [
-      "create, generate: a camera move (metadata.camera_control): <axis>=<n>, one",
-      `axis of ${KLING_CAMERA_AXES.join(", ")}, n from -10 to 10`,
-      `(e.g. --camera zoom=5), or a preset: ${CAMERA_PRESETS.slice(0, 2).join(", ")},`,
-      `${CAMERA_PRESETS.slice(2).join(", ")}`,
-    ],
-  },
-  metadata: {
-    name: "metadata",
-    type: "string",
-    usage: "--metadata <json>",
-    help: [
-      "create, generate: more of Kling's controls, a JSON object merged into the",
-      `request's metadata (e.g. '{"external_task_id": "shot-1"}'); a key also`,
-      "given by its own flag (--cfg-scale and cfg_scale, ...) is refused",
-    ],
-  },
+  image: valueFlag("image", "<file|url>", ["create, generate: the start image: a PNG or JPEG file (checked before any", "request) or an http(s) URL; without it, a text2video task"]),
+  imageTail: valueFlag("image-tail", "<file|url>", ["create, generate: the end frame (with --image): a PNG or JPEG file or an", "http(s) URL (metadata.image_tail)"]),
+  prompt: valueFlag("prompt", "<text>", ["create, generate: what the video shows (required)"]),
+  negativePrompt: valueFlag("negative-prompt", "<text>", ["create, generate: what the video must not show (metadata.negative_prompt)"]),
+  model: valueFlag("model", "<id>", [`create, generate: the model (default ${DEFAULT_MODEL})`]),
+  duration: valueFlag("duration", "<seconds>", ["create, generate: the video's length, whole seconds (e.g. 5 or 10)"]),
+  mode: valueFlag("mode", "<std|pro>", ["create, generate: Kling's mode: std (default) or pro"]),
+  aspectRatio: valueFlag("aspect-ratio", "<ratio>", ["create, generate (text2video): 16:9 (default), 9:16 or 1:1", "(metadata.aspect_ratio; with --image, the video follows the image)"]),
+  width: valueFlag("width", "<px>", ["create, generate (text2video): with --height, the aspect ratio they state", "(16:9, 9:16 or 1:1) is sent; the relay drops the sizes themselves"]),
+  height: valueFlag("height", "<px>", ["create, generate (text2video): see --width"]),
+  cfgScale: valueFlag("cfg-scale", "<number>", ["create, generate: how closely Kling follows the prompt, over 0 up to 1", "(Kling's default 0.5; metadata.cfg_scale)"]),
+  camera: valueFlag("camera", "<move>", [
+    "create, generate: a camera move (metadata.camera_control): <axis>=<n>, one",
+    `axis of ${KLING_CAMERA_AXES.join(", ")}, n from -10 to 10`,
+    `(e.g. --camera zoom=5), or a preset: ${CAMERA_PRESETS.slice(0, 2).join(", ")},`,
+    `${CAMERA_PRESETS.slice(2).join(", ")}`,
+  ]),
+  metadata: valueFlag("metadata", "<json>", [
+    "create, generate: more of Kling's controls, a JSON object merged into the",
+    `request's metadata (e.g. '{"external_task_id": "shot-1"}'); a key also`,
+    "given by its own flag (--cfg-scale and cfg_scale, ...) is refused",
+  ]),
 } as const satisfies Record<string, Flag>;
 
 /** An image the command line names: a URL to pass on, or a file to open. */
@@ -314,8 +275,7 @@ export function shellWord(arg: string): string {
 
 /** The command that waits for (and with `output`, downloads) a created task: what an interrupted run is resumed with. */
 export function resumeCommand(line: CommandLine, taskId: string, route: RouteName, output?: string, force = false): string {
-  const words = ["xiexus-kling", "wait", taskId];
-  if (route !== "image2video") words.push("--route", route);
+  const words = ["xiexus-kling", "wait", taskId, ...routeArgs(route)];
   if (output !== undefined) words.push("--output", output);
   if (force) words.push("--force");
   // The same relay: a base URL given as a flag is not in the environment of the next run.

@@ -9,6 +9,7 @@
 import path from "node:path";
 import type { KlingError } from "../index.js";
 import { generateVideos, JournalWriteError, type UnfinishedJob, type VideoJobEvent, type VideoOutcome } from "../node/index.js";
+import { switchFlag, valueFlag } from "./_flag.js";
 import { FLAGS, readTaskFlags, type CommandLine, type Flag } from "./args.js";
 import { Tally } from "./batch-report.js";
 import { CREATE_FLAGS, DEFAULT_MODEL, resumeCommand } from "./create-request.js";
@@ -20,20 +21,13 @@ import { openClient, type Session } from "./session.js";
 import { clean, formatBytes, toJson } from "./terminal.js";
 
 /** `--jobs <file.jsonl>`: run a batch instead of one task. */
-export const JOBS_FLAG = {
-  name: "jobs",
-  type: "string",
-  usage: "--jobs <file.jsonl>",
-  help: ["generate: one create request per line (JSON Lines); needs --output-dir"],
-} as const satisfies Flag;
+export const JOBS_FLAG = valueFlag("jobs", "<file.jsonl>", ["generate: one create request per line (JSON Lines); needs --output-dir"]);
 
 /** `--recreate-unknown`: create again the jobs a run left as "may have been created". */
-export const RECREATE_UNKNOWN_FLAG = {
-  name: "recreate-unknown",
-  type: "boolean",
-  usage: "--recreate-unknown",
-  help: ["generate --jobs: create again the jobs reported \"may have been created\"", "(each may then be paid for twice: check the relay's tasks first)"],
-} as const satisfies Flag;
+export const RECREATE_UNKNOWN_FLAG = switchFlag("recreate-unknown", [
+  'generate --jobs: create again the jobs reported "may have been created"',
+  "(each may then be paid for twice: check the relay's tasks first)",
+]);
 
 /** What to do about a job that may have been created: said with each such job, in every output mode. */
 const UNKNOWN_HINT =

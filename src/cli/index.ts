@@ -32,18 +32,9 @@ async function main(argv: string[], io: Io): Promise<number> {
   }
   const printer = new Printer(io, apiKey);
   const controller = new AbortController();
-  // stdout closed under us (`| head`): stop as for a signal, quietly; stderr's own failures are
-  // nothing to act on. Set before anything is printed (--help too), and kept: the error can come
-  // after main() returned.
-  io.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    printer.stdoutClosed = true;
-    if (error.code !== "EPIPE") return;
-    if (!controller.signal.aborted) controller.abort(new Interrupted(EXIT_CODES.brokenPipe));
-    process.exitCode = EXIT_CODES.brokenPipe;
-  });
-  io.stderr.on("error", () => undefined);
+  // Set before anything is printed (--help too), and kept: the error can come after main() returned.
+  watchOutputs(io, printer, controller);
   const early = beforeDashes(argv);
-  const debug = early.includes("--debug");
   const session: Session = {
     io,
     printer,
@@ -56,25 +47,7 @@ async function main(argv: string[], io: Io): Promise<number> {
     // With several task ids, --json output is JSON Lines: an error document must stay on one line too.
     indent: 2,
   };
-
-  const fail = (error: unknown): number => {
-    const { code, json: body, ...described } = describeError(error, session.baseUrlSource, session.taskId);
-    let { message } = described;
-    const { created } = session;
-    if (created) {
-      body.taskId = created.taskId;
-      // The task is still there to wait for, unless what ended the run was the task's own end.
-      if (!RESUMELESS.has(code)) {
-        body.resume = created.resume;
-        message += `\nTask ${created.taskId} was created; resume with: ${created.resume}`;
-      }
-    }
-    if (session.json) printer.out(`${toJson({ error: body }, session.indent)}\n`);
-    else printer.err(`${printer.paint("stderr", 31, "xiexus-kling:")} ${cleanLines(message)}\n`);
-    // A stack's first line is the message, which may quote the relay.
-    if (debug && error instanceof Error && error.stack) printer.err(`${cleanLines(error.stack)}\n`);
-    return code;
-  };
+  const fail = (error: unknown): number => report(error, session, early.includes("--debug"));
 
   let parsed: ParsedArgs;
   try {
@@ -82,8 +55,59 @@ async function main(argv: string[], io: Io): Promise<number> {
   } catch (error) {
     return fail(error);
   }
+  const answered = answerWithoutCommand(parsed, printer, fail);
+  if (answered !== undefined) return answered;
 
-  const { values, positionals } = parsed;
+  const unlisten = listenForSignals(io, printer, controller);
+  try {
+    return await runCommand(parsed, session);
+  } catch (error) {
+    if (!(error instanceof Interrupted)) return fail(error);
+    if (error.exitCode === EXIT_CODES.brokenPipe) return error.exitCode;
+    printer.err(error.context ? `interrupted: ${cleanLines(error.context.note)}\n` : "interrupted\n");
+    if (session.json) printer.out(`${toJson({ error: describeError(error, session.baseUrlSource, session.taskId).json }, session.indent)}\n`);
+    return error.exitCode;
+  } finally {
+    unlisten();
+  }
+}
+
+/**
+ * stdout closed under us (`| head`): stop as for a signal, quietly; stderr's own failures are
+ * nothing to act on.
+ */
+function watchOutputs(io: Io, printer: Printer, controller: AbortController): void {
+  io.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    printer.stdoutClosed = true;
+    if (error.code !== "EPIPE") return;
+    if (!controller.signal.aborted) controller.abort(new Interrupted(EXIT_CODES.brokenPipe));
+    process.exitCode = EXIT_CODES.brokenPipe;
+  });
+  io.stderr.on("error", () => undefined);
+}
+
+/** Reports what ended the run (as JSON with --json) and returns its exit code; a created task is named with how to resume it. */
+function report(error: unknown, session: Session, debug: boolean): number {
+  const { printer, created } = session;
+  const { code, json: body, ...described } = describeError(error, session.baseUrlSource, session.taskId);
+  let { message } = described;
+  if (created) {
+    body.taskId = created.taskId;
+    // The task is still there to wait for, unless what ended the run was the task's own end.
+    if (!RESUMELESS.has(code)) {
+      body.resume = created.resume;
+      message += `\nTask ${created.taskId} was created; resume with: ${created.resume}`;
+    }
+  }
+  if (session.json) printer.out(`${toJson({ error: body }, session.indent)}\n`);
+  else printer.err(`${printer.paint("stderr", 31, "xiexus-kling:")} ${cleanLines(message)}\n`);
+  // A stack's first line is the message, which may quote the relay.
+  if (debug && error instanceof Error && error.stack) printer.err(`${cleanLines(error.stack)}\n`);
+  return code;
+}
+
+/** --help, --version, or no command at all: the exit code once answered (`fail` reports an error), else undefined. */
+function answerWithoutCommand({ values, positionals }: ParsedArgs, printer: Printer, fail: (error: unknown) => number): number | undefined {
   if (values[FLAGS.help.name] === true || positionals[0] === "help") {
     printer.out(USAGE);
     return EXIT_CODES.ok;
@@ -101,7 +125,15 @@ async function main(argv: string[], io: Io): Promise<number> {
     printer.err(USAGE);
     return EXIT_CODES.usage;
   }
+  return undefined;
+}
 
+/**
+ * Ctrl-C, SIGTERM and SIGHUP abort the run with their exit codes: every wait and download stops,
+ * temp files are removed and the cursor comes back. A second signal exits at once. Returns the
+ * function that stops listening.
+ */
+function listenForSignals(io: Io, printer: Printer, controller: AbortController): () => void {
   let interrupts = 0;
   const stop = (exitCode: number): void => {
     interrupts++;
@@ -110,7 +142,6 @@ async function main(argv: string[], io: Io): Promise<number> {
       if (printer.live) io.stderr.write(`\r${ESC}2K${ESC}?25h`);
       process.exit(exitCode);
     }
-    // Every wait and download stops, temp files are removed and the cursor comes back.
     controller.abort(new Interrupted(exitCode));
   };
   const signals = [
@@ -130,27 +161,20 @@ async function main(argv: string[], io: Io): Promise<number> {
     }
   };
   listen(true);
-  try {
-    const name = positionals[0]!;
-    const command = COMMANDS.get(name);
-    if (command === undefined) {
-      const expected = [...COMMANDS.keys()].join(", ");
-      throw new UsageError(`unknown command ${JSON.stringify(clean(name))}: expected ${expected} or help`);
-    }
-    const line = commandLine(name, parsed, takersOf);
-    refuseUntakenFlags(line, commandFlags());
-    return await command.run(line, session);
-  } catch (error) {
-    if (error instanceof Interrupted) {
-      if (error.exitCode === EXIT_CODES.brokenPipe) return error.exitCode;
-      printer.err(error.context ? `interrupted: ${cleanLines(error.context.note)}\n` : "interrupted\n");
-      if (session.json) printer.out(`${toJson({ error: describeError(error, session.baseUrlSource, session.taskId).json }, session.indent)}\n`);
-      return error.exitCode;
-    }
-    return fail(error);
-  } finally {
-    listen(false);
+  return () => listen(false);
+}
+
+/** Finds the command, checks that it takes every flag given, and runs it. */
+async function runCommand(parsed: ParsedArgs, session: Session): Promise<number> {
+  const name = parsed.positionals[0]!;
+  const command = COMMANDS.get(name);
+  if (command === undefined) {
+    const expected = [...COMMANDS.keys()].join(", ");
+    throw new UsageError(`unknown command ${JSON.stringify(clean(name))}: expected ${expected} or help`);
   }
+  const line = commandLine(name, parsed, takersOf);
+  refuseUntakenFlags(line, commandFlags());
+  return command.run(line, session);
 }
 
 /**

@@ -1,74 +1,47 @@
 // Which task route a command talks to. A task created with an image lives on image2video, one
 // created from a prompt alone on text2video, and the relay answers for a task on its own route
 // only: `--route text2video` points status, wait and download at the second.
-import type {
-  CompletedVideoTask,
-  CreatedTask,
-  CreateImage2VideoRequest,
-  CreateTaskOptions,
-  CreateText2VideoRequest,
-  GetTaskOptions,
-  KlingClient,
-  VideoTaskResult,
-  WaitManyOptions,
-  WaitOptions,
-  WaitOutcome,
-} from "../index.js";
+import { routeHelpersOf, type KlingClient, type RouteHelpers } from "../client.js";
 import { TaskNotFoundError } from "../index.js";
 import { ROUTES, type RouteName } from "../routes.js";
-import type { CommandLine, Flag } from "./args.js";
+import { valueFlag } from "./_flag.js";
+import type { CommandLine } from "./args.js";
 import { TaskOnOtherRoute, UsageError } from "./errors.js";
 
 /** `--route`: the route of the tasks a command polls (default image2video). */
-export const ROUTE_FLAG = {
-  name: "route",
-  type: "string",
-  usage: "--route <route>",
-  help: ["status, wait, download: the task's route: image2video (default) or", "text2video (a task created without --image)"],
-} as const satisfies Flag;
+export const ROUTE_FLAG = valueFlag("route", "<route>", [
+  "status, wait, download: the task's route: image2video (default) or",
+  "text2video (a task created without --image)",
+]);
 
-/** The route --route names (refused if it names none), image2video when not given. */
+/** The route of a task command without --route. */
+export const DEFAULT_ROUTE: RouteName = "image2video";
+
+/** The route --route names (refused if it names none), DEFAULT_ROUTE when not given. */
 export function readRoute(line: CommandLine): RouteName {
   const given = line.string(ROUTE_FLAG);
-  if (given === undefined) return "image2video";
+  if (given === undefined) return DEFAULT_ROUTE;
   if (!Object.hasOwn(ROUTES, given)) {
     throw new UsageError(`--route must be ${Object.keys(ROUTES).join(" or ")}, got ${JSON.stringify(given)}`);
   }
   return given as RouteName;
 }
 
-/** The client's helpers for one route, under one set of names. */
-export interface TaskCalls {
+/** The words that point a task command at `route`: `--route <route>`, none for DEFAULT_ROUTE. */
+export function routeArgs(route: RouteName): string[] {
+  return route === DEFAULT_ROUTE ? [] : ["--route", route];
+}
+
+/** The client's helpers for one route, by role, and the same client's helpers for the others. */
+export interface TaskCalls extends RouteHelpers {
   readonly route: RouteName;
   /** The same client's helpers for another route. */
   on(route: RouteName): TaskCalls;
-  create(request: CreateImage2VideoRequest | CreateText2VideoRequest, options?: CreateTaskOptions): Promise<CreatedTask>;
-  get(taskId: string, options?: GetTaskOptions): Promise<VideoTaskResult>;
-  wait(taskId: string, options?: WaitOptions): Promise<CompletedVideoTask>;
-  waitMany(taskIds: Iterable<string>, options?: WaitManyOptions): AsyncIterable<WaitOutcome>;
 }
 
 /** The helpers of `route` on `client`. */
 export function taskCalls(client: KlingClient, route: RouteName): TaskCalls {
-  const on = (other: RouteName): TaskCalls => taskCalls(client, other);
-  if (route === "text2video") {
-    return {
-      route,
-      on,
-      create: (request, options) => client.createText2VideoTask(request as CreateText2VideoRequest, options),
-      get: (taskId, options) => client.getText2VideoTask(taskId, options),
-      wait: (taskId, options) => client.waitForText2VideoTask(taskId, options),
-      waitMany: (taskIds, options) => client.waitForText2VideoTasks(taskIds, options),
-    };
-  }
-  return {
-    route,
-    on,
-    create: (request, options) => client.createImage2VideoTask(request as CreateImage2VideoRequest, options),
-    get: (taskId, options) => client.getImage2VideoTask(taskId, options),
-    wait: (taskId, options) => client.waitForImage2VideoTask(taskId, options),
-    waitMany: (taskIds, options) => client.waitForImage2VideoTasks(taskIds, options),
-  };
+  return { ...routeHelpersOf(client, route), route, on: (other) => taskCalls(client, other) };
 }
 
 /**
