@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { shellWord } from "../src/cli/create-request.js";
+import { shellWord } from "../src/cli/_create-request.js";
 import { createFakeRelay, fakePng } from "../src/testing/index.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EXIT_CODES } from "../src/cli/exit-codes.js";
+import { EXIT_CODES } from "../src/cli/_exit-codes.js";
 import { createKlingClient } from "../src/index.js";
 import { createFakeRelay, type FakeRelay, type RecordedCreate } from "../src/testing/index.js";
 import { CLI_KEY, runCli, type CliOptions } from "./helpers/cli.js";

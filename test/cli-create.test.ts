@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EXIT_CODES } from "../src/cli/exit-codes.js";
+import { EXIT_CODES } from "../src/cli/_exit-codes.js";
 import { createFakeRelay, type CreateFault, type FakeRelay, type FakeRelayOptions } from "../src/testing/index.js";
 import { CLI_KEY, runCli, type CliOptions } from "./helpers/cli.js";
 import { makePng } from "./helpers/images.js";

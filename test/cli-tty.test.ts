@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_CODES } from "../src/cli/exit-codes.js";
+import { EXIT_CODES } from "../src/cli/_exit-codes.js";
 import {
   CANCELLED_TASK_ID,
   COMPLETED_TASK,

@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_CODES, EXIT_PRECEDENCE } from "../src/cli/exit-codes.js";
-import { USAGE } from "../src/cli/help.js";
+import { EXIT_CODES, EXIT_PRECEDENCE } from "../src/cli/_exit-codes.js";
+import { USAGE } from "../src/cli/_help.js";
 import { isEntryPoint } from "../src/cli/index.js";
-import { fitColumns } from "../src/cli/terminal.js";
-import { videoFileName } from "../src/cli/video-file.js";
+import { fitColumns } from "../src/cli/_terminal.js";
+import { videoFileName } from "../src/cli/_video-file.js";
 import {
   CANCELLED_TASK,
   CANCELLED_TASK_ID,

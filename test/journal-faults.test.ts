@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { EXIT_CODES } from "../src/cli/exit-codes.js";
+import { EXIT_CODES } from "../src/cli/_exit-codes.js";
 import { createKlingClient } from "../src/index.js";
 import { generateVideos, JobMayHaveBeenCreatedError, JOURNAL_FILE, JournalWriteError, type VideoJob, type VideoOutcome } from "../src/node/index.js";
 import { JOURNAL_LOCK_FILE, openJournal } from "../src/node/journal.js";

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { EXIT_CODES } from "../src/cli/exit-codes.js";
+import { EXIT_CODES } from "../src/cli/_exit-codes.js";
 import { ROOT } from "./helpers/spec.js";
 
 const ENTRIES = ["src/index.ts", "src/node/index.ts", "src/testing/index.ts"].map((file) => path.join(ROOT, file));

@@ -3,19 +3,19 @@
 // talks HTTP itself. The key is read from XIEXUS_API_KEY only, never from a flag, so it stays out of
 // shell history and `ps`; as a last guard every line printed is scrubbed of it.
 // This file is the bin: the process around a run (streams, signals, a closed stdout, the exit
-// code). What each command does is in its own file, registered in commands.ts.
+// code). What each command does is in its own file, registered in _commands.ts.
 import { realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { scrubText, secretForms } from "../_redact.js";
-import { beforeDashes, commandLine, FLAGS, parseCommandLine, refuseUntakenFlags, type ParsedArgs } from "./args.js";
-import { allFlags, commandFlags, COMMANDS, takersOf } from "./commands.js";
-import { describeError, Interrupted, isPermissionError, UsageError } from "./errors.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import { packageVersion, USAGE } from "./help.js";
-import { Printer, type Io } from "./printer.js";
-import type { Session } from "./session.js";
-import { clean, cleanLines, ESC, toJson } from "./terminal.js";
+import { beforeDashes, commandLine, FLAGS, parseCommandLine, refuseUntakenFlags, type ParsedArgs } from "./_args.js";
+import { allFlags, commandFlags, COMMANDS, takersOf } from "./_commands.js";
+import { describeError, Interrupted, isPermissionError, UsageError } from "./_errors.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import { packageVersion, USAGE } from "./_help.js";
+import { Printer, type Io } from "./_printer.js";
+import type { Session } from "./_session.js";
+import { clean, cleanLines, ESC, toJson } from "./_terminal.js";
 
 /** Exit codes after which a created task is not worth waiting for again: it failed, was cancelled or is gone. */
 const RESUMELESS: ReadonlySet<number> = new Set([EXIT_CODES.taskFailed, EXIT_CODES.taskCancelled, EXIT_CODES.notFound]);

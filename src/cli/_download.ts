@@ -1,14 +1,14 @@
 // `download <task_id> --output <file>`: the video of a task that has already completed.
 import path from "node:path";
 import { ResponseValidationError, TaskCancelledError, TaskFailedError, type CompletedVideoTask } from "../index.js";
-import { FLAGS, readTaskFlags, readTaskIds } from "./args.js";
-import { NotReady } from "./errors.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import { openClient, type Command } from "./session.js";
-import { styleOf } from "./statuses.js";
-import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
-import { clean } from "./terminal.js";
-import { prepareOutputs, printSaved, saveVideo } from "./video-file.js";
+import { FLAGS, readTaskFlags, readTaskIds } from "./_args.js";
+import { NotReady } from "./_errors.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import { openClient, type Command } from "./_session.js";
+import { styleOf } from "./_statuses.js";
+import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./_task-routes.js";
+import { clean } from "./_terminal.js";
+import { prepareOutputs, printSaved, saveVideo } from "./_video-file.js";
 
 /** `download`: fetches the task once; saves its video if it completed, else exits 8 (running), 1 (failed) or 10 (cancelled). */
 export const download: Command = {

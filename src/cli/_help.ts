@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { allFlags, COMMANDS } from "./commands.js";
-import { EXIT_MEANINGS, EXIT_PRECEDENCE } from "./exit-codes.js";
+import { allFlags, COMMANDS } from "./_commands.js";
+import { EXIT_MEANINGS, EXIT_PRECEDENCE } from "./_exit-codes.js";
 
 /**
  * `  <left padded to width><first line>`, the other lines indented to the same column. A `left` too

@@ -10,15 +10,15 @@ import path from "node:path";
 import type { KlingError } from "../index.js";
 import { generateVideos, JournalWriteError, type UnfinishedJob, type VideoJobEvent, type VideoOutcome } from "../node/index.js";
 import { switchFlag, valueFlag } from "./_flag.js";
-import { FLAGS, readTaskFlags, type CommandLine, type Flag } from "./args.js";
-import { Tally } from "./batch-report.js";
-import { CREATE_FLAGS, DEFAULT_MODEL, resumeCommand } from "./create-request.js";
-import { describeError, Interrupted, UsageError } from "./errors.js";
-import { EXIT_CODES, EXIT_MEANINGS } from "./exit-codes.js";
-import { atLine, readJobsFile } from "./jobs-file.js";
-import { Board } from "./live.js";
-import { openClient, type Session } from "./session.js";
-import { clean, formatBytes, toJson } from "./terminal.js";
+import { FLAGS, readTaskFlags, type CommandLine, type Flag } from "./_args.js";
+import { Tally } from "./_batch-report.js";
+import { CREATE_FLAGS, DEFAULT_MODEL, resumeCommand } from "./_create-request.js";
+import { describeError, Interrupted, UsageError } from "./_errors.js";
+import { EXIT_CODES, EXIT_MEANINGS } from "./_exit-codes.js";
+import { atLine, readJobsFile } from "./_jobs-file.js";
+import { Board } from "./_live.js";
+import { openClient, type Session } from "./_session.js";
+import { clean, formatBytes, toJson } from "./_terminal.js";
 
 /** `--jobs <file.jsonl>`: run a batch instead of one task. */
 export const JOBS_FLAG = valueFlag("jobs", "<file.jsonl>", ["generate: one create request per line (JSON Lines); needs --output-dir"]);

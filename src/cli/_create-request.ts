@@ -9,11 +9,11 @@ import { KLING_CAMERA_AXES, KLING_CAMERA_TYPES } from "../kling-controls.js";
 import { openImageFile } from "../node/index.js";
 import type { RouteName } from "../routes.js";
 import { valueFlag } from "./_flag.js";
-import { FLAGS, type CommandLine, type Flag } from "./args.js";
-import { Interrupted, UsageError } from "./errors.js";
-import type { Session } from "./session.js";
-import { routeArgs, type TaskCalls } from "./task-routes.js";
-import { clean } from "./terminal.js";
+import { FLAGS, type CommandLine, type Flag } from "./_args.js";
+import { Interrupted, UsageError } from "./_errors.js";
+import type { Session } from "./_session.js";
+import { routeArgs, type TaskCalls } from "./_task-routes.js";
+import { clean } from "./_terminal.js";
 
 /**
  * The model a create uses when --model (or a jobs line's `model`) is not given: the spec's own

@@ -3,17 +3,17 @@
 // moment it is known, with the command that resumes the wait, so an interrupted run never needs a
 // second create.
 import path from "node:path";
-import { FLAGS, readTaskFlags, type CommandLine } from "./args.js";
-import { CREATE_FLAGS, loadCreateRequest, readCreateSpec, resumeCommand, sendCreate } from "./create-request.js";
-import { Interrupted, UsageError } from "./errors.js";
-import { generateJobs, JOBS_FLAG, RECREATE_UNKNOWN_FLAG } from "./generate-jobs.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import { Progress } from "./live.js";
-import { openClient, type Command, type Session } from "./session.js";
-import { taskCalls } from "./task-routes.js";
-import { clean } from "./terminal.js";
-import { prepareOutputs, printSaved, saveVideo } from "./video-file.js";
-import { waitWithStatusLine } from "./wait.js";
+import { FLAGS, readTaskFlags, type CommandLine } from "./_args.js";
+import { CREATE_FLAGS, loadCreateRequest, readCreateSpec, resumeCommand, sendCreate } from "./_create-request.js";
+import { Interrupted, UsageError } from "./_errors.js";
+import { generateJobs, JOBS_FLAG, RECREATE_UNKNOWN_FLAG } from "./_generate-jobs.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import { Progress } from "./_live.js";
+import { openClient, type Command, type Session } from "./_session.js";
+import { taskCalls } from "./_task-routes.js";
+import { clean } from "./_terminal.js";
+import { prepareOutputs, printSaved, saveVideo } from "./_video-file.js";
+import { waitWithStatusLine } from "./_wait.js";
 
 /** One task: create, wait, download; exits 0 once the video is saved. */
 async function generateOne(line: CommandLine, session: Session): Promise<number> {

@@ -1,9 +1,9 @@
 // What a batch (several task ids, or a jobs file) reports besides its result lines: the word each
 // line shows, painted, and the tally behind the summary and the exit code (the batch rule,
 // EXIT_PRECEDENCE). `wait <id> <id>...` and `generate --jobs` share it, so both count alike.
-import { EXIT_CODES, EXIT_MEANINGS, EXIT_PRECEDENCE, worstExitCode, type ExitCode } from "./exit-codes.js";
-import type { Printer } from "./printer.js";
-import { styleOf } from "./statuses.js";
+import { EXIT_CODES, EXIT_MEANINGS, EXIT_PRECEDENCE, worstExitCode, type ExitCode } from "./_exit-codes.js";
+import type { Printer } from "./_printer.js";
+import { styleOf } from "./_statuses.js";
 
 /** The outcomes of a batch so far, by exit code. */
 export class Tally {

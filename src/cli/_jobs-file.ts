@@ -11,9 +11,9 @@ import { InvalidArgumentError, type CreateVideoRequest } from "../index.js";
 import { openImageFile, type VideoJob } from "../node/index.js";
 import { mapJobImages } from "../node/_video-jobs.js";
 import { IMAGE2VIDEO, TEXT2VIDEO } from "../routes.js";
-import { addControls, IMAGE_URL } from "./create-request.js";
-import { UsageError } from "./errors.js";
-import { clean } from "./terminal.js";
+import { addControls, IMAGE_URL } from "./_create-request.js";
+import { UsageError } from "./_errors.js";
+import { clean } from "./_terminal.js";
 
 /**
  * Kling's controls a line may hold at its top level, moved into `metadata`: the gateway reads them

@@ -5,10 +5,10 @@ import { lstatSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, type CompletedImage2VideoTask, type Image2VideoTask } from "../index.js";
 import { downloadVideo, FileExistsError, type DownloadResult } from "../node/index.js";
-import { DownloadLine } from "./live.js";
-import type { Printer } from "./printer.js";
-import type { Session } from "./session.js";
-import { clean, formatBytes, toJson } from "./terminal.js";
+import { DownloadLine } from "./_live.js";
+import type { Printer } from "./_printer.js";
+import type { Session } from "./_session.js";
+import { clean, formatBytes, toJson } from "./_terminal.js";
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 

@@ -1,12 +1,12 @@
 // `status <task_id>`: fetch the task once and print it.
 import type { VideoTask } from "../index.js";
-import { FLAGS, readTaskFlags, readTaskIds } from "./args.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import type { Printer } from "./printer.js";
-import { openClient, type Command } from "./session.js";
-import { styleOf } from "./statuses.js";
-import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
-import { clean, toJson } from "./terminal.js";
+import { FLAGS, readTaskFlags, readTaskIds } from "./_args.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import type { Printer } from "./_printer.js";
+import { openClient, type Command } from "./_session.js";
+import { styleOf } from "./_statuses.js";
+import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./_task-routes.js";
+import { clean, toJson } from "./_terminal.js";
 
 /** The task as aligned `name value` rows, relay text cleaned, the status word coloured. */
 function summarize(task: VideoTask, printer: Printer): string {

@@ -2,9 +2,9 @@
 // a batch wait. On a terminal they are redrawn in place (spinner, \r + clear-line, hidden cursor,
 // restored on any exit); otherwise they print plain lines, or nothing, as each says.
 import type { DownloadProgress } from "../node/index.js";
-import type { Printer } from "./printer.js";
-import { styleOf } from "./statuses.js";
-import { clean, ESC, fitColumns, formatBytes, SPINNER } from "./terminal.js";
+import type { Printer } from "./_printer.js";
+import { styleOf } from "./_statuses.js";
+import { clean, ESC, fitColumns, formatBytes, SPINNER } from "./_terminal.js";
 
 /** Live progress on stderr: a redrawn spinner line on a terminal, one plain line per status otherwise. */
 export class Progress {

@@ -18,8 +18,8 @@ import {
 } from "../index.js";
 import { FileExistsError, JobMayHaveBeenCreatedError, JournalCorruptError, JournalLockedError, JournalWriteError, VideoFileError } from "../node/index.js";
 import type { RouteName } from "../routes.js";
-import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
-import { clean } from "./terminal.js";
+import { EXIT_CODES, type ExitCode } from "./_exit-codes.js";
+import { clean } from "./_terminal.js";
 
 /** A command-line mistake: exit 2, with the message and a pointer to --help. */
 export class UsageError extends Error {

@@ -1,11 +1,11 @@
 // `create --prompt <text> [--image <file|url>] ...`: create one task (paid) and print its id. With
 // --image it is an image2video task, without it a text2video one.
-import { readTaskFlags } from "./args.js";
-import { CREATE_FLAGS, loadCreateRequest, readCreateSpec, resumeCommand, sendCreate } from "./create-request.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import { openClient, type Command } from "./session.js";
-import { taskCalls } from "./task-routes.js";
-import { clean, toJson } from "./terminal.js";
+import { readTaskFlags } from "./_args.js";
+import { CREATE_FLAGS, loadCreateRequest, readCreateSpec, resumeCommand, sendCreate } from "./_create-request.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import { openClient, type Command } from "./_session.js";
+import { taskCalls } from "./_task-routes.js";
+import { clean, toJson } from "./_terminal.js";
 
 /** `create`: the task id on stdout (`--json`: the created task); how to wait for it on stderr. */
 export const create: Command = {

@@ -2,8 +2,8 @@
 // download listens to, and the client made from the environment.
 import { createKlingClient, InvalidArgumentError, type KlingClient } from "../index.js";
 import { nodeHttpGet } from "../node/index.js";
-import { FLAGS, type CommandLine, type Flag } from "./args.js";
-import { optionalEnv, type Io, type Printer } from "./printer.js";
+import { FLAGS, type CommandLine, type Flag } from "./_args.js";
+import { optionalEnv, type Io, type Printer } from "./_printer.js";
 
 /** One run of the command line, as its command sees it. */
 export interface Session {
@@ -28,7 +28,7 @@ export interface Session {
   created: { taskId: string; resume: string } | undefined;
 }
 
-/** A command: its lines in --help, the flags it takes, and its work. Registered in commands.ts. */
+/** A command: its lines in --help, the flags it takes, and its work. Registered in _commands.ts. */
 export interface Command {
   /** Its rows in the Commands section of --help: the synopsis, then what it does. */
   readonly help: ReadonlyArray<readonly [string, string]>;
@@ -36,7 +36,7 @@ export interface Command {
   readonly flags: readonly Flag[];
   /**
    * Checks its command line (a UsageError before any request), then does the work and resolves to
-   * the exit code. It throws for anything that goes wrong: describeError (errors.ts) picks the code.
+   * the exit code. It throws for anything that goes wrong: describeError (_errors.ts) picks the code.
    */
   run(line: CommandLine, session: Session): Promise<number>;
 }

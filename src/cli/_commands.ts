@@ -1,13 +1,13 @@
 // The command table: the one place a command is registered. Its order is the order of --help and of
 // "expected ..." in the unknown-command message; the flags parseArgs reads are the global ones plus
 // every command's own, and a flag given to a command that does not list it is refused by name.
-import { GLOBAL_FLAGS, type Flag } from "./args.js";
-import { create } from "./create.js";
-import { download } from "./download.js";
-import { generate } from "./generate.js";
-import type { Command } from "./session.js";
-import { status } from "./status.js";
-import { wait } from "./wait.js";
+import { GLOBAL_FLAGS, type Flag } from "./_args.js";
+import { create } from "./_create.js";
+import { download } from "./_download.js";
+import { generate } from "./_generate.js";
+import type { Command } from "./_session.js";
+import { status } from "./_status.js";
+import { wait } from "./_wait.js";
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map([

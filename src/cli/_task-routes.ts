@@ -5,8 +5,8 @@ import { routeHelpersOf, type KlingClient, type RouteHelpers } from "../client.j
 import { TaskNotFoundError } from "../index.js";
 import { ROUTES, type RouteName } from "../routes.js";
 import { valueFlag } from "./_flag.js";
-import type { CommandLine } from "./args.js";
-import { TaskOnOtherRoute, UsageError } from "./errors.js";
+import type { CommandLine } from "./_args.js";
+import { TaskOnOtherRoute, UsageError } from "./_errors.js";
 
 /** `--route`: the route of the tasks a command polls (default image2video). */
 export const ROUTE_FLAG = valueFlag("route", "<route>", [

@@ -1,15 +1,15 @@
 // `wait <task_id>`: poll one task until it settles, with the live status line; print its video URL,
-// or download the video with --output. Several ids go to the batch wait (wait-batch.ts).
+// or download the video with --output. Several ids go to the batch wait (_wait-batch.ts).
 import path from "node:path";
-import { FLAGS, readTaskFlags, readTaskIds } from "./args.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import { Progress } from "./live.js";
-import type { Printer } from "./printer.js";
-import { openClient, type Command } from "./session.js";
-import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./task-routes.js";
-import { clean, toJson } from "./terminal.js";
-import { prepareOutputs, printSaved, saveVideo, videoFileName } from "./video-file.js";
-import { waitForTasks } from "./wait-batch.js";
+import { FLAGS, readTaskFlags, readTaskIds } from "./_args.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import { Progress } from "./_live.js";
+import type { Printer } from "./_printer.js";
+import { openClient, type Command } from "./_session.js";
+import { hintOtherRoute, readRoute, ROUTE_FLAG, taskCalls } from "./_task-routes.js";
+import { clean, toJson } from "./_terminal.js";
+import { prepareOutputs, printSaved, saveVideo, videoFileName } from "./_video-file.js";
+import { waitForTasks } from "./_wait-batch.js";
 
 /**
  * Runs one wait with its live status line on stderr (a spinner on a terminal, a line per status

@@ -1,17 +1,17 @@
 // `wait <task_id> <task_id>...`: one batch wait through the route's waitFor...Tasks. Each task's result
 // line is printed as it settles (after its download, with --output-dir); the exit code is the worst
-// outcome's (exit-codes.ts).
+// outcome's (_exit-codes.ts).
 import path from "node:path";
 import { TaskNotFoundError, type CompletedVideoTask, type VideoTask } from "../index.js";
 import { downloadVideo, type DownloadResult } from "../node/index.js";
-import { Tally } from "./batch-report.js";
-import { describeError } from "./errors.js";
-import { EXIT_CODES } from "./exit-codes.js";
-import { Board } from "./live.js";
-import type { Session } from "./session.js";
-import { hintOtherRoute, type TaskCalls } from "./task-routes.js";
-import { clean, toJson } from "./terminal.js";
-import { checkOutput, videoFileName } from "./video-file.js";
+import { Tally } from "./_batch-report.js";
+import { describeError } from "./_errors.js";
+import { EXIT_CODES } from "./_exit-codes.js";
+import { Board } from "./_live.js";
+import type { Session } from "./_session.js";
+import { hintOtherRoute, type TaskCalls } from "./_task-routes.js";
+import { clean, toJson } from "./_terminal.js";
+import { checkOutput, videoFileName } from "./_video-file.js";
 
 /** What a batch wait needs besides the client and the session. */
 export interface BatchOptions {

@@ -2,7 +2,7 @@
 // command gives for it. A status the spec adds fails the type-check here until someone decides.
 import type { Image2VideoTaskStatus } from "../index.js";
 import { statusKind } from "../status.js";
-import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
+import { EXIT_CODES, type ExitCode } from "./_exit-codes.js";
 
 /** How the CLI shows each status, and the exit code each command gives for it. */
 export interface StatusStyle {

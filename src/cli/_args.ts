@@ -1,12 +1,12 @@
 // The command line's words: the flags (each with its --help entry), the parse, and the checks the
 // task commands share, made before any request with the messages a user sees. Which command takes
-// which flag is the command table's to say (commands.ts); the messages refusing a flag follow it.
+// which flag is the command table's to say (_commands.ts); the messages refusing a flag follow it.
 import { parseArgs } from "node:util";
 import { InvalidArgumentError } from "../index.js";
 import { DEFAULT_JOB_TIMEOUT_MS } from "../node/index.js";
 import { checkTaskId, MAX_TIMER_MS } from "../options.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from "../wait-many.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "./_errors.js";
 
 /** One flag: how parseArgs reads it and what --help says of it. */
 export interface Flag {
@@ -200,8 +200,8 @@ export function parseSeconds(flag: string, value: string | undefined): number | 
 }
 
 /**
- * What readTaskIds notes on the run's session. Named here, not imported from session.ts, so that
- * args.ts and session.ts do not import each other.
+ * What readTaskIds notes on the run's session. Named here, not imported from _session.ts, so that
+ * _args.ts and _session.ts do not import each other.
  */
 export interface TaskIdNotes {
   /** The task an error message names (the first given). */

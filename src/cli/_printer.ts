@@ -1,7 +1,7 @@
 // Every byte the command line writes goes through the Printer: it scrubs the key out of each line
 // (a last guard, whatever the text) and decides where colour and live lines belong.
 import { scrubText, secretForms } from "../_redact.js";
-import { ESC } from "./terminal.js";
+import { ESC } from "./_terminal.js";
 
 /** The two output streams plus what the CLI reads from the environment. */
 export interface Io {
