@@ -7,12 +7,13 @@ import { checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTas
 import { IMAGE2VIDEO, TEXT2VIDEO, type RouteDescription } from "../routes.js";
 import type { VideoTaskResult } from "../types.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY } from "../wait-many.js";
-import type { GenerateVideosOptions, VideoJob, VideoJobEvent, VideoJobImage } from "./generate-videos.js";
 import { fingerprintRequest, JOURNAL_FILE, JOURNAL_LOCK_FILE } from "./journal.js";
+import type { GenerateVideosOptions, VideoJob, VideoJobEvent, VideoJobImage } from "./_video-api.js";
 
 /** Default of `timeoutMs`: one hour per job, counted from its create (or from this run's first poll of a task created earlier). */
 export const DEFAULT_JOB_TIMEOUT_MS = 60 * 60_000;
 
+/** The options of a batch, checked, with their defaults. */
 export interface Settings {
   outputDir: string;
   baseDir: string;
@@ -42,8 +43,13 @@ export interface Job {
   recreate: boolean;
   /** Its task was created by an earlier run (a leftover partial download may lie beside the output). */
   earlier: boolean;
+  /** When its wait began (its create, or this run's first poll of a task created earlier); 0: not yet. */
   waitStart: number;
+  /** Running answers so far (its create's included): the default poll schedule grows with them. */
+  polls: number;
+  /** The last answer about its task: its status, for the events and a WaitTimeoutError. */
   lastTask: VideoTaskResult | undefined;
+  /** The video, once downloaded. */
   saved: { path: string; bytes: number } | undefined;
   /**
    * The append of `created` or `saved`, on its way to disk. Neither holds a request slot while it
@@ -64,6 +70,7 @@ function directoryOption(name: string, value: unknown): string {
   return resolve(value);
 }
 
+/** Checks generateVideos' options (InvalidArgumentError naming the bad one). */
 export function checkSettings(given: GenerateVideosOptions): Settings {
   if (given === null || typeof given !== "object") {
     throw new InvalidArgumentError("options", "options must be an object with at least { outputDir }");
@@ -140,7 +147,7 @@ function checkJob(value: unknown, where: string, settings: Settings): Job {
     key = `job-${fingerprint.replace(/^sha256:/, "").slice(0, 20)}`;
   } else {
     try {
-      // The key is the scheduler's id too: the task id rules hold for it.
+      // A key follows the task id rules: it is written to the journal and printed as an id is.
       key = checkTaskId(givenKey);
     } catch (error) {
       throw new InvalidArgumentError(`${where}.key`, `${where}.key: ${(error as Error).message.replace(/^taskId/, "the key")}`);
@@ -171,6 +178,7 @@ function checkJob(value: unknown, where: string, settings: Settings): Job {
     recreate: false,
     earlier: false,
     waitStart: 0,
+    polls: 0,
     lastTask: undefined,
     saved: undefined,
     recording: undefined,
