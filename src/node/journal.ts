@@ -717,9 +717,11 @@ class FileJournal implements Journal {
           p.resolve();
         }
       } catch (error) {
+        // Broken at once (an append made meanwhile is refused), cut back before anyone hears of
+        // it: whoever reads the file on the rejection finds only acknowledged records.
         this.#broken = new JournalWriteError(this.path, error);
-        for (const p of batch) p.reject(this.#broken);
         await this.#cutBack();
+        for (const p of batch) p.reject(this.#broken);
       }
     }
     this.#flushing = undefined;
