@@ -6,7 +6,7 @@ import type { paths } from "./_spec.js";
 import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
 import { helperNames, ROUTES, type HelperRole, type RouteDescription, type RouteName } from "./routes.js";
 import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteHelpers } from "./task-route.js";
-import { createTransport, rebuilt, responseOf, type RequestPolicy } from "./transport.js";
+import { BufferedResponse, createTransport, responseOf, type RequestPolicy } from "./transport.js";
 import type {
   CompletedImage2VideoTask,
   CompletedText2VideoTask,
@@ -95,8 +95,10 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       // Text a relay may have echoed the key into; binary answers are handed on untouched.
       const textual = /json|text|xml|html|^$/i.test(response.headers.get("content-type") ?? "");
       if (!check && !(keyForms.length && textual)) return undefined;
-      // Read once and handed on rebuilt: a clone would tee the stream, several times dearer.
-      const body = textual ? await response.text() : new Uint8Array(await response.arrayBuffer());
+      // The transport's answer carries its body; another (a hook's) is read once and handed on
+      // rebuilt: a clone would tee the stream, several times dearer.
+      const own = response instanceof BufferedResponse;
+      const body = own ? response.buffered : textual ? await response.text() : new Uint8Array(await response.arrayBuffer());
       const raw = typeof body === "string" ? body : new TextDecoder().decode(body);
       const text = redact(raw);
       if (check) checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
@@ -104,8 +106,8 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       // task helpers' answers and every thrown error do.
       let echoed = text !== raw;
       response.headers.forEach((value) => (echoed ||= keyForms.some((form) => value.includes(form))));
-      const answered = echoed ? redact(response.headers) : response.headers;
-      return rebuilt(response.status, response.statusText, answered, response.url, textual ? text : (body as Uint8Array<ArrayBuffer>));
+      if (own && !echoed) return undefined;
+      return new BufferedResponse(response.status, response.statusText, echoed ? redact(response.headers) : response.headers, response.url, textual ? text : body);
     },
   });
   const added = [...middlewares];

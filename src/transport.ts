@@ -69,15 +69,26 @@ export const isOk = (answer: { status: number }): boolean => answer.status >= 20
 
 /** An answer as a Response a caller can read: the streamed one, or one rebuilt around the bytes read. */
 export function responseOf(answer: Answer): Response {
-  return answer.stream ?? rebuilt(answer.status, answer.statusText, answer.headers, answer.url, answer.bytes as Uint8Array<ArrayBuffer>);
+  return answer.stream ?? new BufferedResponse(answer.status, answer.statusText, answer.headers, answer.url, answer.bytes!);
 }
 
-/** A Response around a body already read (none for the statuses that cannot have one), keeping the real URL. */
-export function rebuilt(status: number, statusText: string, headers: Headers, url: string, body: BodyInit | null): Response {
-  const response = new Response(status === 204 || status === 205 || status === 304 ? null : body, { status, statusText, headers });
-  // A constructed Response has no url; keep the real one for messages and for raw callers.
-  Object.defineProperty(response, "url", { value: url });
-  return response;
+/**
+ * A Response around a body already read (none for the statuses that cannot have one), keeping the
+ * real URL, and the body itself in `buffered`, so a check reads that instead of the stream.
+ */
+export class BufferedResponse extends Response {
+  constructor(
+    status: number,
+    statusText: string,
+    headers: Headers,
+    url: string,
+    /** The body, as read (bytes) or as scrubbed (text). */
+    readonly buffered: Uint8Array | string,
+  ) {
+    super(status === 204 || status === 205 || status === 304 ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status, statusText, headers });
+    // A constructed Response has no url; keep the real one for messages and for raw callers.
+    Object.defineProperty(this, "url", { value: url });
+  }
 }
 
 /**
