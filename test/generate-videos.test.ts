@@ -209,6 +209,41 @@ describe("a batch", () => {
     expect((await journalRecords(out)).filter((r) => r.key === key).map((r) => r.t)).toEqual(["intent", "failed", "intent", "created", "saved"]);
   });
 
+  it("a 429 on a poll pauses every job for its Retry-After, not only the one that got it; then every job goes on", async () => {
+    const pause = 300;
+    const relay = await relayWith();
+    // Job 0's first poll is refused; the others run a second at least, so they would poll all through the pause.
+    relay.setCreatedTasks((create) =>
+      jobOf(create) === "0"
+        ? {
+            steps: [
+              { status: 429, body: { code: "rate_limited", message: "slow down", data: null }, headers: { "retry-after-ms": String(pause) } },
+              { status: "completed", url: `${relay.video!.origin}/kling/videos/limited.mp4` },
+            ],
+          }
+        : { runningPolls: 1, minRunMs: 1000 },
+    );
+    const kling = clientOf(relay.url);
+    // When each helper request was sent, and when the batch heard the 429 (the pause starts after it).
+    const sent: number[] = [];
+    let limitedAt = 0;
+    kling.use({
+      onRequest: () => void sent.push(Date.now()),
+      onResponse: ({ response }) => void (response.status === 429 && (limitedAt = Date.now())),
+    });
+    const jobs = Array.from({ length: 3 }, (_, i) => textJob(i, { key: `p${i}` }));
+    const outcomes = await collect(generateVideos(kling, jobs, { outputDir: await tempDir(), concurrency: 3, pollIntervalMs: 10 }));
+
+    expect(outcomes.filter((o) => o.error)).toEqual([]);
+    // The 429 came straight back to the batch (the client did not sit it out itself): answered once.
+    expect(relay.requests.filter((r) => r.status === 429)).toHaveLength(1);
+    expect(limitedAt).toBeGreaterThan(0);
+    // Not one request of any job was sent during the pause; before it and after it, the others polled.
+    expect(sent.filter((at) => at > limitedAt && at < limitedAt + pause)).toEqual([]);
+    expect(sent.filter((at) => at >= limitedAt + pause).length).toBeGreaterThan(1);
+    expect(sent.filter((at) => at <= limitedAt).length).toBeGreaterThan(3);
+  });
+
   it("refuses a file already at an output before any request, unless overwrite", async () => {
     const relay = await relayWith();
     const out = await tempDir();
