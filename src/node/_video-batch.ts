@@ -26,11 +26,13 @@ class VideoBatch implements StepContext {
   readonly #stop = new AbortController();
   readonly steps = new JobSteps(this);
   readonly #pool: JobPool<Job>;
-  /** Every job, by key; those with work to do in this run. */
+  /** Every job, by key, in the order given. */
   readonly byKey = new Map<string, Job>();
+  /** The jobs with work to do in this run: a task to create, or one to wait for. */
   readonly #active: Job[] = [];
-  /** Outcomes settled, with their events, until they are yielded; the keys yielded. */
+  /** Outcomes settled, with their events, until they are yielded. */
   readonly #settled: Array<[VideoOutcome, VideoJobEvent]> = [];
+  /** The keys yielded: what a stop by the journal does not list. */
   readonly yielded = new Set<string>();
   /** Steps and background appends not settled yet: the journal is closed only after them. */
   readonly #pending = new Set<Promise<unknown>>();
@@ -40,6 +42,7 @@ class VideoBatch implements StepContext {
   #rateLimited = 0;
   /** What ended the batch before its jobs did. */
   #failure: { error: unknown } | undefined;
+  /** Ends the outcome loop's wait: an outcome settled, or the batch ended. */
   #wake: (() => void) | undefined;
   /** Set once the batch has ended: events are no longer told. */
   ended = false;
@@ -110,7 +113,7 @@ class VideoBatch implements StepContext {
   }
 
   /** Settles a job without a video. */
-  fail(job: Job, error: KlingError): void {
+  #fail(job: Job, error: KlingError): void {
     const taskId = job.taskId === undefined ? {} : { taskId: job.taskId };
     this.#settle({ key: job.key, ...taskId, error }, { type: "failed", key: job.key, ...taskId, error });
   }
@@ -148,12 +151,12 @@ class VideoBatch implements StepContext {
     }
     if (state.phase === "unknown" && !this.settings.recreateUnknown) {
       const last = state.error ? `${state.error.name}: ${state.error.message}` : "the run was stopped before its answer came";
-      return this.fail(job, new JobMayHaveBeenCreatedError(job.key, `an earlier run sent its create at ${state.at} (${last})`));
+      return this.#fail(job, new JobMayHaveBeenCreatedError(job.key, `an earlier run sent its create at ${state.at} (${last})`));
     }
     job.recreate = state.phase === "unknown";
     // A file this batch did not write: refused before any money is spent.
     const refused = await this.steps.outputFree(job);
-    if (refused) return this.fail(job, refused);
+    if (refused) return this.#fail(job, refused);
     this.#active.push(job);
   }
 
@@ -189,7 +192,7 @@ class VideoBatch implements StepContext {
     }
     if (!(error instanceof KlingError)) return this.#end(error instanceof Fatal ? error.error : error);
     this.#open--;
-    this.fail(job, error);
+    this.#fail(job, error);
   }
 
   /** Yields the outcomes settled so far, each with its event; a batch stopped by the user yields no more. */
