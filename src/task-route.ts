@@ -101,45 +101,42 @@ async function call(
   if (signal?.aborted) throw signal.reason;
   const url = ctx.resolved.baseUrl + schemaPath.replace("{task_id}", encodeURIComponent(id));
   const middlewares = [...ctx.middlewares];
-  const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } } as unknown as Parameters<NonNullable<Middleware["onRequest"]>>[0];
   // The request: fetch's own arguments, or the Request the hooks are given (and may replace).
   const made = middlewares.length ? new Request(url, init as RequestInit) : url;
   let input = made;
-  const request = (): Request => input as Request;
   let answer: Answer | undefined;
-  // A Response from a hook, or the answer rebuilt for one; once a hook replaces it, it is what is read.
-  let response: Response | undefined;
-  let replaced = false;
-  for (const m of middlewares) {
-    const result = m.onRequest && (await m.onRequest({ ...params, request: request() }));
-    if (result instanceof Request) input = result;
-    if (result instanceof Response) {
-      [response, replaced] = [result, true];
-      break;
+  // What a hook answered with (a Response from onRequest or onError, or a replacement from
+  // onResponse): it is what is read. `shown`: the answer rebuilt for the hooks to read.
+  let given: Response | undefined;
+  let shown: Response | undefined;
+  let error: unknown;
+  const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } };
+  /** Runs one kind of hook, as openapi-fetch does: onRequest in order, the others last-added first. */
+  const hooks = async (kind: "onRequest" | "onError" | "onResponse"): Promise<void> => {
+    for (const m of kind === "onRequest" ? middlewares : [...middlewares].reverse()) {
+      if (!m[kind]) continue;
+      const more = kind === "onResponse" ? { response: (given ??= shown ??= responseOf(answer!)) } : kind === "onError" ? { error } : {};
+      const result: unknown = await m[kind]({ ...params, request: input as Request, ...more } as never);
+      if (result instanceof Request) input = result;
+      if (result instanceof Error) error = result;
+      if (result instanceof Response && result !== given) given = result;
+      if (given && kind !== "onResponse") return;
     }
-  }
-  if (!response) {
-    const own = input === made;
+  };
+  await hooks("onRequest");
+  if (!given) {
     try {
-      answer = await ctx.send(input, typeof input === "string" ? init : {}, policy, signal, { remake: own ? remake : undefined, httpGet: true });
+      answer = await ctx.send(input, input === url ? init : {}, policy, signal, { remake: input === made ? remake : undefined, httpGet: true });
     } catch (thrown) {
-      let error = thrown;
-      for (let i = middlewares.length - 1; i >= 0 && !response; i--) {
-        const result: unknown = middlewares[i]!.onError && (await middlewares[i]!.onError!({ ...params, request: request(), error }));
-        if (result instanceof Response) [response, replaced] = [result, true];
-        if (result instanceof Error) error = result;
-      }
-      if (!response) throw error;
+      error = thrown;
+      await hooks("onError");
+      if (!given) throw error;
     }
-    for (let i = middlewares.length - 1; i >= 0; i--) {
-      const m = middlewares[i]!;
-      const result: unknown = m.onResponse && (await m.onResponse({ ...params, request: request(), response: (response ??= responseOf(answer!)) }));
-      if (result instanceof Response && result !== response) [response, replaced] = [result, true];
-    }
+    await hooks("onResponse");
   }
-  const head = replaced ? response! : answer!;
+  const head = given && given !== shown ? given : answer!;
   // Scrubbed before anything parses it, so no error built from the body can carry the key back out.
-  const text = ctx.redact(replaced ? await response!.text() : decoder.decode(answer!.bytes));
+  const text = ctx.redact(head === given ? await given.text() : decoder.decode(answer!.bytes));
   return { status: head.status, headers: head.headers, url: head.url || url, text };
 }
 
