@@ -100,7 +100,8 @@ export const DEFAULTS = {
 /** Longest task id accepted; real ids are a few dozen characters. */
 export const MAX_TASK_ID_LENGTH = 256;
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A C0 or C1 control character (or DEL): never in an id, a key or a header. */
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. */
 export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/;

@@ -44,6 +44,14 @@ export const ROUTES = { image2video: IMAGE2VIDEO, text2video: TEXT2VIDEO } as co
 /** A route's name. */
 export type RouteName = keyof typeof ROUTES;
 
+/**
+ * The route a create goes to, by whether it has an image (each route's `image` rule): the gateway
+ * itself picks Kling's endpoint by the image, so a create with one is image2video.
+ */
+export function routeOfCreate(hasImage: boolean): RouteDescription {
+  return Object.values(ROUTES).find((route) => (route.image === "required") === hasImage)!;
+}
+
 /** Every task path, for the checks that hold a task answer to the task rules (validate.ts). */
 export const TASK_PATHS: ReadonlySet<string> = new Set(Object.values(ROUTES).map((route) => route.task));
 

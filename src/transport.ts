@@ -72,6 +72,9 @@ export function responseOf(answer: Answer): Response {
   return answer.stream ?? new BufferedResponse(answer.status, answer.statusText, answer.headers, answer.url, answer.bytes!);
 }
 
+/** Statuses whose answers carry no body (a Response refuses one for them). */
+export const isBodyless = (status: number): boolean => status === 204 || status === 205 || status === 304;
+
 /**
  * A Response around a body already read (none for the statuses that cannot have one), keeping the
  * real URL, and the body itself in `buffered`, so a check reads that instead of the stream.
@@ -85,7 +88,7 @@ export class BufferedResponse extends Response {
     /** The body, as read (bytes) or as scrubbed (text). */
     readonly buffered: Uint8Array | string,
   ) {
-    super(status === 204 || status === 205 || status === 304 ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status, statusText, headers });
+    super(isBodyless(status) ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status, statusText, headers });
     // A constructed Response has no url; keep the real one for messages and for raw callers.
     Object.defineProperty(this, "url", { value: url });
   }

@@ -7,7 +7,7 @@
 import { InvalidArgumentError, type CreatedTask, type CreateImage2VideoRequest, type CreateText2VideoRequest } from "../index.js";
 import { KLING_CAMERA_AXES, KLING_CAMERA_TYPES } from "../kling-controls.js";
 import { openImageFile } from "../node/index.js";
-import type { RouteName } from "../routes.js";
+import { routeOfCreate, type RouteName } from "../routes.js";
 import { valueFlag } from "./_flag.js";
 import { FLAGS, type CommandLine, type Flag } from "./_args.js";
 import { Interrupted, UsageError } from "./_errors.js";
@@ -224,7 +224,7 @@ export function readCreateSpec(line: CommandLine): CreateSpec {
   };
   const image = imageSource(line, CREATE_FLAGS.image);
   const imageTail = imageSource(line, CREATE_FLAGS.imageTail);
-  return { route: image === undefined ? "text2video" : "image2video", fields, image, imageTail };
+  return { route: routeOfCreate(image !== undefined).name as RouteName, fields, image, imageTail };
 }
 
 /** An image the command line names, as the request takes it: a URL as it is, a file opened and checked now. */

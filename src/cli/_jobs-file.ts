@@ -10,7 +10,7 @@ import { checkCreateRequest } from "../create.js";
 import { InvalidArgumentError, type CreateVideoRequest } from "../index.js";
 import { openImageFile, type VideoJob } from "../node/index.js";
 import { mapJobImages } from "../node/_video-jobs.js";
-import { IMAGE2VIDEO, TEXT2VIDEO } from "../routes.js";
+import { routeOfCreate } from "../routes.js";
 import { addControls, IMAGE_URL } from "./_create-request.js";
 import { UsageError } from "./_errors.js";
 import { clean } from "./_terminal.js";
@@ -99,7 +99,7 @@ async function checkLine(row: string, where: string, defaultModel: string, baseD
   try {
     // The request as a create on its route checks it, its own image apart (read when the job runs).
     const request = await withOpenedImages(image === undefined ? fields : { ...fields, image: IMAGE_STAND_IN }, where, baseDir);
-    await checkCreateRequest(image === undefined ? TEXT2VIDEO : IMAGE2VIDEO, request as CreateVideoRequest);
+    await checkCreateRequest(routeOfCreate(image !== undefined), request as CreateVideoRequest);
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`${where}: ${clean((error as Error).message)}`);

@@ -4,7 +4,7 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId } from "../options.js";
-import { IMAGE2VIDEO, TEXT2VIDEO, type RouteDescription } from "../routes.js";
+import { routeOfCreate, type RouteDescription } from "../routes.js";
 import type { VideoTaskResult } from "../types.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY } from "../wait-many.js";
 import { fingerprintRequest, JOURNAL_FILE, JOURNAL_LOCK_FILE } from "./journal.js";
@@ -168,7 +168,7 @@ function checkJob(value: unknown, where: string, settings: Settings): Job {
   }
   return {
     key,
-    route: image === undefined ? TEXT2VIDEO : IMAGE2VIDEO,
+    route: routeOfCreate(image !== undefined),
     fields,
     image,
     imagePaths: paths,

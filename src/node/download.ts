@@ -31,7 +31,8 @@ import { describeCause } from "../transport.js";
 import { Fatal } from "./_fatal.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 import { partFilePath } from "./_part-file.js";
-import type { Image2VideoTask } from "../types.js";
+import { taskVerdict } from "../status.js";
+import type { Image2VideoTask, VideoTask } from "../types.js";
 
 /** Default of `timeoutMs`: the limit of connect + headers, and of any silence while the body streams. */
 export const DEFAULT_DOWNLOAD_TIMEOUT_MS = DEFAULTS.timeoutMs;
@@ -136,13 +137,11 @@ function sourceUrl(source: unknown): URL {
   }
   const task = source as { status?: unknown; url?: unknown; task_id?: unknown };
   const id = typeof task.task_id === "string" ? `task ${task.task_id}` : "the task";
-  if (task.status !== "completed") {
-    throw new InvalidArgumentError("task", `${id} is not completed (status: ${String(task.status)}); wait for it first`);
-  }
-  if (typeof task.url !== "string" || task.url === "") {
-    throw new InvalidArgumentError("task", `${id} is completed but has no url`);
-  }
-  return checkVideoUrl(task.url, "task.url");
+  // What the task's status means is status.ts's to say (a completed task without a url included).
+  const verdict = taskVerdict(task as VideoTask);
+  if (verdict.kind === "completed") return checkVideoUrl(verdict.task.url, "task.url");
+  if (task.status === "completed") throw new InvalidArgumentError("task", `${id}: ${verdict.kind === "ended" ? verdict.error.message : "not downloadable"}`);
+  throw new InvalidArgumentError("task", `${id} is not completed (status: ${String(task.status)}); wait for it first`);
 }
 
 interface Resolved {

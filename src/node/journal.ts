@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { open, readFile, stat, type FileHandle } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { InvalidArgumentError, KlingError } from "../errors.js";
-import { checkOptionsObject, checkSignal, checkTaskId, LONE_SURROGATE } from "../options.js";
+import { checkOptionsObject, checkSignal, checkTaskId, CONTROL, LONE_SURROGATE } from "../options.js";
 import type { RouteName } from "../routes.js";
 import { acquireLock, codeOf, JOURNAL_LOCK_FILE, releaseLock, sweep, type HeldLock } from "./_journal-lock.js";
 
@@ -30,7 +30,6 @@ const MAX_FINGERPRINT_LENGTH = 1024;
 /** Longest error message kept in a `failed` record, in characters. */
 const MAX_ERROR_MESSAGE = 2000;
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Where a job stands after replaying the journal:

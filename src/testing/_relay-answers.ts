@@ -3,6 +3,7 @@
 // the test run from inside node:http.
 import type { ServerResponse } from "node:http";
 import type { ScriptedResponse } from "./steps.js";
+import { isBodyless } from "../transport.js";
 
 /** The answers of one fake relay: each with its own `x-request-id`, delayed ones on timers that `clearTimers` stops. */
 export class RelayAnswers {
@@ -74,7 +75,7 @@ function write(res: ServerResponse, status: number, body: unknown, headers: Reco
     payload = JSON.stringify(body);
     type = "application/json; charset=utf-8";
   }
-  if (status === 204 || status === 304) payload = undefined;
+  if (isBodyless(status)) payload = undefined;
   res.statusCode = status;
   if (type !== undefined && payload !== undefined) res.setHeader("content-type", type);
   // Numbered as sent: a body that cannot be sent takes no number.
