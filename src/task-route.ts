@@ -5,7 +5,7 @@
 // they are), then the transport; its answer is read once, here and in src/validate.ts.
 import type { Middleware } from "openapi-fetch";
 import { buildCreateBody, checkCreateRequest } from "./create.js";
-import { APIError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
+import { APIError, InvalidArgumentError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
 import {
   checkDuration,
   checkFunction,
@@ -34,6 +34,12 @@ export interface GetTaskOptions {
   maxRetries?: number;
   /** How the body is checked. Default: the client's `validation`. */
   validation?: ValidationMode;
+  /**
+   * Whether a 429 is retried within the call, after its Retry-After, as other passing failures are.
+   * `false`: the RateLimitError comes straight back, for a caller pacing many requests itself (a
+   * batch pauses them all on it). Default: true.
+   */
+  retryRateLimit?: boolean;
 }
 
 /** Per-call options of a create (the same as a get's). */
@@ -154,12 +160,16 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): { c
   const call = checkOptionsObject(given);
   checkSignal(call.signal);
   if (call.validation !== undefined) checkValidation(call.validation);
+  if (call.retryRateLimit !== undefined && typeof call.retryRateLimit !== "boolean") {
+    throw new InvalidArgumentError("retryRateLimit", `retryRateLimit must be a boolean, got ${typeof call.retryRateLimit}`);
+  }
   // The common case keeps the base policy itself.
-  if (call.timeoutMs === undefined && call.maxRetries === undefined) return { call, policy: base };
+  if (call.timeoutMs === undefined && call.maxRetries === undefined && call.retryRateLimit === undefined) return { call, policy: base };
   const policy: RequestPolicy = {
     ...base,
     timeoutMs: call.timeoutMs === undefined ? base.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
     maxRetries: call.maxRetries === undefined ? base.maxRetries : checkRetries(call.maxRetries),
+    retryRateLimit: call.retryRateLimit ?? base.retryRateLimit,
   };
   return { call, policy };
 }
@@ -167,8 +177,6 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): { c
 /** Builds the helpers of `route` over the client's context. */
 export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteHelpers {
   const { resolved, redact } = ctx;
-  // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
-  const batchPolicy: RequestPolicy = { ...ctx.clientPolicy, retryRateLimit: false };
   const createPolicy: RequestPolicy = { ...ctx.clientPolicy, create: true };
   // A task id is only found on the route that made it: a not-found names the other routes' getter.
   const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
@@ -182,8 +190,8 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     return error;
   }
 
-  async function getTask(id: string, given: GetTaskOptions | undefined, batch?: boolean): Promise<VideoTaskResult> {
-    const { call: options, policy } = callPolicy(batch ? batchPolicy : ctx.clientPolicy, given);
+  async function getTask(id: string, given: GetTaskOptions | undefined): Promise<VideoTaskResult> {
+    const { call: options, policy } = callPolicy(ctx.clientPolicy, given);
     const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, options.signal);
     const { status, text } = reply;
     if (!isOk(reply)) throw apiError(reply, "GET", parseErrorText(text));
@@ -229,7 +237,8 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
       const id = checkTaskId(taskId);
       return waitForTask(id, (signal) => getTask(id, { signal }), options);
     },
-    waitMany: (taskIds, options) => waitForMany(taskIds, (id, signal) => getTask(id, { signal }, true), options),
+    // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
+    waitMany: (taskIds, options) => waitForMany(taskIds, (id, signal) => getTask(id, { signal, retryRateLimit: false }), options),
     generate: async (request, given) => {
       const options = checkWaitOptions(given) as GenerateOptions;
       const { onCreated, ...wait } = options;

@@ -60,3 +60,27 @@ describe("retryDelayMs", () => {
     expect(delay).toBeLessThanOrEqual(2000);
   });
 });
+
+describe("retryRateLimit, per call", () => {
+  it("false hands a 429 straight back (one request); by default it is waited out and retried; a non-boolean is refused before any request", async () => {
+    const { createKlingClient, InvalidArgumentError, RateLimitError } = await import("../src/index.js");
+    const { createFakeRelay, FAKE_RELAY_API_KEY, COMPLETED_TASK } = await import("../src/testing/index.js");
+    const relay = await createFakeRelay();
+    try {
+      const kling = createKlingClient({ apiKey: FAKE_RELAY_API_KEY, baseUrl: relay.url });
+      const limited = { status: 429, headers: { "retry-after": "0" }, body: { error: { message: "slow down", type: "rate_limit" } } };
+      relay.setTask("t-429", [limited, { ...COMPLETED_TASK, task_id: "t-429" }]);
+      const error = await kling.getImage2VideoTask("t-429", { retryRateLimit: false }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RateLimitError);
+      expect(relay.requests).toHaveLength(1);
+      relay.setTask("t-429b", [limited, { ...COMPLETED_TASK, task_id: "t-429b" }]);
+      await expect(kling.getImage2VideoTask("t-429b")).resolves.toMatchObject({ status: "completed" });
+      expect(relay.requests).toHaveLength(3);
+      const refused = await kling.getImage2VideoTask("t-429", { retryRateLimit: "no" as unknown as boolean }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InvalidArgumentError);
+      expect(relay.requests).toHaveLength(3);
+    } finally {
+      await relay.close();
+    }
+  });
+});

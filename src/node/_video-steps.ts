@@ -24,8 +24,6 @@ export interface StepContext {
   readonly kling: KlingClient;
   readonly journal: Journal;
   readonly settings: Settings;
-  /** The batch's stop (the user's signal, an onUpdate that threw, the journal): a create checks it before it is sent. */
-  readonly stop: AbortSignal;
   /** Tells onUpdate. */
   emit(event: VideoJobEvent): void;
   /** An append the step must not go on without: a failure stops the batch (rejects with what ends it). */
@@ -119,7 +117,7 @@ export class JobSteps {
     try {
       // Not cut by the batch's stop: a create cut half-way would leave its fate unknown; it ends by
       // the client's timeoutMs.
-      created = await this.#requestsOf(job).create(request, this.#ctx.stop);
+      created = await this.#requestsOf(job).create(request);
     } catch (error) {
       return this.#createFailed(job, error);
     }
