@@ -6,7 +6,7 @@ import type { paths } from "./_spec.js";
 import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
 import { helperNames, ROUTES, type HelperRole, type RouteDescription, type RouteName } from "./routes.js";
 import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteHelpers } from "./task-route.js";
-import { BufferedResponse, createTransport, responseOf, type RequestPolicy } from "./transport.js";
+import { BufferedResponse, createTransport, responseOf, type RequestPolicy } from "./_transport.js";
 import type {
   CompletedImage2VideoTask,
   CompletedText2VideoTask,
@@ -16,7 +16,7 @@ import type {
   Image2VideoTaskResult,
   Text2VideoTaskResult,
 } from "./types.js";
-import { checkAnswer } from "./validate.js";
+import { checkAnswer } from "./_validate.js";
 import type { WaitOptions } from "./wait.js";
 import type { WaitManyOptions, WaitOutcome } from "./wait-many.js";
 import { createRedactor, secretForms } from "./_redact.js";

@@ -2,7 +2,7 @@
 // one factory (APIError.generate). No error ever holds the API key: the client scrubs bodies,
 // headers and causes before building one (see redact.ts), and never stores the request.
 import type { ValidationIssue } from "./_spec.js";
-import { retryAfterMs } from "./retry.js";
+import { retryAfterMs } from "./_retry.js";
 import type { VideoTask } from "./routes.js";
 
 /** Base class of every error thrown by xiexus-kling. */

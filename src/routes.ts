@@ -52,7 +52,7 @@ export function routeOfCreate(hasImage: boolean): RouteDescription {
   return Object.values(ROUTES).find((route) => (route.image === "required") === hasImage)!;
 }
 
-/** Every task path, for the checks that hold a task answer to the task rules (validate.ts). */
+/** Every task path, for the checks that hold a task answer to the task rules (_validate.ts). */
 export const TASK_PATHS: ReadonlySet<string> = new Set(Object.values(ROUTES).map((route) => route.task));
 
 /** The helpers of a route, by role. */

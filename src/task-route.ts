@@ -2,7 +2,7 @@
 // batch wait and generate; the client builds one set per route (src/client.ts), so image2video and
 // text2video run the same code. Every helper request takes one path, `call`: built as openapi-fetch
 // would build it, through the middlewares the user added with `use` (each sees it once, whatever
-// they are), then the transport; its answer is read once, here and in src/validate.ts.
+// they are), then the transport; its answer is read once, here and in src/_validate.ts.
 import type { Middleware } from "openapi-fetch";
 import { buildCreateBody, checkCreateRequest } from "./create.js";
 import { APIError, InvalidArgumentError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
@@ -18,9 +18,9 @@ import {
   type ValidationMode,
 } from "./options.js";
 import { helperNames, ROUTES, type CompletedVideoTask, type RouteDescription, type VideoTaskResult } from "./routes.js";
-import { isOk, redirectMode, responseOf, type Answer, type CreateBodyPart, type RequestPolicy, type Send, type SendInit } from "./transport.js";
+import { isOk, redirectMode, responseOf, type Answer, type CreateBodyPart, type RequestPolicy, type Send, type SendInit } from "./_transport.js";
 import type { CreatedTask, CreateVideoRequest } from "./types.js";
-import { NOT_FOUND, parseCreatedBody, parseTaskBody } from "./validate.js";
+import { NOT_FOUND, parseCreatedBody, parseTaskBody } from "./_validate.js";
 import { checkWaitOptions, waitForTask, type WaitOptions } from "./wait.js";
 import { waitForMany, type WaitManyOptions, type WaitOutcome } from "./wait-many.js";
 

@@ -1,15 +1,15 @@
 // Waiting for many tasks at once: one scheduler for the whole batch instead of one loop per task.
 // Each task is a small record in a queue sorted by its next poll time (the pool); ONE timer
 // wakes the batch; at most `concurrency` requests are in flight; a 429 pauses every poll of the
-// batch; each answer is read by the one verdict of src/status.ts; the outcomes come out as an
+// batch; each answer is read by the one verdict of src/_status.ts; the outcomes come out as an
 // async iterable, in the order the tasks settle. Memory and sockets stay flat whatever the number
 // of tasks: only `concurrency` requests (and their AbortControllers) exist at a time, and nothing
 // is ever attached to a long-lived signal per request.
 import { InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
 import { checkCount, checkFunction, checkTaskId, MAX_TIMER_MS } from "./options.js";
-import { backoffMs } from "./retry.js";
+import { backoffMs } from "./_retry.js";
 import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
-import { taskVerdict } from "./status.js";
+import { taskVerdict } from "./_status.js";
 import { checkWaitOptions, DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs, type WaitOptions } from "./wait.js";
 
 /** Default number of requests in flight at once in a batch wait. */

@@ -1,10 +1,10 @@
 // Waiting for one task: its options, the poll schedule every wait shares (the batch's too), and
-// the wait itself: a plain loop of poll, read the verdict (src/status.ts), pause.
+// the wait itself: a plain loop of poll, read the verdict (src/_status.ts), pause.
 import { RateLimitError, WaitTimeoutError } from "./errors.js";
 import { checkDuration, checkFunction, checkOptionsObject, checkSignal } from "./options.js";
-import { backoffMs } from "./retry.js";
+import { backoffMs } from "./_retry.js";
 import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
-import { taskVerdict } from "./status.js";
+import { taskVerdict } from "./_status.js";
 import { sleep, TIMED_OUT } from "./_sleep.js";
 
 /** Options of `waitForImage2VideoTask`. */

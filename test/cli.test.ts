@@ -26,7 +26,7 @@ import {
   QUEUED_TASK,
   type FakeRelay,
 } from "../src/testing/index.js";
-import { taskIssues } from "../src/validate.js";
+import { taskIssues } from "../src/_validate.js";
 import { cliSlot, killAtTestEnd, runCli, type CliOptions, type CliRun } from "./helpers/cli.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");

@@ -43,7 +43,7 @@ import {
 } from "../src/testing/index.js";
 // Not public: the spec's own validators, to prove what the relay serves conforms.
 import { responseIssues } from "../src/_spec.js";
-import { taskIssues } from "../src/validate.js";
+import { taskIssues } from "../src/_validate.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "fixtures");
 const fixtureBody = (file: string): unknown =>

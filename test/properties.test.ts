@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createKlingClient, InvalidArgumentError, KlingError, type FetchLike, type ValidationMode } from "../src/index.js";
-import { taskIssues } from "../src/validate.js";
+import { taskIssues } from "../src/_validate.js";
 import { CANCELLED_TASK, COMPLETED_TASK, FAILED_TASK, IN_PROGRESS_TASK, QUEUED_TASK } from "../src/testing/index.js";
 
 const PREFIX = "/kling/v1/videos/image2video/";

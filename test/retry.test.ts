@@ -1,7 +1,7 @@
 // The retry rules on their own: which answers are retried, the backoff schedule, and how a
 // server's Retry-After / retry-after-ms hint is read and capped.
 import { describe, expect, it } from "vitest";
-import { backoffMs, isIdempotent, isRetryableStatus, MAX_RETRY_AFTER_MS, retryAfterMs, retryDelayMs } from "../src/retry.js";
+import { backoffMs, isIdempotent, isRetryableStatus, MAX_RETRY_AFTER_MS, retryAfterMs, retryDelayMs } from "../src/_retry.js";
 
 describe("isRetryableStatus", () => {
   it.each([408, 429, 500, 502, 503, 504, 599])("retries %i", (status) => {

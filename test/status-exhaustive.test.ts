@@ -1,7 +1,7 @@
 // A status the relay adds cannot slip through: with "paused" added to the task's status enum in a
 // temp copy of the project (as "cancelled" was added by the relay's 2026-08 spec), regenerating makes
 // the type-check fail at every table that decides what a status means: the one table
-// (src/status.ts; compat's aliases map every status it names to itself), and the CLI's when it keys
+// (src/_status.ts; compat's aliases map every status it names to itself), and the CLI's when it keys
 // one by the status type; the same copy without the added status type-checks clean.
 import { readdirSync, readFileSync } from "node:fs";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -68,7 +68,7 @@ function typeCheckSrc(): string[] {
 
 /** The files that must name the new status: the one table, and the CLI's if keyed by the status type. */
 function decidingFiles(): string[] {
-  const files = ["src/status.ts"];
+  const files = ["src/_status.ts"];
   const cli = path.join(ROOT, "src", "cli");
   for (const name of readdirSync(cli).filter((f) => f.endsWith(".ts"))) {
     if (/Record<(Image2Video|Video)TaskStatus|in (Image2Video|Video)TaskStatus/.test(readFileSync(path.join(cli, name), "utf8"))) files.push(`src/cli/${name}`);

@@ -1,7 +1,7 @@
 // What each task status means to the command line: the colour of its word and the exit code each
 // command gives for it. A status the spec adds fails the type-check here until someone decides.
 import type { Image2VideoTaskStatus } from "../index.js";
-import { statusKind } from "../status.js";
+import { statusKind } from "../_status.js";
 import { EXIT_CODES, type ExitCode } from "./_exit-codes.js";
 
 /** How the CLI shows each status, and the exit code each command gives for it. */

@@ -8,7 +8,7 @@ import { routeOfCreate, type RouteDescription } from "../routes.js";
 import type { VideoTaskResult } from "../types.js";
 import { checkConcurrency, DEFAULT_CONCURRENCY } from "../wait-many.js";
 import { fingerprintRequest, JOURNAL_FILE, JOURNAL_LOCK_FILE } from "./journal.js";
-import type { GenerateVideosOptions, VideoJob, VideoJobEvent, VideoJobImage } from "./_video-api.js";
+import type { GenerateVideosOptions, VideoJob, VideoJobEvent, VideoJobImage } from "./video-api.js";
 
 /** Default of `timeoutMs`: one hour per job, counted from its create (or from this run's first poll of a task created earlier). */
 export const DEFAULT_JOB_TIMEOUT_MS = 60 * 60_000;

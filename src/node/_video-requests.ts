@@ -1,5 +1,5 @@
 // What a batch sends for a job: the create and the get of the job's route, looked up by the route
-// (routeHelpersOf), under the client's own retry rules (src/retry.ts) but for one: a 429 comes
+// (routeHelpersOf), under the client's own retry rules (src/_retry.ts) but for one: a 429 comes
 // straight back, because the batch pauses every job on it instead of one request sitting out its
 // wait in a slot (a create refused with 429 was not taken: it is journaled and sent again).
 import { routeHelpersOf, type KlingClient } from "../client.js";

@@ -1,21 +1,21 @@
 // The steps of one job of a batch, each one request held in one of the batch's slots: the create
 // (its intent journaled and flushed before it is sent, its task id journaled as soon as it is known),
-// a poll (what the answer means is the status verdict's, src/status.ts), and the download that a
+// a poll (what the answer means is the status verdict's, src/_status.ts), and the download that a
 // completed task leads to. A step that ends the job journals how first, then throws the error.
 import { lstat, mkdir, readdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { KlingClient } from "../client.js";
 import { checkCreateRequest } from "../create.js";
 import { APIConnectionError, APIError, AuthenticationError, InsufficientQuotaError, KlingError, RateLimitError, TaskNotFoundError, WaitTimeoutError } from "../errors.js";
-import { isRetryableStatus } from "../retry.js";
+import { isRetryableStatus } from "../_retry.js";
 import type { CompletedVideoTask, RouteName } from "../routes.js";
-import { statusKind, taskVerdict } from "../status.js";
+import { statusKind, taskVerdict } from "../_status.js";
 import type { CreatedTask, CreateVideoRequest, VideoTaskResult } from "../types.js";
 import { downloadVideo, FileExistsError } from "./download.js";
 import { openImageFile } from "./image-file.js";
 import type { Journal } from "./journal.js";
 import { isPartFileOf } from "./_part-file.js";
-import { JobMayHaveBeenCreatedError, VideoFileError, type VideoJobEvent } from "./_video-api.js";
+import { JobMayHaveBeenCreatedError, VideoFileError, type VideoJobEvent } from "./video-api.js";
 import { mapJobImages, type Job, type Settings } from "./_video-jobs.js";
 import { jobRequests, type JobRequests } from "./_video-requests.js";
 

@@ -26,12 +26,12 @@ import {
   isAllowedRedirect,
   isLoopbackHost,
 } from "../options.js";
-import { backoffMs, isRetryableStatus, retryDelayMs } from "../retry.js";
-import { describeCause } from "../transport.js";
+import { backoffMs, isRetryableStatus, retryDelayMs } from "../_retry.js";
+import { describeCause } from "../_transport.js";
 import { Fatal } from "./_fatal.js";
 import { isRedirect, MAX_REDIRECTS, toHeaders } from "./_http.js";
 import { partFilePath } from "./_part-file.js";
-import { taskVerdict } from "../status.js";
+import { taskVerdict } from "../_status.js";
 import type { Image2VideoTask, VideoTask } from "../types.js";
 
 /** Default of `timeoutMs`: the limit of connect + headers, and of any silence while the body streams. */
@@ -137,7 +137,7 @@ function sourceUrl(source: unknown): URL {
   }
   const task = source as { status?: unknown; url?: unknown; task_id?: unknown };
   const id = typeof task.task_id === "string" ? `task ${task.task_id}` : "the task";
-  // What the task's status means is status.ts's to say (a completed task without a url included).
+  // What the task's status means is _status.ts's to say (a completed task without a url included).
   const verdict = taskVerdict(task as VideoTask);
   if (verdict.kind === "completed") return checkVideoUrl(verdict.task.url, "task.url");
   if (task.status === "completed") throw new InvalidArgumentError("task", `${id}: ${verdict.kind === "ended" ? verdict.error.message : "not downloadable"}`);

@@ -5,17 +5,17 @@
 // 429 pauses them all (_job-pool.ts). The journal (journal.ts) in the output directory makes a re-run
 // resume: saved videos are checked and skipped, created tasks are waited for, and a create whose fate
 // is unknown is reported, never silently sent again: every created task costs money and the relay has
-// no idempotency key. This file is the entry: the public shapes (_video-api.ts) and the call.
+// no idempotency key. This file is the entry: the public shapes (video-api.ts) and the call.
 import type { KlingClient } from "../client.js";
 import { InvalidArgumentError } from "../errors.js";
 import { helperNames, ROUTES } from "../routes.js";
-import type { GenerateVideosOptions, VideoJob, VideoOutcome } from "./_video-api.js";
+import type { GenerateVideosOptions, VideoJob, VideoOutcome } from "./video-api.js";
 import { runBatch } from "./_video-batch.js";
 import { checkSettings } from "./_video-jobs.js";
 
 export { DEFAULT_JOB_TIMEOUT_MS } from "./_video-jobs.js";
-export { JobMayHaveBeenCreatedError, VideoFileError } from "./_video-api.js";
-export type { GenerateVideosOptions, VideoFailed, VideoJob, VideoJobEvent, VideoJobImage, VideoOutcome, VideoSaved } from "./_video-api.js";
+export { JobMayHaveBeenCreatedError, VideoFileError } from "./video-api.js";
+export type { GenerateVideosOptions, VideoFailed, VideoJob, VideoJobEvent, VideoJobImage, VideoOutcome, VideoSaved } from "./video-api.js";
 
 /** Whether `kling` has every route's helpers, as a client made by createKlingClient has. */
 function isClient(kling: unknown): kling is KlingClient {

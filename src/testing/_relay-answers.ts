@@ -3,7 +3,7 @@
 // the test run from inside node:http.
 import type { ServerResponse } from "node:http";
 import type { ScriptedResponse } from "./steps.js";
-import { isBodyless } from "../transport.js";
+import { isBodyless } from "../_transport.js";
 
 /** The answers of one fake relay: each with its own `x-request-id`, delayed ones on timers that `clearTimers` stops. */
 export class RelayAnswers {

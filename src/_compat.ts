@@ -1,13 +1,13 @@
 // Relay variants (shared research: relay-variants.md) rewritten into the spec's shape: the rules
-// compat mode reads an off-spec task answer by (src/validate.ts asks once, and checks the result).
+// compat mode reads an off-spec task answer by (src/_validate.ts asks once, and checks the result).
 // One table per decision; the README's compat table mirrors these.
 import { isTaskNotExist } from "./errors.js";
 import type { Image2VideoTaskStatus, VideoTask } from "./routes.js";
-import { STATUS_KIND } from "./status.js";
+import { STATUS_KIND } from "./_status.js";
 
 /**
  * Status words real relays send, mapped to the spec's statuses (matched case-insensitively); every
- * status the spec names (the one table, src/status.ts) maps to itself.
+ * status the spec names (the one table, src/_status.ts) maps to itself.
  */
 export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
   ...(Object.fromEntries(Object.keys(STATUS_KIND).map((status) => [status, status])) as Record<string, Image2VideoTaskStatus>),

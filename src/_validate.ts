@@ -1,15 +1,15 @@
 // What a 2xx answer is, decided in one pass per answer: the spec's task (or created task), a relay
-// variant compat mode rewrites (src/compat.ts), the relay's not-found envelope, or a
+// variant compat mode rewrites (src/_compat.ts), the relay's not-found envelope, or a
 // ResponseValidationError; checked with the spec's own validator (the JSON Schema data
 // scripts/generate.ts writes, read by src/_schema.ts). Error statuses become errors in errors.ts.
 import { responseIssues, type ValidationIssue } from "./_spec.js";
-import { isObject, NOT_FOUND, normalizeTask } from "./compat.js";
+import { isObject, NOT_FOUND, normalizeTask } from "./_compat.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
 import { IMAGE2VIDEO, TASK_PATHS, type VideoTask, type VideoTaskResult } from "./routes.js";
 import type { CreatedTask } from "./types.js";
 
-export { NOT_FOUND } from "./compat.js";
+export { NOT_FOUND } from "./_compat.js";
 
 /** The issue of a property the client requires though the spec does not. */
 function missing(property: string, message: string): ValidationIssue {

@@ -1,15 +1,15 @@
 // The transport: sends one request under a policy (a timeout per attempt, retries by the rules of
-// src/retry.ts, a cap on the bytes it reads) and turns what went wrong on the way into
+// src/_retry.ts, a cap on the bytes it reads) and turns what went wrong on the way into
 // APIConnectionError / APIConnectionTimeoutError. HTTP error answers pass through as Responses.
 // Raw calls reach it as openapi-fetch's fetch; the task helpers' requests come from their own
 // pipeline (src/task-route.ts). Either way the body is read here, inside the attempt's timeout.
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, KlingError, markMayHaveCreatedTask, ResponseTooLargeError } from "./errors.js";
 import type { FetchLike, HttpGet } from "./options.js";
-import { isIdempotent, neverConnected, retryDelay, type RetryRule } from "./retry.js";
+import { isIdempotent, neverConnected, retryDelay, type RetryRule } from "./_retry.js";
 import { sleep, TIMED_OUT } from "./_sleep.js";
 
-// Read from here by src/node/generate-videos.ts; the rule itself is a retry rule (src/retry.ts).
-export { neverConnected } from "./retry.js";
+// Read from here by src/node/generate-videos.ts; the rule itself is a retry rule (src/_retry.ts).
+export { neverConnected } from "./_retry.js";
 
 /** The part of the options a single request obeys: the retry rule, plus the time and byte limits. */
 export interface RequestPolicy extends RetryRule {

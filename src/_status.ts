@@ -2,7 +2,7 @@
 // is keyed by the generated status union, so a status the spec adds fails the type-check here until
 // someone decides what it means; `taskVerdict` turns an answer into what a waiter does with it. The
 // single wait, the batch, generateVideos and the CLI read it; a task the relay does not have at all
-// never gets here: its answer is a TaskNotFoundError (src/validate.ts reads the relay's forms of it).
+// never gets here: its answer is a TaskNotFoundError (src/_validate.ts reads the relay's forms of it).
 import { ResponseValidationError, TaskCancelledError, TaskFailedError, type KlingError } from "./errors.js";
 import type { CompletedVideoTask, Image2VideoTaskStatus, Text2VideoTaskStatus, VideoTask } from "./routes.js";
 
