@@ -28,6 +28,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { changeBullets, impliedBump, mdCode, mdLine, VERSIONING_RULE, type Bump } from "./spec-changelog.js";
 import {
+  defaultOutput,
+  type Output,
   applyOverlaysTolerant,
   diffSpecs,
   formatChanges,
@@ -51,16 +53,6 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 const USAGE = "usage: spec-check <file|url> [--name <name>] [--spec-dir DIR] [--json | --markdown]";
 
-/** Where `main` writes; tests pass their own. */
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const defaultOutput: Output = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 /** What a check found; `--json` prints it as is. */
 export interface CheckResult {

@@ -293,7 +293,8 @@ export interface Output {
   err: (text: string) => void;
 }
 
-const defaultOutput: Output = {
+/** The process's own stdout and stderr. */
+export const defaultOutput: Output = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 };

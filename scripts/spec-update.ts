@@ -61,6 +61,8 @@ import {
   type SpecInput,
 } from "./generate.js";
 import {
+  defaultOutput,
+  type Output,
   applyOverlaysTolerant,
   diffSpecs,
   formatChanges,
@@ -94,16 +96,6 @@ const USAGE =
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CONTRACT_SUITE = "test/contract.test.ts";
 
-/** Where `main` writes; tests pass their own. */
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const defaultOutput: Output = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 /** Runs the contract suite and resolves with its exit code; tests pass their own. */
 export type ContractRunner = () => Promise<number>;

@@ -5,42 +5,18 @@
 // request; a value the library's rules refuse is exit 2 before any request too. And a task asked
 // for on the wrong route: the CLI looks once on the other route and names the --route to give.
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../src/cli/_exit-codes.js";
 import { createKlingClient } from "../src/index.js";
-import { createFakeRelay, type FakeRelay, type RecordedCreate } from "../src/testing/index.js";
-import { CLI_KEY, runCli, type CliOptions } from "./helpers/cli.js";
+import type { FakeRelay, RecordedCreate } from "../src/testing/index.js";
+import { CLI_KEY, cliRig } from "./helpers/cli.js";
 import { makePng } from "./helpers/images.js";
 
-const scratch = mkdtempSync(path.join(tmpdir(), "xiexus-cli-controls-"));
-const relays: FakeRelay[] = [];
-afterAll(async () => {
-  await Promise.all(relays.map((relay) => relay.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-/** A fake relay of the test's own (so each counts its own creates), taking CLI_KEY, with a video host. */
-async function startRelay(): Promise<FakeRelay> {
-  const relay = await createFakeRelay({ apiKey: CLI_KEY, video: true, createdTasks: { runningPolls: 1 } });
-  relays.push(relay);
-  return relay;
-}
-
-/** Runs the CLI against `relay`. */
-function cli(relay: FakeRelay, args: string[], options: CliOptions = {}) {
-  return runCli(args, { ...options, env: { XIEXUS_BASE_URL: relay.url, ...options.env } });
-}
-
-let files = 0;
-/** Writes `bytes` to a new file in the scratch directory; returns its path. */
-function scratchFile(name: string, bytes: Uint8Array | string): string {
-  const file = path.join(scratch, `${++files}-${name}`);
-  writeFileSync(file, bytes);
-  return file;
-}
+const rig = cliRig("xiexus-cli-controls-", { createdTasks: { runningPolls: 1 } });
+const { scratch, startRelay, cli, scratchFile, scratchPath } = rig;
+afterAll(() => rig.close());
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
@@ -120,7 +96,7 @@ describe.concurrent("create and generate: Kling's controls as flags", { timeout:
     const tail = "https://images.example/last.jpg";
     const create = await cli(relay, ["create", "--image", "https://images.example/first.jpg", "--image-tail", tail, "--prompt", "p"]);
     expect(create.code).toBe(EXIT_CODES.ok);
-    const output = path.join(scratch, `${++files}-camera.mp4`);
+    const output = scratchPath("camera.mp4");
     const generate = await cli(relay, ["generate", "--prompt", "a street", "--camera", "down_back", "--output", output, "--interval", "0.05"]);
     expect(generate.code).toBe(EXIT_CODES.ok);
     expect(readFileSync(output).byteLength).toBeGreaterThan(0);
@@ -219,7 +195,7 @@ describe.concurrent("create and generate: Kling's controls as flags", { timeout:
 describe.concurrent("generate --jobs: Kling's controls in a jobs file", { timeout: 60_000 }, () => {
   /** A new directory with `first.png`, `last.png` and `jobs.jsonl` holding `lines`. */
   function jobsDir(lines: readonly (object | string)[]): { dir: string; jobs: string; out: string; last: Buffer } {
-    const dir = path.join(scratch, `jobs-${++files}`);
+    const dir = scratchPath("jobs");
     mkdirSync(dir);
     writeFileSync(path.join(dir, "first.png"), makePng(640, 480));
     const last = makePng(640, 480, { size: 5_000 });
@@ -312,7 +288,7 @@ describe.concurrent("a task asked for on the wrong route", { timeout: 60_000 }, 
   it("status, wait and download of a text2video task without --route: not found (exit 3), suggesting --route text2video", async () => {
     const relay = await startRelay();
     const taskId = await createdOn(relay, "text2video");
-    const output = path.join(scratch, `${++files}-never.mp4`);
+    const output = scratchPath("never.mp4");
     const runs = await Promise.all([
       cli(relay, ["status", taskId]),
       cli(relay, ["wait", taskId, "--interval", "0.05"]),

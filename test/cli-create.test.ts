@@ -2,41 +2,17 @@
 // creates has a relay of its own, so concurrent tests never share a count). Every run also checks
 // that the API key never shows up in any output.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../src/cli/_exit-codes.js";
-import { createFakeRelay, type CreateFault, type FakeRelay, type FakeRelayOptions } from "../src/testing/index.js";
-import { CLI_KEY, runCli, type CliOptions } from "./helpers/cli.js";
+import type { CreateFault } from "../src/testing/index.js";
+import { cliRig } from "./helpers/cli.js";
 import { makePng } from "./helpers/images.js";
 
-const scratch = mkdtempSync(path.join(tmpdir(), "xiexus-cli-create-"));
-const relays: FakeRelay[] = [];
-afterAll(async () => {
-  await Promise.all(relays.map((relay) => relay.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-/** A fake relay of the test's own, taking CLI_KEY, with a video host. */
-async function startRelay(options: FakeRelayOptions = {}): Promise<FakeRelay> {
-  const relay = await createFakeRelay({ apiKey: CLI_KEY, video: true, ...options });
-  relays.push(relay);
-  return relay;
-}
-
-/** Runs the CLI against `relay`. */
-function cli(relay: FakeRelay, args: string[], options: CliOptions = {}) {
-  return runCli(args, { ...options, env: { XIEXUS_BASE_URL: relay.url, ...options.env } });
-}
-
-let files = 0;
-/** Writes `bytes` to a new file in the scratch directory; returns its path. */
-function scratchFile(name: string, bytes: Uint8Array | string): string {
-  const file = path.join(scratch, `${++files}-${name}`);
-  writeFileSync(file, bytes);
-  return file;
-}
+const rig = cliRig("xiexus-cli-create-");
+const { scratch, startRelay, cli, scratchFile, scratchPath } = rig;
+afterAll(() => rig.close());
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 const TASK_ID = /^task_[A-Za-z0-9]{32}$/;
@@ -199,7 +175,7 @@ describe.concurrent("xiexus-kling generate", { timeout: 60_000 }, () => {
     const relay = await startRelay();
     const png = makePng(800, 600);
     const image = scratchFile("cat.png", png);
-    const output = path.join(scratch, `${++files}-cat.mp4`);
+    const output = scratchPath("cat.mp4");
     const run = await cli(relay, ["generate", "--image", image, "--prompt", "a cat turns its head", "--output", output, "--interval", "0.05"]);
     expect(run.code, run.stderr).toBe(EXIT_CODES.ok);
     expect(run.stdout).toBe(`${output}\n`);
@@ -252,7 +228,7 @@ describe.concurrent("xiexus-kling generate", { timeout: 60_000 }, () => {
 
   it("without --image: a text2video task, resumed on its own route; --json prints {taskId, task, file}", async () => {
     const relay = await startRelay();
-    const output = path.join(scratch, `${++files}-text.mp4`);
+    const output = scratchPath("text.mp4");
     const run = await cli(relay, ["generate", "--prompt", "waves", "--output", output, "--interval", "0.05", "--json"]);
     expect(run.code).toBe(EXIT_CODES.ok);
     const taskId = relay.creates[0]!.taskId!;
@@ -272,7 +248,7 @@ describe.concurrent("xiexus-kling generate", { timeout: 60_000 }, () => {
   ] as const)("%s after the create names the task and the resume command (which then finishes without a second create)", async (_name, signal, code) => {
     // Tasks that run long enough to be interrupted while waited for.
     const relay = await startRelay({ createdTasks: { runningPolls: 6 } });
-    const dir = path.join(scratch, `${++files}-resume`);
+    const dir = scratchPath("resume");
     mkdirSync(dir);
     const output = path.join(dir, "resume.mp4");
     let sent = false;
@@ -316,7 +292,7 @@ describe.concurrent("xiexus-kling generate", { timeout: 60_000 }, () => {
 
   it("a task that fails after the create exits 1; the error names the task (in --json too) without a resume hint", async () => {
     const relay = await startRelay({ createdTasks: { outcome: "failed", runningPolls: 1 } });
-    const output = path.join(scratch, `${++files}-failed.mp4`);
+    const output = scratchPath("failed.mp4");
     const [plain, json] = await Promise.all([
       cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05"]),
       cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05", "--json"]),
@@ -332,7 +308,7 @@ describe.concurrent("xiexus-kling generate", { timeout: 60_000 }, () => {
 
   it("a wait that times out after the create says how to resume it, in --json too", async () => {
     const relay = await startRelay({ createdTasks: { runningPolls: 1_000 } });
-    const output = path.join(scratch, `${++files}-slow.mp4`);
+    const output = scratchPath("slow.mp4");
     const run = await cli(relay, ["generate", "--prompt", "a cat", "--output", output, "--interval", "0.05", "--timeout", "0.3", "--json"]);
     expect(run.code).toBe(EXIT_CODES.timeout);
     const taskId = relay.creates[0]!.taskId!;

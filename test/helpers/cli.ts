@@ -1,8 +1,10 @@
 // Runs the CLI as a user does: a real process (node --import tsx src/cli/index.ts) with pipes for
 // stdout and stderr. Every run checks that the API key never shows up in any output.
 import { spawn } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
+import { createFakeRelay, type FakeRelay, type FakeRelayOptions } from "../../src/testing/index.js";
 
 /** The repository's root. */
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -90,5 +92,43 @@ export function killAtTestEnd(
   return (kill) => {
     onTestFinished(() => kill("SIGKILL"));
     onKill?.(kill);
+  };
+}
+
+/**
+ * A CLI test file's rig: a scratch directory, and fake relays of each test's own (so each counts
+ * its own creates), taking CLI_KEY, with a video host; all closed and removed by `close`.
+ */
+export function cliRig(prefix: string, defaults: FakeRelayOptions = {}) {
+  const scratch = mkdtempSync(path.join(tmpdir(), prefix));
+  const relays: FakeRelay[] = [];
+  let files = 0;
+  return {
+    scratch,
+    /** A fake relay for one test. */
+    async startRelay(options: FakeRelayOptions = {}): Promise<FakeRelay> {
+      const relay = await createFakeRelay({ apiKey: CLI_KEY, video: true, ...defaults, ...options });
+      relays.push(relay);
+      return relay;
+    },
+    /** Runs the CLI against `relay`. */
+    cli(relay: FakeRelay, args: string[], options: CliOptions = {}): Promise<CliRun> {
+      return runCli(args, { ...options, env: { XIEXUS_BASE_URL: relay.url, ...options.env } });
+    },
+    /** A new path in the scratch directory, nothing written there yet. */
+    scratchPath(name: string): string {
+      return path.join(scratch, `${++files}-${name}`);
+    },
+    /** Writes `bytes` to a new file in the scratch directory; returns its path. */
+    scratchFile(name: string, bytes: Uint8Array | string): string {
+      const file = path.join(scratch, `${++files}-${name}`);
+      writeFileSync(file, bytes);
+      return file;
+    },
+    /** Closes every relay and removes the scratch directory. */
+    async close(): Promise<void> {
+      await Promise.all(relays.map((relay) => relay.close()));
+      rmSync(scratch, { recursive: true, force: true });
+    },
   };
 }
