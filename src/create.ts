@@ -12,7 +12,7 @@
 // a Blob or a `data:` URL are checked against Kling's rules and sent as bare base64, streamed.
 import { requestIssues, requestProperties } from "./_spec.js";
 import { InvalidArgumentError } from "./errors.js";
-import { base64Chunks, base64FromBlob, prepareImage, type ImageInfo, type ImageInput } from "./image.js";
+import { base64FromBlob, base64Piece, pieceBytes, prepareImage, startSending, type ImageInfo, type ImageInput } from "./image.js";
 import {
   DEFAULT_TEXT2VIDEO_ASPECT_RATIO,
   GATEWAY_DROPPED_FIELDS,
@@ -235,11 +235,6 @@ async function prepareImages(top: Record<string, unknown>, image: ImageInput | u
   return { fields, images };
 }
 
-/**
- * Base64 is streamed in pieces of this many source bytes (a multiple of 3), so the whole string
- * never exists at once. 48 KiB: larger pieces outlive a minor GC and pile up (BENCHMARKS.md).
- */
-const STREAM_CHUNK_BYTES = 3 * 16 * 1024;
 
 /** Whether request bodies can be streams here: Node, Bun and Deno send them over HTTP/1.1; browsers need HTTP/2. */
 const canStreamBodies = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
@@ -269,8 +264,10 @@ export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
       }
       const source = images.get(part)!;
       yield '"';
-      if (source instanceof Uint8Array) yield* base64Chunks(source, STREAM_CHUNK_BYTES);
-      else yield* base64FromBlob(source);
+      if (source instanceof Uint8Array) {
+        // Pieces of the size the creates in flight share now (pieceBytes), so the whole string never exists at once.
+        for (let at = 0, n = 0; at < source.length; at += n) yield base64Piece(source.subarray(at, at + (n = pieceBytes())));
+      } else yield* base64FromBlob(source);
       yield '"';
     }
   }
@@ -285,13 +282,23 @@ export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
       if (!canStreamBodies) return text();
       const encoder = new TextEncoder();
       const source = pieces();
+      let end: (() => void) | undefined;
       return new ReadableStream<Uint8Array>({
         async pull(controller) {
-          const next = await source.next();
-          if (next.done) controller.close();
-          else controller.enqueue(encoder.encode(next.value));
+          end ??= startSending();
+          try {
+            const next = await source.next();
+            if (next.done) {
+              end();
+              controller.close();
+            } else controller.enqueue(encoder.encode(next.value));
+          } catch (error) {
+            end();
+            throw error;
+          }
         },
         async cancel() {
+          end?.();
           await source.return(undefined);
         },
       });

@@ -263,7 +263,7 @@ export function base64Chunks(bytes: Uint8Array, chunkBytes = 48 * 1024): Generat
 const NodeBuffer = (globalThis as { Buffer?: { from(b: ArrayBufferLike, offset: number, length: number): { toString(encoding: "base64"): string } } }).Buffer;
 
 /** The base64 of one piece. */
-function base64Piece(bytes: Uint8Array): string {
+export function base64Piece(bytes: Uint8Array): string {
   return NodeBuffer ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64") : btoa(binaryString(bytes));
 }
 
@@ -275,13 +275,39 @@ function base64Piece(bytes: Uint8Array): string {
  */
 export const READ_PIECES: unique symbol = Symbol.for("xiexus-kling.readPieces") as never;
 
-/** A Blob that can read itself in pieces through a reused buffer (see READ_PIECES). */
-export type PieceReadingBlob = Blob & { [READ_PIECES]?: () => AsyncGenerator<Uint8Array> };
+/** A Blob that can read itself in pieces through a reused buffer (see READ_PIECES), each of at most `size()` bytes. */
+export type PieceReadingBlob = Blob & { [READ_PIECES]?: (size: () => number) => AsyncGenerator<Uint8Array> };
+
+/** Creates whose images are on their way in this process, which share the piece budget. */
+let sending = 0;
+
+/** The largest piece, in bytes (a multiple of 3). */
+export const MAX_PIECE_BYTES = 3 * 16 * 1024;
+
+/**
+ * Bytes per piece of an image being sent, now: 48 KiB for a create alone, less as more are sent at
+ * once, down to 12 KiB, so that the pieces of every create in flight share about 96 KiB. Larger
+ * pieces, or more of them at once, outlive V8's minor GCs and grow its young generation
+ * (BENCHMARKS.md: 8 creates of 10 MiB at once peak 20 MB lower). A multiple of 3.
+ */
+export function pieceBytes(): number {
+  return 3 * 1024 * Math.max(4, Math.min(16, Math.floor(32 / Math.max(1, sending))));
+}
+
+/** Counts one more create whose image is on its way; the function returned ends it (once). */
+export function startSending(): () => void {
+  sending++;
+  let ended = false;
+  return () => {
+    if (!ended) sending--;
+    ended = true;
+  };
+}
 
 /** A Blob's bytes in pieces: its own reader when it has one, else its stream. */
 async function* blobPieces(blob: PieceReadingBlob): AsyncGenerator<Uint8Array> {
   const own = blob[READ_PIECES];
-  if (typeof own === "function") return yield* own.call(blob);
+  if (typeof own === "function") return yield* own.call(blob, pieceBytes);
   const reader = blob.stream().getReader();
   let done = false;
   try {

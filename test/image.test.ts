@@ -12,6 +12,8 @@ import { InvalidArgumentError } from "../src/errors.js";
 import {
   base64Chunks,
   base64FromBlob,
+  pieceBytes,
+  startSending,
   READ_PIECES,
   base64Length,
   IMAGE_RULES,
@@ -253,6 +255,21 @@ describe("base64", () => {
       expect([...base64Chunks(bytes, 3 * 10_000)].join("")).toBe(expected);
       expect(base64Length(length)).toBe(expected.length);
     }
+  });
+
+  it("the creates in flight share one piece budget: 48 KiB alone, 12 KiB from 8 at once, whole 3-byte groups; an end counts once", () => {
+    const alone = pieceBytes();
+    const ends = Array.from({ length: 8 }, () => startSending());
+    expect(pieceBytes()).toBe(12 * 1024);
+    ends.slice(1).forEach((end) => end());
+    ends[0]!();
+    ends[0]!();
+    expect(pieceBytes()).toBe(alone);
+    expect(alone).toBe(48 * 1024);
+    const two = [startSending(), startSending(), startSending()];
+    expect(pieceBytes() % 3).toBe(0);
+    expect(pieceBytes()).toBeLessThan(alone);
+    two.forEach((end) => end());
   });
 
   it("base64FromBlob: a Blob's stream, and a reader of pieces through one reused buffer, of any sizes, encode as Buffer does", async () => {

@@ -4,7 +4,7 @@
 import { constants, openAsBlob } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { InvalidArgumentError } from "../errors.js";
-import { checkImageSize, inspectBlob, inspectImage, READ_PIECES, type PieceReadingBlob } from "../image.js";
+import { checkImageSize, inspectBlob, inspectImage, MAX_PIECE_BYTES, READ_PIECES, type PieceReadingBlob } from "../image.js";
 
 /** Every refusal is about the `path` argument, and its message names the file. */
 function refusal(error: unknown, label: string): InvalidArgumentError {
@@ -51,29 +51,27 @@ export async function openImageFile(path: string): Promise<Blob> {
     const blob: PieceReadingBlob = await openAsBlob(path);
     await inspectBlob(blob, label);
     const { size, mtimeMs } = await handle.stat();
-    Object.defineProperty(blob, READ_PIECES, { value: () => readPieces(path, label, size, mtimeMs) });
+    Object.defineProperty(blob, READ_PIECES, { value: (pieceBytes: () => number) => readPieces(path, label, size, mtimeMs, pieceBytes) });
     return blob;
   });
 }
-
-/** Bytes read per piece when a create streams a file (a multiple of 3, so no base64 carry on full reads). */
-const PIECE_BYTES = 3 * 16 * 1024;
 
 /**
  * The file's bytes for a create, read afresh (a resend reads it again) through one reused buffer:
  * each piece is a view valid until the next is asked for. A file that changed since it was checked
  * (size or modification time) fails the read, so what is sent is what was checked.
  */
-async function* readPieces(path: string, label: string, size: number, mtimeMs: number): AsyncGenerator<Uint8Array> {
+async function* readPieces(path: string, label: string, size: number, mtimeMs: number, pieceBytes: () => number): AsyncGenerator<Uint8Array> {
   const changed = (): InvalidArgumentError => new InvalidArgumentError("path", `${label} changed after it was checked`);
   const file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const now = await file.stat();
     if (now.size !== size || now.mtimeMs !== mtimeMs) throw changed();
-    const buffer = new Uint8Array(PIECE_BYTES);
+    const buffer = new Uint8Array(MAX_PIECE_BYTES);
     let total = 0;
     for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, PIECE_BYTES, null);
+      // As many bytes as the creates in flight share now (a multiple of 3, so no base64 carry on full reads).
+      const { bytesRead } = await file.read(buffer, 0, Math.min(pieceBytes(), MAX_PIECE_BYTES), null);
       if (bytesRead === 0) break;
       total += bytesRead;
       yield buffer.subarray(0, bytesRead);
