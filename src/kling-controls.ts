@@ -106,9 +106,13 @@ export interface ControlRule {
 
 const isNumber = (v: unknown): v is number => typeof v == "number" && Number.isFinite(v);
 const isString = (v: unknown): v is string => typeof v == "string";
-/** A plain object (not an array, bytes or a class instance). */
-export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  !!v && typeof v == "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+/** A plain object (not an array, bytes or a class instance), from any realm (a vm context, a worker's structured clone). */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (!v || typeof v != "object") return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  // Some realm's Object.prototype is the one object whose own prototype is null.
+  return proto === null || Object.getPrototypeOf(proto) === null;
+};
 const oneOf = (values: readonly string[]) => (v: unknown) => values.includes(v as string);
 const textUpTo = (max: number) => (v: unknown) => isString(v) && [...v].length <= max;
 const isPoint = (p: unknown): boolean => isPlainObject(p) && Object.keys(p).length == 2 && [p.x, p.y].every((c) => Number.isInteger(c) && (c as number) >= 0);

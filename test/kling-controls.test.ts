@@ -277,6 +277,18 @@ describe("images streamed from a file (openImageFile)", () => {
   });
 });
 
+describe("requests from another realm", () => {
+  it("a request and its metadata made in a vm context are plain objects too; bytes under an unknown key are still refused", async () => {
+    const { runInNewContext } = await import("node:vm");
+    const request = runInNewContext('({ model: "kling-v1", prompt: "waves", metadata: { negative_prompt: "boats", extra: { a: [1] } } })') as CreateText2VideoRequest;
+    await kling.createText2VideoTask(request);
+    expect(relay.creates[0]!.kling).toMatchObject({ negative_prompt: "boats", aspect_ratio: "16:9" });
+    const bytes = runInNewContext("({ model: 'kling-v1', prompt: 'p', metadata: { extra: new Uint8Array(3) } })") as CreateText2VideoRequest;
+    expect((await kling.createText2VideoTask(bytes).catch((e: unknown) => e)) as InvalidArgumentError).toMatchObject({ argument: "request.metadata.extra" });
+    expect(relay.creates).toHaveLength(1);
+  });
+});
+
 describe("the docs' table", () => {
   /** The backticked names in the first column of the tables of docs/kling-controls.md. */
   const documented = (text: string): Set<string> =>
