@@ -255,7 +255,9 @@ export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
   const json = JSON.stringify(fields);
   if (images.size === 0) return { make: () => json, text: async () => json };
   // Literal JSON and image markers alternate: [json, marker, json, marker, ..., json].
-  const parts = json.split(/"(xk-image-[0-9a-f]{16}-\d+)"/);
+  // Split at this create's own markers only (letters, digits and dashes: safe in a pattern), so a
+  // caller's string that merely looks like one stays text.
+  const parts = json.split(new RegExp(`"(${[...images.keys()].join("|")})"`));
   async function* pieces(): AsyncGenerator<string> {
     for (const [i, part] of parts.entries()) {
       if (i % 2 === 0) {

@@ -277,6 +277,15 @@ describe("images streamed from a file (openImageFile)", () => {
   });
 });
 
+describe("a caller's text that looks like an image marker", () => {
+  it("stays text in the body, beside a real image", async () => {
+    const lookalike = "xk-image-0123456789abcdef-0";
+    await i2v({ prompt: lookalike }, { external_task_id: lookalike });
+    expect(sentBody()).toMatchObject({ prompt: lookalike, metadata: { external_task_id: lookalike } });
+    expect(relay.creates[0]!.klingImages!.image).toMatchObject({ form: "base64", bytesSha256: sha256(PNG) });
+  });
+});
+
 describe("requests from another realm", () => {
   it("a request and its metadata made in a vm context are plain objects too; bytes under an unknown key are still refused", async () => {
     const { runInNewContext } = await import("node:vm");
