@@ -178,6 +178,9 @@ function inspectHead(bytes: Uint8Array, size: number, argument: string): ImageIn
   return { format, width, height, bytes: size };
 }
 
+/** What inspectBlob read from each Blob that passed. */
+const inspected = new WeakMap<Blob, ImageInfo>();
+
 /** How much of a Blob is read to find its header: a JPEG's frame header may follow large EXIF or ICC segments. */
 const HEAD_BYTES = [64 * 1024, 1024 * 1024];
 
@@ -186,6 +189,10 @@ const HEAD_BYTES = [64 * 1024, 1024 * 1024];
  * then only as many of its first bytes as the header needs.
  */
 export async function inspectBlob(blob: Blob, argument = "image"): Promise<ImageInfo> {
+  // A Blob's bytes cannot change (a file-backed one fails to read instead), so one look serves
+  // every check of it: openImageFile's, a batch's before its intent, and the create's own.
+  const known = inspected.get(blob);
+  if (known) return known;
   checkImageSize(blob.size, argument);
   for (const n of [...HEAD_BYTES, blob.size]) {
     let head: Uint8Array;
@@ -195,7 +202,10 @@ export async function inspectBlob(blob: Blob, argument = "image"): Promise<Image
       return fail(argument, `cannot be read (${error instanceof Error ? error.message : String(error)})`);
     }
     const info = inspectHead(head, blob.size, argument);
-    if (info) return info;
+    if (info) {
+      inspected.set(blob, info);
+      return info;
+    }
   }
   // The last read was the whole Blob, which never leaves the header undecided.
   throw new Error("unreachable");

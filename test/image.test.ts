@@ -12,6 +12,7 @@ import { InvalidArgumentError } from "../src/errors.js";
 import {
   base64Chunks,
   base64FromBlob,
+  inspectBlob,
   pieceBytes,
   startSending,
   READ_PIECES,
@@ -270,6 +271,25 @@ describe("base64", () => {
     expect(pieceBytes() % 3).toBe(0);
     expect(pieceBytes()).toBeLessThan(alone);
     two.forEach((end) => end());
+  });
+
+  it("inspectBlob reads a Blob's head once, whatever number of checks ask", async () => {
+    const png = makePng(640, 360);
+    const blob = new Blob([new Uint8Array(png)]);
+    let reads = 0;
+    const slice = blob.slice.bind(blob);
+    blob.slice = (...args: Parameters<Blob["slice"]>) => {
+      reads++;
+      return slice(...args);
+    };
+    const first = await inspectBlob(blob);
+    expect(await inspectBlob(blob, "request.metadata.image_tail")).toBe(first);
+    expect(first).toMatchObject({ format: "png", width: 640, height: 360 });
+    expect(reads).toBe(1);
+    // A refused Blob is refused again on every look (only what passed is kept).
+    const text = new Blob(["not an image"]);
+    await expect(inspectBlob(text)).rejects.toThrow(/is text/);
+    await expect(inspectBlob(text)).rejects.toThrow(/is text/);
   });
 
   it("base64FromBlob: a Blob's stream, and a reader of pieces through one reused buffer, of any sizes, encode as Buffer does", async () => {
