@@ -11,7 +11,7 @@
 // Images (`image`, and `image_tail`, `static_mask`, each dynamic `mask` in metadata) given as bytes,
 // a Blob or a `data:` URL are checked against Kling's rules and sent as bare base64, streamed.
 import { requestIssues, requestProperties } from "./_spec.js";
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, show } from "./errors.js";
 import { base64FromBlob, base64Piece, pieceBytes, prepareImage, startSending, type ImageInfo, type ImageInput } from "./image.js";
 import {
   DEFAULT_TEXT2VIDEO_ASPECT_RATIO,
@@ -44,17 +44,6 @@ export interface CheckedCreate {
 
 function fail(argument: string, message: string): never {
   throw new InvalidArgumentError(argument, message);
-}
-
-/** A value as a message shows it: JSON, cut short. */
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** Fails naming the field, the rule and the value when `value` breaks `rule`. */

@@ -34,6 +34,22 @@ export class InvalidArgumentError extends KlingError {
   }
 }
 
+/** Throws an InvalidArgumentError whose message is the argument's name, then `rest` ("taskId is empty"). */
+export function invalid(argument: string, rest: string): never {
+  throw new InvalidArgumentError(argument, `${argument} ${rest}`);
+}
+
+/** A value as a message shows it: JSON (else its String), cut to 60 characters. */
+export function show(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 /** What an APIError is built from. */
 export interface APIErrorInit {
   /** HTTP status of the answer. */
