@@ -3,7 +3,10 @@
 // One table per decision; the README's compat table mirrors these.
 import { isTaskNotExist } from "./errors.js";
 import type { Image2VideoTaskStatus, VideoTask } from "./routes.js";
+import { isObject } from "./_schema.js";
 import { STATUS_KIND } from "./_status.js";
+
+export { isObject };
 
 /**
  * Status words real relays send, mapped to the spec's statuses (matched case-insensitively); every
@@ -27,36 +30,24 @@ export const NOT_FOUND = Symbol("task not found");
 
 type Json = Record<string, unknown>;
 
-/** Whether a value is a JSON object (not null, not an array). */
-export function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
+/** A non-empty string, else undefined. */
+const text = (value: unknown): string | undefined => (typeof value == "string" && value ? value : undefined);
 
-/** `{code, message, data}`: the gateway's envelope around the task. */
-function isEnvelope(body: Json): boolean {
-  return "data" in body && ("code" in body || "message" in body) && !("status" in body) && !("task_id" in body);
-}
-
-function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
+/** `object` without its undefined members: a rewritten task shows only what the relay sent. */
+function defined<T extends object>(object: T): T {
+  for (const key in object) if (object[key] === undefined) delete object[key];
+  return object;
 }
 
 function errorOf(task: Json, status: Image2VideoTaskStatus): VideoTask["error"] | undefined {
   const source = isObject(task.error) ? task.error : undefined;
-  const message = nonEmptyString(source?.message) ?? nonEmptyString(task.fail_reason);
-  const rawCode = source?.code;
+  const message = text(source?.message) ?? text(task.fail_reason);
+  const raw = source?.code;
   // The spec's code is an integer or a word ("TaskExpired", "task_failed"); a numeric string is
   // the integer it spells, so a program comparing codes sees one form.
-  const code =
-    typeof rawCode === "number" && Number.isInteger(rawCode)
-      ? rawCode
-      : typeof rawCode === "string" && /^-?\d+$/.test(rawCode)
-        ? Number(rawCode)
-        : typeof rawCode === "string" && rawCode.trim() !== ""
-          ? rawCode
-          : undefined;
-  if (message === undefined && code === undefined) return status === "failed" && source ? {} : undefined;
-  return { ...(code !== undefined && { code }), ...(message !== undefined && { message }) };
+  const code = Number.isInteger(raw) ? (raw as number) : typeof raw == "string" && raw.trim() ? (/^-?\d+$/.test(raw) ? Number(raw) : raw) : undefined;
+  if (code !== undefined || message !== undefined) return defined({ code, message });
+  return status == "failed" && source ? {} : undefined;
 }
 
 /**
@@ -68,24 +59,20 @@ function errorOf(task: Json, status: Image2VideoTaskStatus): VideoTask["error"] 
 export function normalizeTask(body: unknown): VideoTask | typeof NOT_FOUND | undefined {
   if (!isObject(body)) return undefined;
   let task: Json = body;
-  if (isEnvelope(body)) {
-    if (isObject(body.data)) task = body.data;
-    else return isTaskNotExist(body) ? NOT_FOUND : undefined;
+  // `{code, message, data}`: the gateway's envelope around the task.
+  if ("data" in body && ("code" in body || "message" in body) && !("status" in body) && !("task_id" in body)) {
+    if (!isObject(body.data)) return isTaskNotExist(body) ? NOT_FOUND : undefined;
+    task = body.data;
   }
-  const status = typeof task.status === "string" ? STATUS_ALIASES[task.status.trim().toLowerCase()] : undefined;
-  if (status === undefined) return undefined;
-
+  const status = typeof task.status == "string" ? STATUS_ALIASES[task.status.trim().toLowerCase()] : undefined;
+  if (!status) return undefined;
   // Built in the spec's property order, so a printed task reads the same either way.
-  const out: VideoTask = {};
-  const taskId = nonEmptyString(task.task_id);
-  if (taskId !== undefined) out.task_id = taskId;
-  out.status = status;
-  const url = nonEmptyString(task.url) ?? nonEmptyString(task.result_url);
-  if (url !== undefined) out.url = url;
-  const format = nonEmptyString(task.format);
-  if (format !== undefined) out.format = format;
-  if (isObject(task.metadata)) out.metadata = task.metadata as VideoTask["metadata"];
-  const error = errorOf(task, status);
-  if (error !== undefined) out.error = error;
-  return out;
+  return defined({
+    task_id: text(task.task_id),
+    status,
+    url: text(task.url) ?? text(task.result_url),
+    format: text(task.format),
+    metadata: isObject(task.metadata) ? (task.metadata as VideoTask["metadata"]) : undefined,
+    error: errorOf(task, status),
+  });
 }

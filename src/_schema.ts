@@ -21,7 +21,8 @@ type Obj = Record<string, unknown>;
 const isArray = Array.isArray;
 const keysOf = Object.keys;
 const own = Object.hasOwn;
-const isObject = (d: unknown): d is Obj => typeof d == "object" && !!d && !isArray(d);
+/** Whether a value is a JSON object (not null, not an array). */
+export const isObject = (d: unknown): d is Obj => typeof d == "object" && !!d && !isArray(d);
 const esc = (k: string | number): string => (/[~/]/.test("" + k) ? String(k).replace(/~/g, "~0").replace(/\//g, "~1") : "" + k);
 const is = (t: string, d: unknown): boolean =>
   t == "integer" ? Number.isInteger(d) : t == "null" ? d === null : t == "array" ? isArray(d) : t == "object" ? isObject(d) : typeof d == t;
