@@ -3,7 +3,7 @@
 // pieces so a 10 MB image can be streamed into a request body. Universal: no `node:` import, no
 // Buffer (btoa/atob exist in Node, Bun, Deno, workerd and browsers); the file reader is in
 // `xiexus-kling/node` (readImageFile).
-import { InvalidArgumentError } from "./errors.js";
+import { invalid, show } from "./errors.js";
 
 /** An image for a create: an http(s) URL, base64 (no `data:` prefix), a `data:image/...;base64,` URL, or its bytes. */
 export type ImageInput = string | Uint8Array | ArrayBuffer | Blob;
@@ -13,13 +13,13 @@ export const IMAGE_RULES = {
   /** Accepted formats, judged by the bytes, not the name. */
   formats: ["png", "jpeg"],
   /** Largest file: Kling says "10MB"; read as 10 MiB (10485760 bytes). */
-  maxBytes: 10 * 1024 * 1024,
+  maxBytes: 10_485_760,
   /** Smallest width, in px. */
   minWidth: 300,
   /** Smallest height, in px. */
   minHeight: 300,
   /** Smallest width/height (1:2.5). */
-  minAspectRatio: 1 / 2.5,
+  minAspectRatio: 0.4,
   /** Largest width/height (2.5:1). */
   maxAspectRatio: 2.5,
 } as const;
@@ -36,47 +36,27 @@ export interface ImageInfo {
   bytes: number;
 }
 
-const MIB = 1024 * 1024;
-
-function fail(argument: string, message: string): never {
-  throw new InvalidArgumentError(argument, `${argument} ${message}`);
-}
-
-function startsWith(bytes: Uint8Array, signature: readonly number[], at = 0): boolean {
-  return bytes.length >= at + signature.length && signature.every((b, i) => bytes[at + i] === b);
-}
-
-function ascii(text: string): number[] {
-  return [...text].map((c) => c.charCodeAt(0));
-}
-
-const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-const JPEG = [0xff, 0xd8, 0xff];
-/** Formats people send by mistake (HEIC/AVIF: phone photos), named in the error; any other is "not PNG or JPEG". */
-const OTHER_FORMATS: [string, (b: Uint8Array) => boolean][] = [
-  ["GIF", (b) => startsWith(b, ascii("GIF8"))],
-  ["WebP", (b) => startsWith(b, ascii("RIFF")) && startsWith(b, ascii("WEBP"), 8)],
-  ["HEIC", (b) => startsWith(b, ascii("ftyphei"), 4) || startsWith(b, ascii("ftypmif1"), 4)],
-  ["AVIF", (b) => startsWith(b, ascii("ftypavi"), 4)],
+/**
+ * Formats by their magic bytes, matched on the first bytes read as latin1 (one character per byte):
+ * the two accepted ones, then those people send by mistake (HEIC/AVIF: phone photos), named in the
+ * error; any other is "not PNG or JPEG".
+ */
+const FORMATS: [string, RegExp][] = [
+  ["png", /^\x89PNG\r\n\x1a\n/],
+  ["jpeg", /^\xff\xd8\xff/],
+  ["GIF", /^GIF8/],
+  ["WebP", /^RIFF[^]{4}WEBP/],
+  ["HEIC", /^[^]{4}ftyp(hei|mif1)/],
+  ["AVIF", /^[^]{4}ftypavi/],
 ];
-const ACCEPTS = "the relay accepts PNG or JPEG";
-
-/** Text, not an image: no control character other than tab and line breaks in the first bytes. */
-function looksLikeText(bytes: Uint8Array): boolean {
-  const head = bytes.subarray(0, 512);
-  return head.length > 0 && head.every((b) => b >= 0x20 || b === 0x09 || b === 0x0a || b === 0x0d);
-}
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
-}
+const ACCEPTS = "; the relay accepts PNG or JPEG";
 
 /** Fails when a byte length is over the limit; shared by bytes, Blobs (before reading) and files (before reading). */
 export function checkImageSize(byteLength: number, argument = "image"): void {
   if (byteLength > IMAGE_RULES.maxBytes) {
-    fail(
+    invalid(
       argument,
-      `is ${(byteLength / MIB).toFixed(1)} MB (${byteLength} bytes); the relay accepts at most 10 MB (${IMAGE_RULES.maxBytes} bytes)`,
+      `is ${(byteLength / 1048576).toFixed(1)} MB (${byteLength} bytes); the relay accepts at most 10 MB (10485760 bytes)`,
     );
   }
 }
@@ -85,59 +65,31 @@ function u16(bytes: Uint8Array, at: number): number {
   return (bytes[at]! << 8) | bytes[at + 1]!;
 }
 
-function u32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) >>> 0) + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
-}
-
-function pngSize(bytes: Uint8Array, argument: string): [number, number] {
-  // Signature (8), then the IHDR chunk: length (4), "IHDR" (4), width (4), height (4), ...
-  // (a head is never shorter than HEAD_BYTES[0], so a short PNG here is the whole file)
-  if (bytes.length < 24 || !startsWith(bytes, ascii("IHDR"), 12)) {
-    fail(argument, "is a damaged PNG (no IHDR header after the signature)");
-  }
-  return [u32(bytes, 16), u32(bytes, 20)];
-}
-
-/** Start-of-frame markers (baseline, progressive, lossless, arithmetic...): not C4 (DHT), C8, CC (DAC). */
-function isSof(marker: number): boolean {
-  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-}
-
 /** A JPEG's size from its first bytes; undefined when `partial` (more of the file exists) and the frame header lies further on. */
 function jpegSize(bytes: Uint8Array, argument: string, partial: boolean): [number, number] | undefined {
   const n = bytes.length;
-  const damaged = (why: string): undefined => (partial ? undefined : fail(argument, `is a damaged JPEG (${why})`));
-  let i = 2;
+  const damaged = (why: string): undefined => (partial ? undefined : invalid(argument, `is a damaged JPEG (${why})`));
+  const ends = "it ends before its frame header";
   // Every step moves forward by at least one byte, so a hostile file ends the loop at n.
-  for (;;) {
+  for (let i = 2; ; ) {
     // Bytes between segments are skipped as libjpeg does ("extraneous bytes before marker").
     while (i < n && bytes[i] !== 0xff) i++;
     // 0xFF fill bytes may precede any marker.
     while (i < n && bytes[i] === 0xff) i++;
-    if (i >= n) return damaged("it ends before its frame header");
+    // A marker and a length field, at least (a standalone marker that close to the end leads nowhere either).
+    if (i + 3 > n) return damaged(ends);
     const marker = bytes[i++]!;
     // Stuffed zero, TEM, RSTn, SOI: no length field.
-    if (marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;
+    if (marker < 2 || (marker >= 0xd0 && marker <= 0xd8)) continue;
     if (marker === 0xd9 || marker === 0xda) return damaged("no frame header before its image data");
-    if (i + 2 > n) return damaged("it ends inside a segment header");
     const length = u16(bytes, i);
-    if (length < 2) return damaged(`segment length ${length} at byte ${i}`);
-    if (isSof(marker)) {
-      // Length (2), precision (1), height (2), width (2).
-      if (length < 8 || i + 7 > n) return damaged("it ends inside its frame header");
-      return [u16(bytes, i + 5), u16(bytes, i + 3)];
-    }
+    // Start of frame (baseline, progressive, lossless, arithmetic...): not C4 (DHT), C8, CC (DAC).
+    const sof = marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker);
+    // A frame header holds its length (2), precision (1), height (2) and width (2).
+    if (length < (sof ? 8 : 2)) return damaged(`segment length ${length} at byte ${i}`);
+    if (sof) return i + 7 > n ? damaged(ends) : [u16(bytes, i + 5), u16(bytes, i + 3)];
     i += length;
   }
-}
-
-function ratio(width: number, height: number): string {
-  const long = Math.max(width, height) / Math.min(width, height);
-  let digits = 2;
-  // A ratio just past the limit must not print as the limit itself.
-  while (Number(long.toFixed(digits)) === IMAGE_RULES.maxAspectRatio && digits < 6) digits++;
-  const text = String(Number(long.toFixed(digits)));
-  return width >= height ? `${text}:1` : `1:${text}`;
 }
 
 /**
@@ -145,44 +97,55 @@ function ratio(width: number, height: number): string {
  * Throws an `InvalidArgumentError` (its `argument` is the one given) naming the rule and the value.
  */
 export function inspectImage(bytes: Uint8Array, argument = "image"): ImageInfo {
-  return inspectHead(bytes, bytes.length, argument)!;
+  return inspectHead(bytes, bytes.length, argument, false)!;
 }
 
-/** `inspectImage` over the first bytes of a file of `size` bytes; undefined when the header lies past them. */
-function inspectHead(bytes: Uint8Array, size: number, argument: string): ImageInfo | undefined {
+/**
+ * `inspectImage` over the first bytes of a file of `size` bytes; undefined when `partial` (more of
+ * the file exists) and the header lies past them.
+ */
+function inspectHead(bytes: Uint8Array, size: number, argument: string, partial: boolean): ImageInfo | undefined {
   checkImageSize(size, argument);
-  if (size === 0) fail(argument, `is empty (0 bytes); ${ACCEPTS}`);
-  let format: ImageInfo["format"];
+  if (!size) invalid(argument, `is empty (0 bytes)${ACCEPTS}`);
+  const head = String.fromCharCode(...bytes.subarray(0, 512));
+  const format = FORMATS.find(([, magic]) => magic.test(head))?.[0];
   let dimensions: [number, number] | undefined;
-  if (startsWith(bytes, PNG)) {
-    format = "png";
-    dimensions = pngSize(bytes, argument);
-  } else if (startsWith(bytes, JPEG)) {
-    format = "jpeg";
-    dimensions = jpegSize(bytes, argument, bytes.length < size);
+  if (format === "png") {
+    // Signature (8), then the IHDR chunk: length (4), "IHDR" (4), width (4), height (4), ...
+    // (a head is never shorter than inspectBlob's first read, so a short PNG here is the whole file)
+    if (!/^[^]{12}IHDR[^]{8}/.test(head)) invalid(argument, "is a damaged PNG (no IHDR header after the signature)");
+    dimensions = [u16(bytes, 16) * 65536 + u16(bytes, 18), u16(bytes, 20) * 65536 + u16(bytes, 22)];
+  } else if (format === "jpeg") {
+    dimensions = jpegSize(bytes, argument, partial);
     if (!dimensions) return undefined;
   } else {
-    const other = OTHER_FORMATS.find(([, test]) => test(bytes))?.[0];
-    if (other) fail(argument, `is ${other} (by its bytes); ${ACCEPTS}`);
-    if (looksLikeText(bytes)) fail(argument, `is text, not an image (by its bytes); ${ACCEPTS}`);
-    return fail(argument, `is not PNG or JPEG (by its bytes: it starts ${hex(bytes)}); ${ACCEPTS}`);
+    // Text, not an image: no control character other than tab and line breaks in the first bytes.
+    const what = format
+      ? `${format} (by its bytes)`
+      : /^[\t\n\r -\xff]+$/.test(head)
+        ? "text, not an image (by its bytes)"
+        : `not PNG or JPEG (by its bytes: it starts ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})`;
+    return invalid(argument, `is ${what}${ACCEPTS}`);
   }
   const [width, height] = dimensions;
   if (width < IMAGE_RULES.minWidth || height < IMAGE_RULES.minHeight) {
-    fail(argument, `is ${width}x${height} px; each side must be at least ${IMAGE_RULES.minWidth} px`);
+    invalid(argument, `is ${width}x${height} px; each side must be at least 300 px`);
   }
-  const r = width / height;
-  if (r < IMAGE_RULES.minAspectRatio || r > IMAGE_RULES.maxAspectRatio) {
-    fail(argument, `aspect ratio is ${ratio(width, height)} (${width}x${height} px); it must be between 1:2.5 and 2.5:1`);
+  // Both sides are at least 300 px here; the longer over the shorter is past 2.5 exactly when
+  // width/height is outside [IMAGE_RULES.minAspectRatio, IMAGE_RULES.maxAspectRatio].
+  const long = Math.max(width, height) / Math.min(width, height);
+  if (long > IMAGE_RULES.maxAspectRatio) {
+    let digits = 2;
+    // A ratio just past the limit must not print as the limit itself.
+    while (Number(long.toFixed(digits)) === IMAGE_RULES.maxAspectRatio) digits++;
+    const text = Number(long.toFixed(digits));
+    invalid(argument, `aspect ratio is ${width < height ? `1:${text}` : `${text}:1`} (${width}x${height} px); it must be between 1:2.5 and 2.5:1`);
   }
-  return { format, width, height, bytes: size };
+  return { format: format as ImageInfo["format"], width, height, bytes: size };
 }
 
 /** What inspectBlob read from each Blob that passed. */
 const inspected = new WeakMap<Blob, ImageInfo>();
-
-/** How much of a Blob is read to find its header: a JPEG's frame header may follow large EXIF or ICC segments. */
-const HEAD_BYTES = [64 * 1024, 1024 * 1024];
 
 /**
  * `inspectImage` for a Blob (a file on Node: `openImageFile`) without reading it whole: its size,
@@ -191,24 +154,22 @@ const HEAD_BYTES = [64 * 1024, 1024 * 1024];
 export async function inspectBlob(blob: Blob, argument = "image"): Promise<ImageInfo> {
   // A Blob's bytes cannot change (a file-backed one fails to read instead), so one look serves
   // every check of it: openImageFile's, a batch's before its intent, and the create's own.
-  const known = inspected.get(blob);
-  if (known) return known;
+  let info = inspected.get(blob);
+  if (info) return info;
   checkImageSize(blob.size, argument);
-  for (const n of [...HEAD_BYTES, blob.size]) {
+  // 64 KiB, then 1 MiB (a JPEG's frame header may follow large EXIF or ICC segments), then 16 MiB:
+  // past the size limit, so the whole Blob, which always decides.
+  for (let n = 64 * 1024; !info; n *= 16) {
     let head: Uint8Array;
     try {
       head = new Uint8Array(await blob.slice(0, n).arrayBuffer());
     } catch (error) {
-      return fail(argument, `cannot be read (${error instanceof Error ? error.message : String(error)})`);
+      return invalid(argument, `cannot be read (${error instanceof Error ? error.message : String(error)})`);
     }
-    const info = inspectHead(head, blob.size, argument);
-    if (info) {
-      inspected.set(blob, info);
-      return info;
-    }
+    info = inspectHead(head, blob.size, argument, n < blob.size);
   }
-  // The last read was the whole Blob, which never leaves the header undecided.
-  throw new Error("unreachable");
+  inspected.set(blob, info);
+  return info;
 }
 
 function isArrayBuffer(value: unknown): value is ArrayBuffer {
@@ -217,18 +178,18 @@ function isArrayBuffer(value: unknown): value is ArrayBuffer {
 }
 
 function isBlob(value: unknown): value is Blob {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Blob).arrayBuffer === "function" &&
-    typeof (value as Blob).size === "number"
-  );
+  return typeof value === "object" && typeof (value as Blob)?.arrayBuffer === "function" && typeof (value as Blob).size === "number";
 }
 
 function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  const name = Array.isArray(value) ? "an array" : (value.constructor?.name ?? "Object");
+  const name =
+    value === null
+      ? "null"
+      : typeof value !== "object"
+        ? typeof value
+        : Array.isArray(value)
+          ? "an array"
+          : (value.constructor?.name ?? "Object");
   return name === "Object" ? "an object" : name;
 }
 
@@ -237,23 +198,12 @@ export async function imageBytes(input: Uint8Array | ArrayBuffer | Blob, argumen
   if (input instanceof Uint8Array) return input;
   if (isArrayBuffer(input)) return new Uint8Array(input);
   if (isBlob(input)) return new Uint8Array(await input.arrayBuffer());
-  return fail(argument, `must be a Uint8Array, ArrayBuffer or Blob, got ${describe(input)}`);
+  return invalid(argument, `must be a Uint8Array, ArrayBuffer or Blob, got ${describe(input)}`);
 }
 
 /** Length of the base64 (with padding) of `byteLength` bytes. */
 export function base64Length(byteLength: number): number {
   return Math.ceil(byteLength / 3) * 4;
-}
-
-/** Bytes per `String.fromCharCode.apply`: well under every engine's argument limit. */
-const APPLY_BYTES = 8 * 1024;
-
-function binaryString(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += APPLY_BYTES) {
-    text += String.fromCharCode.apply(null, bytes.subarray(i, i + APPLY_BYTES) as unknown as number[]);
-  }
-  return text;
 }
 
 /**
@@ -262,7 +212,7 @@ function binaryString(bytes: Uint8Array): string {
  */
 export function base64Chunks(bytes: Uint8Array, chunkBytes = 48 * 1024): Generator<string> {
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % 3 !== 0) {
-    throw new InvalidArgumentError("chunkBytes", `chunkBytes must be a positive multiple of 3, got ${String(chunkBytes)}`);
+    invalid("chunkBytes", `must be a positive multiple of 3, got ${String(chunkBytes)}`);
   }
   return (function* () {
     for (let i = 0; i < bytes.length; i += chunkBytes) yield base64Piece(bytes.subarray(i, i + chunkBytes));
@@ -274,7 +224,11 @@ const NodeBuffer = (globalThis as { Buffer?: { from(b: ArrayBufferLike, offset: 
 
 /** The base64 of one piece. */
 export function base64Piece(bytes: Uint8Array): string {
-  return NodeBuffer ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64") : btoa(binaryString(bytes));
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64");
+  let binary = "";
+  // 8 KiB of arguments to String.fromCharCode at a time: well under every engine's limit.
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return btoa(binary);
 }
 
 /**
@@ -301,7 +255,8 @@ export const MAX_PIECE_BYTES = 3 * 16 * 1024;
  * (BENCHMARKS.md: 8 creates of 10 MiB at once peak 20 MB lower). A multiple of 3.
  */
 export function pieceBytes(): number {
-  return 3 * 1024 * Math.max(4, Math.min(16, Math.floor(32 / Math.max(1, sending))));
+  // None in flight: 32 / 0 is Infinity, so 16 (48 KiB) as for one.
+  return 3 * 1024 * Math.max(4, Math.floor(Math.min(16, 32 / sending)));
 }
 
 /** Counts one more create whose image is on its way; the function returned ends it (once). */
@@ -338,7 +293,7 @@ async function* blobPieces(blob: PieceReadingBlob): AsyncGenerator<Uint8Array> {
  * buffer may be overwritten); up to 2 bytes left over from a piece (not a multiple of 3) wait for the next.
  */
 export async function* base64FromBlob(blob: Blob): AsyncGenerator<string> {
-  let carry: number[] = [];
+  let carry = new Uint8Array(0);
   for await (const piece of blobPieces(blob)) {
     let bytes = piece;
     if (carry.length) {
@@ -348,9 +303,9 @@ export async function* base64FromBlob(blob: Blob): AsyncGenerator<string> {
     }
     const whole = bytes.length - (bytes.length % 3);
     if (whole) yield base64Piece(bytes.subarray(0, whole));
-    carry = [...bytes.subarray(whole)];
+    carry = bytes.slice(whole);
   }
-  if (carry.length) yield base64Piece(Uint8Array.from(carry));
+  if (carry.length) yield base64Piece(carry);
 }
 
 /** The standard base64 (padded, no `data:` prefix) of `bytes`. */
@@ -367,13 +322,12 @@ const DATA_URL = /^data:image\/[\w.+-]+(?:;[\w.+-]+=[^;,]*)*;base64,/i;
  * An invalid payload is an `InvalidArgumentError`.
  */
 export function parseDataUrl(text: string, argument = "image"): Uint8Array | undefined {
-  const prefix = DATA_URL.exec(text);
-  if (!prefix) return undefined;
+  if (!DATA_URL.test(text)) return undefined;
   let binary: string;
   try {
-    binary = atob(text.slice(prefix[0].length));
+    binary = atob(text.replace(DATA_URL, ""));
   } catch {
-    return fail(argument, "is a data: URL whose payload is not valid base64");
+    return invalid(argument, "is a data: URL whose payload is not valid base64");
   }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -381,20 +335,7 @@ export function parseDataUrl(text: string, argument = "image"): Uint8Array | und
 }
 
 const NODE_HINT = 'on Node, read it with readImageFile from "xiexus-kling/node", or pass its bytes';
-const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
-
-/** A local file path, not a URL or base64. Base64 starting with "/" is a JPEG's ("/9j/"), so other "/" starts are paths. */
-function looksLikePath(text: string): boolean {
-  return (
-    /^(\.{1,2}[\\/]|~|[a-z]:[\\/]|\\\\)/i.test(text) ||
-    (text.startsWith("/") && !text.startsWith("/9j/")) ||
-    (!SCHEME.test(text) && /\.(png|jpe?g)$/i.test(text))
-  );
-}
-
-function quote(text: string): string {
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
-}
+const SCHEME = /^([a-z][a-z\d+.-]*):/i;
 
 /** What `prepareImage` makes of an input: a string to send as it is, or checked bytes (or a Blob, read at send time) to send as base64. */
 export type PreparedImage =
@@ -407,25 +348,33 @@ export type PreparedImage =
  * `inspectImage` (a Blob's size before it is read). A file path is refused (see `readImageFile`).
  */
 export async function prepareImage(input: ImageInput, argument = "image"): Promise<PreparedImage> {
+  if (isBlob(input)) return { kind: "bytes", bytes: input, info: await inspectBlob(input, argument) };
+  let bytes: Uint8Array;
   if (typeof input === "string") {
-    if (input.trim() === "") return fail(argument, "is an empty string; pass an http(s) URL, base64, or the image's bytes");
+    if (input.trim() === "") invalid(argument, "is an empty string; pass an http(s) URL, base64, or the image's bytes");
     if (/^https?:\/\//i.test(input)) return { kind: "url", value: input };
     const data = parseDataUrl(input, argument);
-    if (data) return { kind: "bytes", bytes: data, info: inspectImage(data, argument) };
-    if (/^data:/i.test(input)) fail(argument, "is a data: URL but not data:image/<type>;base64,<payload>");
-    if (looksLikePath(input)) fail(argument, `looks like a file path (${quote(input)}), not a URL or base64; ${NODE_HINT}`);
-    const scheme = SCHEME.exec(input)?.[1];
-    if (scheme) fail(argument, `is a ${scheme}: URL; the relay takes an http(s) URL or base64 (${NODE_HINT})`);
-    const bad = /[^A-Za-z0-9+/=\r\n]/.exec(input);
-    if (bad) {
-      fail(argument, `is not an http(s) URL, a data:image URL or base64 (it has ${quote(bad[0])} at index ${bad.index})`);
+    if (!data) {
+      // A local file path, not a URL or base64. Base64 starting with "/" is a JPEG's ("/9j/"), so
+      // other "/" starts are paths. (A data: URL never looks like one: it is refused below.)
+      if (/^(\.{1,2}[\\/]|~|[a-z]:[\\/]|\\\\|(?![a-z][a-z\d+.-]*:)[^]*\.(png|jpe?g)$)/i.test(input) || /^\/(?!9j\/)/.test(input)) {
+        invalid(argument, `looks like a file path (${show(input)}), not a URL or base64; ${NODE_HINT}`);
+      }
+      const scheme = SCHEME.exec(input)?.[1];
+      if (scheme) {
+        invalid(argument, /^data$/i.test(scheme)
+          ? "is a data: URL but not data:image/<type>;base64,<payload>"
+          : `is a ${scheme}: URL; the relay takes an http(s) URL or base64 (${NODE_HINT})`);
+      }
+      const bad = /[^a-z\d+/=\r\n]/i.exec(input);
+      if (bad) invalid(argument, `is not an http(s) URL, a data:image URL or base64 (it has ${show(bad[0])} at index ${bad.index})`);
+      return { kind: "base64", value: input };
     }
-    return { kind: "base64", value: input };
+    bytes = data;
+  } else if (input instanceof Uint8Array || isArrayBuffer(input)) {
+    bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  } else {
+    return invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
   }
-  if (isBlob(input)) return { kind: "bytes", bytes: input, info: await inspectBlob(input, argument) };
-  if (!(input instanceof Uint8Array) && !isArrayBuffer(input)) {
-    fail(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
-  }
-  const bytes = await imageBytes(input, argument);
   return { kind: "bytes", bytes, info: inspectImage(bytes, argument) };
 }
