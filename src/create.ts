@@ -11,7 +11,7 @@
 // Images (`image`, and `image_tail`, `static_mask`, each dynamic `mask` in metadata) given as bytes,
 // a Blob or a `data:` URL are checked against Kling's rules and sent as bare base64, streamed.
 import { requestIssues, requestProperties } from "./_spec.js";
-import { InvalidArgumentError, show } from "./errors.js";
+import { invalid, show } from "./errors.js";
 import { base64FromBlob, base64Piece, pieceBytes, prepareImage, startSending, type ImageInfo, type ImageInput } from "./image.js";
 import {
   DEFAULT_TEXT2VIDEO_ASPECT_RATIO,
@@ -23,6 +23,7 @@ import {
   KLING_IMAGE2VIDEO_ONLY,
   KLING_REFUSED_METADATA,
   type ControlRule,
+  type KlingDynamicMask,
 } from "./kling-controls.js";
 import type { RouteDescription } from "./routes.js";
 import type { CreateVideoRequest } from "./types.js";
@@ -42,13 +43,14 @@ export interface CheckedCreate {
   images: Map<string, ImageSource>;
 }
 
-function fail(argument: string, message: string): never {
-  throw new InvalidArgumentError(argument, message);
+/** Fails naming the field, what it must be (`words`) and the value, unless `ok`. */
+function check(argument: string, ok: boolean, words: string, value: unknown): void {
+  if (!ok) invalid(argument, `${words} (got ${show(value)})`);
 }
 
 /** Fails naming the field, the rule and the value when `value` breaks `rule`. */
-function checkRule(argument: string, rule: ControlRule, value: unknown): void {
-  if (!rule.test(value)) fail(argument, `${argument} must be ${rule.rule} (got ${show(value)})`);
+function checkRule(argument: string, rule: Pick<ControlRule, "rule" | "test">, value: unknown): void {
+  check(argument, rule.test(value), `must be ${rule.rule}`, value);
 }
 
 /** Whether a value survives JSON as it is: no bytes, Blob, Date, function, NaN or class instance hiding in it. */
@@ -59,8 +61,35 @@ function isJson(value: unknown, depth = 0): boolean {
   return (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1));
 }
 
+/** The rule of a metadata key that is not one of Kling's controls: sent untouched, so it must be JSON. */
+const PLAIN_JSON = { rule: "plain JSON; image bytes go only in image_tail, static_mask or dynamic_masks[].mask", test: (v: unknown) => isJson(v) };
+
+/** Why width/height or aspect_ratio is refused on image2video. */
+const FOLLOWS_IMAGE = "is for text2video: an image2video video follows its image's aspect ratio";
+
 /** Own keys whose value is not undefined (JSON leaves those out). */
 const present = (o: Record<string, unknown>): string[] => Object.keys(o).filter((k) => o[k] !== undefined);
+
+/** A non-blank string. */
+const isText = (v: unknown): v is string => typeof v == "string" && v.trim() != "";
+
+/** Checks the fields every create needs: model, prompt, duration, the image as the route takes it, metadata an object. */
+function checkBasics(route: RouteDescription, top: Record<string, unknown>, image: unknown, metadata: unknown): void {
+  const { model, prompt, duration } = top;
+  check("request.model", isText(model), 'is required, e.g. "kling-v1"', model);
+  check("request.prompt", isText(prompt) && [...prompt].length <= MAX_PROMPT_LENGTH, `is required even for image2video: not blank, at most ${MAX_PROMPT_LENGTH} characters`, prompt);
+  check(
+    "request.duration",
+    duration === undefined || (Number.isInteger(duration) && (duration as number) >= 0 && (duration as number) <= MAX_DURATION_S),
+    `must be a whole number of seconds from 0 to ${MAX_DURATION_S}`,
+    duration,
+  );
+  const needed = route.image == "required";
+  if (needed == (image === undefined)) {
+    invalid("request.image", needed ? `is required for ${route.name}: a URL, base64, bytes or a Blob` : `is not taken by ${route.name}: use createImage2VideoTask`);
+  }
+  check("request.metadata", metadata === undefined || isPlainObject(metadata), "must be an object of Kling's controls", metadata);
+}
 
 /** Checks the top-level fields: the spec's own, plus `mode`; the dropped ones by their rule. */
 function checkTopLevel(route: RouteDescription, top: Record<string, unknown>): void {
@@ -68,8 +97,7 @@ function checkTopLevel(route: RouteDescription, top: Record<string, unknown>): v
   for (const key of present(top)) {
     const argument = `request.${key}`;
     if (key != "mode" && known && !known.includes(key)) {
-      const hint = key in KLING_CONTROL_RULES ? `: Kling's ${key} goes in request.metadata.${key}` : " (the relay would drop it)";
-      fail(argument, `${argument} is not a field of the relay's create request${hint}`);
+      invalid(argument, `is not a field the relay reads${key in KLING_CONTROL_RULES ? `: it goes in request.metadata.${key}` : ""}`);
     }
     const dropped = GATEWAY_DROPPED_FIELDS[key];
     if (dropped) checkRule(argument, dropped, top[key]);
@@ -85,46 +113,34 @@ function checkMetadataKeys(meta: Record<string, unknown>): void {
     // The gateway matches keys as Go does, without regard to case (and the long s as s): `CFG_Scale` is its cfg_scale, unchecked.
     const folded = key.toLowerCase().replace(/\u017f/g, "s");
     const refused = KLING_REFUSED_METADATA[folded];
-    if (refused) fail(argument, `${argument} is refused: ${refused}`);
-    const spelled = known.find((k) => k == folded);
-    if (spelled && spelled != key) fail(argument, `${argument} is read by the relay as ${spelled} (keys match without regard to case): write it as ${spelled}`);
-    const rule = KLING_CONTROL_RULES[key];
-    if (rule) checkRule(argument, rule, meta[key]);
-    else if (!isJson(meta[key])) {
-      fail(argument, `${argument} must be plain JSON (got ${show(meta[key])}); image bytes go in image_tail, static_mask or dynamic_masks[].mask only`);
-    }
-  }
-}
-
-/** The cross-field rules: one group of three, image2video-only controls, one mode, the aspect ratio. */
-function checkCombinations(route: RouteDescription, top: Record<string, unknown>, meta: Record<string, unknown>): void {
-  const used = KLING_EXCLUSIVE_GROUPS.filter((group) => group.some((k) => meta[k] !== undefined));
-  if (used.length > 1) {
-    fail("request.metadata", `request.metadata has ${used.map((g) => g.filter((k) => meta[k] !== undefined).join(" and ")).join(", ")}: Kling takes one of the end frame (image_tail), the motion brush (static_mask, dynamic_masks) and camera_control`);
-  }
-  const imageless = route.image != "required";
-  for (const key of KLING_IMAGE2VIDEO_ONLY) {
-    if (imageless && meta[key] !== undefined) {
-      fail(`request.metadata.${key}`, `request.metadata.${key} needs a top-level image: without one the relay makes a text2video task and drops it (use createImage2VideoTask)`);
-    }
-  }
-  if (top.mode !== undefined && meta.mode !== undefined && top.mode !== meta.mode) {
-    fail("request.mode", `request.mode is ${show(top.mode)} but request.metadata.mode is ${show(meta.mode)}: the relay would use metadata's; give one`);
-  }
-  if (!imageless && meta.aspect_ratio !== undefined) {
-    fail("request.metadata.aspect_ratio", "request.metadata.aspect_ratio is for text2video: an image2video video follows its image's aspect ratio, and Kling ignores it");
+    if (refused) invalid(argument, `is refused: ${refused}`);
+    if (folded != key && known.includes(folded)) invalid(argument, `is the relay's ${folded} (keys match in any case): write it as ${folded}`);
+    checkRule(argument, KLING_CONTROL_RULES[key] ?? PLAIN_JSON, meta[key]);
   }
 }
 
 /**
- * `width`/`height`, which the gateway drops: on text2video they become the aspect ratio they state
- * (16:9, 9:16 or 1:1), written in `meta`; anything else is refused.
+ * The cross-field rules: one group of three, image2video-only controls, one mode, the aspect ratio.
+ * Then `width`/`height`, which the gateway drops: on text2video they become the aspect ratio they
+ * state (16:9, 9:16 or 1:1), written in `meta`; anything else is refused.
  */
-function translateSize(route: RouteDescription, top: Record<string, unknown>, meta: Record<string, unknown>): void {
+function checkCombinations(route: RouteDescription, top: Record<string, unknown>, meta: Record<string, unknown>): void {
+  const has = (key: string): boolean => meta[key] !== undefined;
+  if (KLING_EXCLUSIVE_GROUPS.filter((group) => group.some(has)).length > 1) {
+    invalid("request.metadata", `has ${KLING_EXCLUSIVE_GROUPS.flat().filter(has).join(", ")}: Kling takes one of the end frame, the motion brush and camera_control`);
+  }
+  const i2v = route.image == "required";
+  for (const key of KLING_IMAGE2VIDEO_ONLY) {
+    if (!i2v && has(key)) invalid(`request.metadata.${key}`, "needs a top-level image, else the relay drops it: use createImage2VideoTask");
+  }
+  if (top.mode !== undefined && has("mode") && top.mode !== meta.mode) {
+    invalid("request.mode", `is ${show(top.mode)} but request.metadata.mode is ${show(meta.mode)}: give one (the relay takes metadata's)`);
+  }
+  if (i2v && has("aspect_ratio")) invalid("request.metadata.aspect_ratio", FOLLOWS_IMAGE);
   const { width, height } = top;
   if (width === undefined && height === undefined) return;
-  const argument = width === undefined ? "request.height" : "request.width";
-  if (route.image == "required") fail(argument, `${argument} is dropped by the relay: an image2video video follows its image's aspect ratio`);
+  const argument = `request.${width === undefined ? "height" : "width"}`;
+  if (i2v) invalid(argument, FOLLOWS_IMAGE);
   const w = width as number;
   const h = height as number;
   const ratio = KLING_ASPECT_RATIOS.find((r) => {
@@ -132,10 +148,10 @@ function translateSize(route: RouteDescription, top: Record<string, unknown>, me
     return w > 0 && h > 0 && w * b == h * a;
   });
   if (!ratio) {
-    fail(argument, `request.width and request.height (${show(width)} x ${show(height)}) must state one of ${KLING_ASPECT_RATIOS.join(", ")}: the relay drops them and Kling takes only these aspect ratios (or set request.metadata.aspect_ratio)`);
+    invalid(argument, `(width x height: ${show(width)} x ${show(height)}) must state one of ${KLING_ASPECT_RATIOS.join(", ")}, or use request.metadata.aspect_ratio`);
   }
-  if (meta.aspect_ratio !== undefined && meta.aspect_ratio != ratio) {
-    fail(argument, `request.width and request.height state ${ratio} but request.metadata.aspect_ratio is ${show(meta.aspect_ratio)}`);
+  if (has("aspect_ratio") && meta.aspect_ratio != ratio) {
+    invalid(argument, `and request.height state ${ratio} but request.metadata.aspect_ratio is ${show(meta.aspect_ratio)}`);
   }
   meta.aspect_ratio = ratio;
   delete top.width;
@@ -144,86 +160,56 @@ function translateSize(route: RouteDescription, top: Record<string, unknown>, me
 
 /** Checks a create request for `route` and prepares its images; throws InvalidArgumentError naming the field, the rule and the value. */
 export async function checkCreateRequest(route: RouteDescription, request: CreateVideoRequest): Promise<CheckedCreate> {
-  if (!isPlainObject(request)) {
-    fail("request", `request must be an object such as { model, prompt${route.image === "required" ? ", image" : ""} }`);
-  }
+  if (!isPlainObject(request)) invalid("request", `must be an object such as { model, prompt${route.image == "required" ? ", image" : ""} }`);
   const { image, metadata, ...top } = request as CreateVideoRequest & Record<string, unknown>;
-  if (typeof top.model !== "string" || top.model.trim() === "") {
-    fail("request.model", 'request.model is required (e.g. "kling-v1"): the relay refuses a create without it');
-  }
-  if (typeof top.prompt !== "string" || top.prompt.trim() === "") {
-    fail("request.prompt", "request.prompt is required and must not be blank (the relay asks for one even for image2video)");
-  }
-  const promptLength = [...top.prompt].length;
-  if (promptLength > MAX_PROMPT_LENGTH) {
-    fail("request.prompt", `request.prompt is ${promptLength} characters; Kling takes at most ${MAX_PROMPT_LENGTH}`);
-  }
-  const duration = top.duration;
-  if (duration !== undefined && (typeof duration !== "number" || !Number.isInteger(duration) || duration < 0 || duration > MAX_DURATION_S)) {
-    fail("request.duration", `request.duration must be a whole number of seconds from 0 to ${MAX_DURATION_S} (got ${String(duration)})`);
-  }
-  if (route.image === "required" && image === undefined) {
-    fail("request.image", `request.image is required for ${route.name}: a URL, base64, bytes or a Blob (on Node: openImageFile)`);
-  }
-  if (route.image === "refused" && image !== undefined) {
-    fail("request.image", `request.image is not taken by ${route.name}: the relay would make an image2video task; use createImage2VideoTask`);
-  }
-  if (metadata !== undefined && !isPlainObject(metadata)) {
-    fail("request.metadata", `request.metadata must be an object of Kling's controls (got ${show(metadata)})`);
-  }
+  checkBasics(route, top, image, metadata);
   checkTopLevel(route, top);
   // The spec's own schema, with the images as the strings they will be sent as.
   const issues = requestIssues(route.create, "post", { ...top, ...(image === undefined ? {} : { image: "" }) });
-  if (issues && issues.length) {
-    const where = issues.slice(0, 3).map((i) => `request${i.instancePath.replace(/\//g, ".")} ${i.message ?? i.keyword}`);
-    fail("request", `the request does not match the spec: ${where.join("; ")}`);
+  if (issues?.length) {
+    invalid("request", `does not match the spec: ${issues.slice(0, 3).map((i) => `request${i.instancePath.replace(/\//g, ".")} ${i.message ?? i.keyword}`).join("; ")}`);
   }
   const meta: Record<string, unknown> = { ...metadata };
   checkMetadataKeys(meta);
   checkCombinations(route, top, meta);
-  translateSize(route, top, meta);
-  if (route.image === "refused") meta.aspect_ratio ??= DEFAULT_TEXT2VIDEO_ASPECT_RATIO;
+  if (route.image == "refused") meta.aspect_ratio ??= DEFAULT_TEXT2VIDEO_ASPECT_RATIO;
   return prepareImages(top, image, meta);
 }
 
-/** A marker no caller's text can hold: a random nonce per create. */
-function markerPrefix(): string {
-  const nonce = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `xk-image-${nonce}-`;
-}
-
-/** Prepares every image of a create; those sent from bytes become markers in the fields. Masks must have the image's aspect ratio. */
+/**
+ * Prepares every image of a create; those sent from bytes become markers in the fields, each a
+ * random nonce per create that no caller's text can hold. Masks must have the image's aspect ratio.
+ */
 async function prepareImages(top: Record<string, unknown>, image: ImageInput | undefined, meta: Record<string, unknown>): Promise<CheckedCreate> {
   const images = new Map<string, ImageSource>();
-  const prefix = markerPrefix();
+  const prefix = `xk-image-${crypto.getRandomValues(new Uint32Array(2)).join("-")}-`;
   let main: ImageInfo | undefined;
-  const prepare = async (input: ImageInput, argument: string, mask: boolean): Promise<string> => {
-    const prepared = await prepareImage(input, argument);
+  const prepare = async (input: unknown, argument: string): Promise<string> => {
+    const prepared = await prepareImage(input as ImageInput, argument);
     if (prepared.kind !== "bytes") return prepared.value;
     const { width, height } = prepared.info;
-    if (mask && main && width * main.height != main.width * height) {
-      fail(argument, `${argument} is ${width}x${height} px, not the aspect ratio of request.image (${main.width}x${main.height} px): a mask must match its image`);
+    if (argument == "request.image") main = prepared.info;
+    else if (argument.endsWith("mask") && main && width * main.height != main.width * height) {
+      invalid(argument, `is ${width}x${height} px, not the aspect ratio of request.image (${main.width}x${main.height} px)`);
     }
-    if (!mask && argument == "request.image") main = prepared.info;
     const marker = prefix + images.size;
     images.set(marker, prepared.bytes);
     return marker;
   };
   const fields: Record<string, unknown> = { ...top };
-  if (image !== undefined) fields.image = await prepare(image, "request.image", false);
-  if (meta.image_tail !== undefined) meta.image_tail = await prepare(meta.image_tail as ImageInput, "request.metadata.image_tail", false);
-  if (meta.static_mask !== undefined) meta.static_mask = await prepare(meta.static_mask as ImageInput, "request.metadata.static_mask", true);
-  if (meta.dynamic_masks !== undefined) {
-    const masks: unknown[] = [];
-    for (const [i, m] of (meta.dynamic_masks as { mask: ImageInput; trajectories: unknown }[]).entries()) {
-      masks.push({ mask: await prepare(m.mask, `request.metadata.dynamic_masks[${i}].mask`, true), trajectories: m.trajectories });
-    }
-    meta.dynamic_masks = masks;
+  if (image !== undefined) fields.image = await prepare(image, "request.image");
+  for (const key of ["image_tail", "static_mask"]) {
+    if (meta[key] !== undefined) meta[key] = await prepare(meta[key], `request.metadata.${key}`);
+  }
+  const masks = meta.dynamic_masks as KlingDynamicMask[] | undefined;
+  if (masks) {
+    const sent: unknown[] = [];
+    for (const [i, m] of masks.entries()) sent.push({ mask: await prepare(m.mask, `request.metadata.dynamic_masks[${i}].mask`), trajectories: m.trajectories });
+    meta.dynamic_masks = sent;
   }
   if (present(meta).length) fields.metadata = meta;
   return { fields, images };
 }
-
 
 /** Whether request bodies can be streams here: Node, Bun and Deno send them over HTTP/1.1; browsers need HTTP/2. */
 const canStreamBodies = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";

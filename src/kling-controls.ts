@@ -113,50 +113,52 @@ export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   // Some realm's Object.prototype is the one object whose own prototype is null.
   return proto === null || Object.getPrototypeOf(proto) === null;
 };
+/** An array of `min` to `max` items that each pass `test`. */
+const listOf = (min: number, max: number, test: (item: unknown) => boolean) => (v: unknown) =>
+  Array.isArray(v) && v.length >= min && v.length <= max && v.every(test);
+/** A plain object whose own keys are all among `keys`. */
+const objectOf = (v: unknown, keys: readonly string[]): v is Record<string, unknown> => isPlainObject(v) && Object.keys(v).every((k) => keys.includes(k));
 const oneOf = (values: readonly string[]) => (v: unknown) => values.includes(v as string);
-const textUpTo = (max: number) => (v: unknown) => isString(v) && [...v].length <= max;
 const isPoint = (p: unknown): boolean => isPlainObject(p) && Object.keys(p).length == 2 && [p.x, p.y].every((c) => Number.isInteger(c) && (c as number) >= 0);
 const isCamera = (v: unknown): boolean => {
-  if (!isPlainObject(v) || !KLING_CAMERA_TYPES.includes(v.type as KlingCameraType)) return false;
-  if (Object.keys(v).some((k) => k != "type" && k != "config")) return false;
+  if (!objectOf(v, ["type", "config"]) || !KLING_CAMERA_TYPES.includes(v.type as KlingCameraType)) return false;
   if (v.type != "simple") return v.config === undefined;
   const config = v.config;
-  if (!isPlainObject(config) || Object.keys(config).some((k) => !KLING_CAMERA_AXES.includes(k as KlingCameraAxis))) return false;
+  if (!objectOf(config, KLING_CAMERA_AXES)) return false;
   const values = Object.values(config);
   return values.every((n) => isNumber(n) && n >= -10 && n <= 10) && values.filter((n) => n != 0).length == 1;
 };
+/** A rule: what the value must be, in words; its source; its test. */
+const rule = (words: string, source: string, test: (value: unknown) => boolean): ControlRule => ({ rule: words, source, test });
+/** Images: what `image` takes; the image rules are checked when they are prepared. */
+const IMAGE = rule("an image (URL, base64, data: URL, bytes or Blob)", "[D]", () => true);
 
 /**
  * The rules of Kling's controls in `metadata`, checked before a byte is sent; images (`image_tail`,
  * `static_mask`, each `dynamic_masks[].mask`) are checked by the image rules (IMAGE_RULES) as well.
  * Per-model limits, where the sources disagree, are left to Kling: a refused task is refunded.
+ * Sources: cfg_scale [D] 0-1, [S] omitempty drops 0; mode [S] default std; dynamic_masks [D] at
+ * most 6, [S] integer x and y (500 otherwise); image_tail [D] same rules as image.
  */
 export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
-  negative_prompt: { rule: "a string of at most 2,500 characters", source: "[D]", test: textUpTo(2_500) },
-  cfg_scale: {
-    rule: "a number more than 0 and at most 1 (the relay drops 0, and Kling then uses 0.5)",
-    source: "[D] 0-1; [S] omitempty drops 0",
-    test: (v) => isNumber(v) && v > 0 && v <= 1,
-  },
-  mode: { rule: `one of ${KLING_MODES.join(", ")}`, source: "[D]; [S] default std", test: oneOf(KLING_MODES) },
-  aspect_ratio: { rule: `one of ${KLING_ASPECT_RATIOS.join(", ")}`, source: "[D]", test: oneOf(KLING_ASPECT_RATIOS) },
-  camera_control: {
-    rule: `{ type, config? }: type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple, and then exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, each from -10 to 10`,
-    source: "[D]",
-    test: isCamera,
-  },
-  dynamic_masks: {
-    rule: "1 to 6 of { mask, trajectories }, each trajectory 2 or more { x, y } points in whole pixels",
-    source: "[D] at most 6; [S] integer x and y (500 otherwise)",
-    test: (v) =>
-      Array.isArray(v) && v.length >= 1 && v.length <= 6 &&
-      v.every((m) => isPlainObject(m) && Object.keys(m).length == 2 && "mask" in m && Array.isArray(m.trajectories) && m.trajectories.length >= 2 && m.trajectories.every(isPoint)),
-  },
-  callback_url: { rule: "an http(s) URL", source: "[D]", test: (v) => isString(v) && /^https?:\/\/[^\s]+$/i.test(v) },
-  external_task_id: { rule: "a non-empty string", source: "[D]", test: (v) => isString(v) && v != "" },
-  // Images: what `image` takes; the image rules are checked when they are prepared.
-  image_tail: { rule: "an image (URL, base64, data: URL, bytes or Blob)", source: "[D] same rules as image", test: () => true },
-  static_mask: { rule: "an image (URL, base64, data: URL, bytes or Blob)", source: "[D]", test: () => true },
+  negative_prompt: rule("a string of at most 2,500 characters", "[D]", (v) => isString(v) && [...v].length <= 2_500),
+  cfg_scale: rule("a number more than 0 and at most 1 (the relay drops 0)", "[D][S]", (v) => isNumber(v) && v > 0 && v <= 1),
+  mode: rule(`one of ${KLING_MODES.join(", ")}`, "[D][S]", oneOf(KLING_MODES)),
+  aspect_ratio: rule(`one of ${KLING_ASPECT_RATIOS.join(", ")}`, "[D]", oneOf(KLING_ASPECT_RATIOS)),
+  camera_control: rule(
+    `{ type, config? }: type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple: exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, from -10 to 10`,
+    "[D]",
+    isCamera,
+  ),
+  dynamic_masks: rule(
+    "1 to 6 { mask, trajectories }, each trajectory 2 or more { x, y } in whole pixels",
+    "[D][S]",
+    listOf(1, 6, (m) => isPlainObject(m) && Object.keys(m).length == 2 && "mask" in m && listOf(2, Infinity, isPoint)(m.trajectories)),
+  ),
+  callback_url: rule("an http(s) URL", "[D]", (v) => isString(v) && /^https?:\/\/[^\s]+$/i.test(v)),
+  external_task_id: rule("a non-empty string", "[D]", (v) => isString(v) && v != ""),
+  image_tail: IMAGE,
+  static_mask: IMAGE,
 };
 
 /**
@@ -164,9 +166,9 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
  * (the gateway matches keys without regard to case, so `Model_Name` is refused too). [S]
  */
 export const KLING_REFUSED_METADATA: Readonly<Record<string, string>> = {
-  model_name: "Kling would run that model while the relay bills the top-level model; use request.model",
-  duration: "the gateway needs a string there and skips its checks; use request.duration (whole seconds)",
-  model: "it would replace the model Kling runs, not the one the relay bills; use request.model",
+  model_name: "Kling would run it, but the relay bills the top-level model; use request.model",
+  duration: "the gateway skips its checks there; use request.duration (whole seconds)",
+  model: "it would replace the model Kling runs; use request.model",
   prompt: "it would replace request.prompt",
   image: "it would replace request.image",
 };
@@ -182,9 +184,9 @@ export const KLING_IMAGE2VIDEO_ONLY: readonly string[] = ["image_tail", "static_
  * unless its value is harmless. `width`/`height` are translated on text2video instead (create.ts).
  */
 export const GATEWAY_DROPPED_FIELDS: Readonly<Record<string, ControlRule>> = {
-  seed: { rule: "left out: the gateway drops it, so the video could not be reproduced", source: "[S]", test: () => false },
-  fps: { rule: "left out: the gateway drops it, and Kling picks the frame rate", source: "[S]", test: () => false },
-  n: { rule: "1: the gateway drops n and makes one video", source: "[S]", test: (v) => v === 1 },
-  response_format: { rule: '"url": the gateway drops it, and the video is always a URL', source: "[S]", test: (v) => v === "url" },
-  user: { rule: "a string (the gateway drops it; harmless)", source: "[S]", test: isString },
+  seed: rule("left out: the gateway drops it, so the video could not be reproduced", "[S]", () => false),
+  fps: rule("left out: the gateway drops it, and Kling picks the frame rate", "[S]", () => false),
+  n: rule("1: the gateway drops n and makes one video", "[S]", (v) => v === 1),
+  response_format: rule('"url": the gateway drops it; the video is always a URL', "[S]", (v) => v === "url"),
+  user: rule("a string (the gateway drops it; harmless)", "[S]", isString),
 };
