@@ -12,7 +12,7 @@ export function secretForms(key: string): string[] {
 
 /** Replaces every form of the key in `text` with [redacted]. */
 export function scrubText(text: string, forms: readonly string[]): string {
-  for (const form of forms) if (text.includes(form)) text = text.split(form).join(REDACTED);
+  for (const form of forms) text = text.split(form).join(REDACTED);
   return text;
 }
 
@@ -20,49 +20,45 @@ export function scrubText(text: string, forms: readonly string[]): string {
 export function createRedactor(key: string | null): <T>(value: T) => T {
   if (!key) return <T>(value: T): T => value;
   const forms = secretForms(key);
-  function scrub(value: unknown, seen: Map<object, unknown>): unknown {
-    if (typeof value === "string") return scrubText(value, forms);
-    if (value === null || typeof value !== "object") return value;
-    if (seen.has(value)) return seen.get(value);
-    if (value instanceof Headers) {
-      const out = new Headers();
-      value.forEach((v, k) => out.append(k, scrub(v, seen) as string));
-      return out;
-    }
-    if (value instanceof Error) {
-      seen.set(value, value);
-      if (scrubText(String(value.message), forms) === String(value.message) && scrubText(String(value.stack), forms) === String(value.stack)) {
-        const cause = (value as { cause?: unknown }).cause;
-        return cause === undefined || scrub(cause, seen) === cause ? value : new Error(value.message, { cause: scrub(cause, seen) });
+  const clean = (text: unknown): boolean => scrubText(String(text), forms) === String(text);
+  return <T>(value: T): T => {
+    const seen = new Map<object, unknown>();
+    // Plain data (a parsed body) is copied with a work list of its own, not by recursion: a hostile
+    // answer nested 100,000 levels deep must not overflow the call stack. `scrub` hands out an
+    // object's empty copy and queues it; the loop below fills the copies in.
+    const work: Array<[object, object]> = [];
+    const scrub = (value: unknown): unknown => {
+      if (typeof value == "string") return scrubText(value, forms);
+      if (value === null || typeof value != "object") return value;
+      if (seen.has(value)) return seen.get(value);
+      if (value instanceof Headers) {
+        const out = new Headers();
+        value.forEach((v, k) => out.append(k, scrub(v) as string));
+        return out;
       }
-      const copy = new Error(scrub(value.message, seen) as string, { cause: scrub((value as { cause?: unknown }).cause, seen) });
-      copy.name = value.name;
-      copy.stack = scrub(value.stack, seen) as string;
-      return copy;
-    }
-    // Plain data (a parsed body) is walked with a stack of its own: a hostile answer nested
-    // 100,000 levels deep must not overflow the call stack.
-    const root: Record<string, unknown> = Array.isArray(value) ? ([] as unknown as Record<string, unknown>) : {};
-    seen.set(value, root);
-    const work: Array<[object, Record<string, unknown>]> = [[value, root]];
-    for (let item = work.pop(); item; item = work.pop()) {
-      const [source, out] = item;
-      for (const [k, v] of Object.entries(source)) {
-        let copy: unknown;
-        if (v === null || typeof v !== "object" || v instanceof Headers || v instanceof Error || seen.has(v)) {
-          copy = scrub(v, seen);
-        } else {
-          copy = Array.isArray(v) ? [] : {};
-          seen.set(v, copy);
-          work.push([v, copy as Record<string, unknown>]);
+      if (value instanceof Error) {
+        seen.set(value, value);
+        const { message, stack, cause } = value as Error & { cause?: unknown };
+        if (clean(message) && clean(stack)) {
+          const scrubbed = scrub(cause);
+          return scrubbed === cause ? value : new Error(message, { cause: scrubbed });
         }
-        // Defined, not assigned: JSON.parse makes "__proto__" an own key, and assigning it would
-        // swap the copy's prototype instead (the key gone, its contents inherited).
-        Object.defineProperty(out, k, { value: copy, writable: true, enumerable: true, configurable: true });
+        const copy = new Error(scrub(message) as string, { cause: scrub(cause) });
+        copy.name = value.name;
+        copy.stack = scrub(stack) as string;
+        return copy;
       }
+      const copy = Array.isArray(value) ? [] : {};
+      seen.set(value, copy);
+      work.push([value, copy]);
+      return copy;
+    };
+    const out = scrub(value);
+    for (let item = work.pop(); item; item = work.pop()) {
+      // Defined, not assigned: JSON.parse makes "__proto__" an own key, and assigning it would
+      // swap the copy's prototype instead (the key gone, its contents inherited).
+      for (const [k, v] of Object.entries(item[0])) Object.defineProperty(item[1], k, { value: scrub(v), writable: true, enumerable: true, configurable: true });
     }
-    return root;
-  }
-  // A string (the common case: a body) needs no cycle guard.
-  return <T>(value: T): T => (typeof value === "string" ? scrub(value, undefined as never) : scrub(value, new Map())) as T;
+    return out as T;
+  };
 }
