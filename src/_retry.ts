@@ -9,21 +9,21 @@ const BASE_DELAY_MS = 500;
 /** Backoff never grows past this. */
 const MAX_DELAY_MS = 8_000;
 
-/** Methods that are safe to send twice. */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+/** Methods that are safe to send twice (upper case). */
+const IDEMPOTENT = /^(GET|HEAD|OPTIONS|PUT|DELETE|TRACE)$/;
+
+/** A header's plain number: digits, maybe with a fraction. */
+const NUMBER = /^\d+(\.\d+)?$/;
 
 /** Parses `retry-after-ms`, then `Retry-After` (seconds or an HTTP date); undefined when absent or invalid. */
 export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms.trim());
-  const value = headers.get("retry-after")?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const ms = headers.get("retry-after-ms")?.trim() ?? "";
+  if (NUMBER.test(ms)) return Number(ms);
+  const value = headers.get("retry-after")?.trim() ?? "";
+  if (NUMBER.test(value)) return Number(value) * 1000;
   // An HTTP date names its day and month; anything else ("-5", "1e3") is not one, whatever Date.parse thinks.
-  if (!/[a-z]/i.test(value)) return undefined;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
+  const date = /[a-z]/i.test(value) ? Date.parse(value) : NaN;
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** Whether an HTTP answer with this status is worth another attempt. */
@@ -38,7 +38,7 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Whether a request with this method may be retried at all. */
 export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT.has(method.toUpperCase());
+  return IDEMPOTENT.test(method.toUpperCase());
 }
 
 /** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 8 s, each shortened by up to 25%. */
@@ -63,7 +63,7 @@ export function retryDelayMs(retry: number, headers: Headers): number | undefine
  * Codes of a connection that was never made, so not one byte of the request left: refused, no
  * such host, DNS failing, connect timed out (undici's, before any byte of the request).
  */
-const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
+const NEVER_CONNECTED = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|UND_ERR_CONNECT_TIMEOUT)$/;
 
 /**
  * Whether a failed attempt surely sent nothing: its error chain names a connection that was never
@@ -73,7 +73,7 @@ export function neverConnected(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
+    if (typeof code === "string" && NEVER_CONNECTED.test(code)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
