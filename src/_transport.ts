@@ -52,8 +52,8 @@ export interface Answer {
   headers: Headers;
   /** The URL that answered. */
   url: string;
-  /** The body as read (decoded, under the cap); absent when streamed. */
-  bytes?: Uint8Array;
+  /** The body as read (decoded, under the cap); absent when streamed. An httpGet's answer is one as it is. */
+  body?: Uint8Array;
   /** The Response itself, its body unread, when the caller asked for a stream. */
   stream?: Response;
 }
@@ -69,7 +69,7 @@ export const isOk = (answer: { status: number }): boolean => answer.status >= 20
 
 /** An answer as a Response a caller can read: the streamed one, or one rebuilt around the bytes read. */
 export function responseOf(answer: Answer): Response {
-  return answer.stream ?? new BufferedResponse(answer.status, answer.statusText, answer.headers, answer.url, answer.bytes!);
+  return answer.stream ?? new BufferedResponse(answer.status, answer.statusText, answer.headers, answer.url, answer.body!);
 }
 
 /** Statuses whose answers carry no body (a Response refuses one for them). */
@@ -119,7 +119,11 @@ async function readCapped(response: Response, limit: number, cancel: () => void)
     chunks.push(chunk.value);
   }
   const bytes = new Uint8Array(size);
-  for (let i = 0, offset = 0; i < chunks.length; offset += chunks[i]!.byteLength, i++) bytes.set(chunks[i]!, offset);
+  size = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, size);
+    size += chunk.byteLength;
+  }
   return bytes;
 }
 
@@ -130,13 +134,11 @@ async function readCapped(response: Response, limit: number, cancel: () => void)
  */
 let createRedirect: "error" | "manual" | undefined;
 export function redirectMode(): "error" | "manual" {
-  if (createRedirect === undefined) {
-    try {
-      new Request("http://localhost/", { redirect: "error" });
-      createRedirect = "error";
-    } catch {
-      createRedirect = "manual";
-    }
+  try {
+    // A Request built with "error" says "error"; workerd throws instead.
+    createRedirect ??= new Request("http://localhost/", { redirect: "error" }).redirect as "error";
+  } catch {
+    createRedirect = "manual";
   }
   return createRedirect;
 }
@@ -155,78 +157,76 @@ export function describeCause(error: unknown): string {
   return parts.length ? [...new Set(parts)].join(": ") : "connection error";
 }
 
-/**
- * One attempt's request, as fetch takes it. A body can be sent once: an attempt after the first
- * sends the body made afresh (`remake`), or else a copy of the Request kept while more may follow.
- */
-async function outgoing(input: Request | string, init: SendInit, signal: AbortSignal, options: SendOptions, n: number, last: boolean): Promise<[Request | string, RequestInit]> {
-  const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal };
-  if (!(typeof input === "string" ? init.body : input.body)) return [input, sent];
-  // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
-  // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
-  sent.window = null;
-  if (options.remake) {
-    if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
-    return [input, sent];
-  }
-  return [last || typeof input === "string" ? input : input.clone(), sent];
-}
-
 /** Builds the function that sends every request of one client. */
 export function createTransport(deps: TransportDeps): Send {
-  /** Runs one attempt: fetch (or httpGet) plus the body, under the attempt's own timeout and the caller's signal. */
-  async function attempt(input: Request | string, init: SendInit, method: string, url: string, policy: RequestPolicy, signal: AbortSignal | undefined, options: SendOptions, n: number): Promise<Answer> {
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener("abort", onAbort);
-    const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
+  return async (input, init, policy, signal, options = {}) => {
+    // What the request says, read from its init beside a URL or from the Request itself.
+    const asked: { method?: string; body?: unknown; redirect?: string } = typeof input === "string" ? init : input;
+    const method = asked.method ?? "GET";
+    const url = typeof input === "string" ? input : input.url;
+    const where = (): string => `${method} ${new URL(url).pathname}`;
     // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
     // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
     const oddStatus = (status: number, headers: Headers): APIError => new APIError({ status, headers: deps.redact(headers), body: "", method, path: new URL(url).pathname });
-    let streaming = false;
-    try {
-      if (options.httpGet && deps.httpGet && method === "GET") {
-        const headers = typeof input === "string" ? (init.headers ?? {}) : Object.fromEntries(input.headers);
-        const got = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
-        if (got.status > 599) throw oddStatus(got.status, got.headers);
-        return { status: got.status, statusText: got.statusText, headers: got.headers, url: got.url, bytes: got.body };
-      }
-      const last = n >= (policy.create || isIdempotent(method) ? policy.maxRetries : 0);
-      const [request, sent] = await outgoing(input, init, controller.signal, options, n, last);
-      const response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
-      const { status, statusText, headers } = response;
-      // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
-      const redirected = (typeof input === "string" ? init.redirect : input.redirect) === "manual" && policy.create && status >= 300 && status < 400;
-      if (status > 599 || redirected) {
-        response.body?.cancel().catch(() => {});
-        throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, headers);
-      }
-      const answer: Answer = { status, statusText, headers, url: response.url || url };
-      if (options.stream && response.ok) {
-        // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
-        streaming = true;
-        return { ...answer, stream: response };
-      }
-      // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-      answer.bytes = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
-      return answer;
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (error instanceof KlingError) throw error;
-      const where = `${method} ${new URL(url).pathname}`;
-      if (controller.signal.reason === TIMED_OUT) throw new APIConnectionTimeoutError(`${where} timed out after ${policy.timeoutMs} ms`);
-      const cause = deps.redact(error);
-      throw new APIConnectionError(`${where} failed: ${describeCause(cause)}`, { cause });
-    } finally {
-      clearTimeout(timer);
-      // A streamed body stays tied to the caller's signal; everything else lets go of it now.
-      if (!streaming) signal?.removeEventListener("abort", onAbort);
-    }
-  }
 
-  return async (input, init, policy, signal, options = {}) => {
-    const method = typeof input === "string" ? (init.method ?? "GET") : input.method;
-    const url = typeof input === "string" ? input : input.url;
+    /** Runs attempt `n`: fetch (or httpGet) plus the body, under the attempt's own timeout and the caller's signal. */
+    async function attempt(n: number): Promise<Answer> {
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort(signal?.reason);
+      signal?.addEventListener("abort", onAbort);
+      const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
+      let streaming = false;
+      try {
+        if (options.httpGet && deps.httpGet && method === "GET") {
+          const headers = typeof input === "string" ? (init.headers ?? {}) : Object.fromEntries(input.headers);
+          const got = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
+          if (got.status > 599) throw oddStatus(got.status, got.headers);
+          return got;
+        }
+        // One attempt's request. A body can be sent once: an attempt after the first sends the body
+        // made afresh (`remake`), or else a copy of the Request kept while more attempts may follow.
+        const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal: controller.signal };
+        let request = input;
+        if (asked.body) {
+          // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
+          // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
+          sent.window = null;
+          if (options.remake) {
+            if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
+          } else if (typeof input !== "string" && n < (policy.create || isIdempotent(method) ? policy.maxRetries : 0)) {
+            request = input.clone();
+          }
+        }
+        const response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
+        const { status, statusText, headers } = response;
+        // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
+        const redirected = asked.redirect === "manual" && policy.create && status >= 300 && status < 400;
+        if (status > 599 || redirected) {
+          response.body?.cancel().catch(() => {});
+          throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, headers);
+        }
+        const answer: Answer = { status, statusText, headers, url: response.url || url };
+        if (options.stream && response.ok) {
+          // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
+          streaming = true;
+          return { ...answer, stream: response };
+        }
+        // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
+        answer.body = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
+        return answer;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (error instanceof KlingError) throw error;
+        if (controller.signal.reason === TIMED_OUT) throw new APIConnectionTimeoutError(`${where()} timed out after ${policy.timeoutMs} ms`);
+        const cause = deps.redact(error);
+        throw new APIConnectionError(`${where()} failed: ${describeCause(cause)}`, { cause });
+      } finally {
+        clearTimeout(timer);
+        // A streamed body stays tied to the caller's signal; everything else lets go of it now.
+        if (!streaming) signal?.removeEventListener("abort", onAbort);
+      }
+    }
+
     // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
     const fate = (error: unknown): unknown =>
       policy.create && error instanceof KlingError && !neverConnected(error) ? markMayHaveCreatedTask(error) : error;
@@ -235,11 +235,11 @@ export function createTransport(deps: TransportDeps): Send {
       let answer: Answer | undefined;
       let failure: unknown;
       try {
-        answer = await attempt(input, init, method, url, policy, signal, options, n);
+        answer = await attempt(n);
       } catch (error) {
         // Aborted on its way: a create may have reached the relay (nothing tells that it did not).
         if (signal?.aborted && policy.create) {
-          throw markMayHaveCreatedTask(new APIUserAbortError(`${method} ${new URL(url).pathname} was aborted after it was sent`, { cause: signal.reason }));
+          throw markMayHaveCreatedTask(new APIUserAbortError(`${where()} was aborted after it was sent`, { cause: signal.reason }));
         }
         if (signal?.aborted || !(error instanceof APIConnectionError)) throw fate(error);
         failure = error;

@@ -49,8 +49,6 @@ export interface KlingClient extends Client<paths> {
   withOptions(options: KlingClientOptions): KlingClient;
 }
 
-const METHODS = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"] as const;
-
 /** Creates a client; reads XIEXUS_API_KEY / XIEXUS_BASE_URL when the options do not say. Throws InvalidArgumentError on bad options. */
 export function createKlingClient(options?: KlingClientOptions): KlingClient {
   return build(checkOptionsObject(options), []);
@@ -68,8 +66,9 @@ export function routeHelpersOf(client: KlingClient, route: RouteDescription | Ro
 
 function build(options: KlingClientOptions, middlewares: Middleware[]): KlingClient {
   const resolved = resolveOptions(options);
-  const redact = createRedactor(resolved.apiKey);
-  const keyForms = resolved.apiKey === null ? [] : secretForms(resolved.apiKey);
+  const key = resolved.apiKey;
+  const redact = createRedactor(key);
+  const keyForms = key ? secretForms(key) : [];
   const send = createTransport({ fetch: resolved.fetch, httpGet: resolved.httpGet, redact });
   const clientPolicy: RequestPolicy = {
     timeoutMs: resolved.timeoutMs,
@@ -78,15 +77,14 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   };
   // openapi-fetch's fetch: a raw call asking for a stream gets the body unread (the transport must know before it reads).
   const rawFetch = (stream: boolean) => (request: Request) => send(request, {}, clientPolicy, request.signal, { stream }).then(responseOf);
-  const bufferFetch = rawFetch(false);
   const streamFetch = rawFetch(true);
-  const authorization = resolved.apiKey === null ? null : `Bearer ${resolved.apiKey}`;
-  const headers: Record<string, string> = authorization === null ? resolved.headers : { ...resolved.headers, Authorization: authorization };
+  // The key is null (a proxy adds it) or a non-empty string.
+  const authorization = key && `Bearer ${key}`;
 
-  const client = createClient<paths>({ baseUrl: resolved.baseUrl, fetch: bufferFetch, headers: resolved.headers });
+  const client = createClient<paths>({ baseUrl: resolved.baseUrl, fetch: rawFetch(false), headers: resolved.headers });
   client.use({
     onRequest({ request }) {
-      if (authorization !== null) request.headers.set("Authorization", authorization);
+      if (authorization) request.headers.set("Authorization", authorization);
     },
     // Runs after every middleware added with `use` (openapi-fetch runs onResponse last-added first).
     async onResponse({ request, response, schemaPath, options }) {
@@ -111,16 +109,12 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     },
   });
   const added = [...middlewares];
-  if (added.length) client.use(...added);
+  client.use(...added);
 
   type Call = (url: never, init?: { parseAs?: string; fetch?: unknown }) => Promise<unknown>;
-  const raw = client as unknown as Record<(typeof METHODS)[number], Call>;
-  const kling: Record<string, unknown> = { ...client };
-  for (const method of METHODS) {
-    kling[method] = (url: never, init?: { parseAs?: string; fetch?: unknown }) =>
-      raw[method](url, init?.parseAs === "stream" && !init.fetch ? { ...init, fetch: streamFetch } : init);
-  }
-  Object.assign(kling, {
+  const raw = client as unknown as Record<string, Call>;
+  const kling: Record<string, unknown> = {
+    ...client,
     use(...more: Middleware[]) {
       added.push(...more);
       client.use(...more);
@@ -135,13 +129,19 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
     withOptions(overrides: KlingClientOptions) {
       return build({ ...options, ...checkOptionsObject(overrides) }, added);
     },
-  });
+  };
+  // The HTTP methods (GET, POST, ...: openapi-fetch's upper-case keys): a raw call asking for a
+  // stream, with no fetch of its own, gets the transport's streaming fetch.
+  for (const method of Object.keys(client).filter((name) => /^[A-Z]+$/.test(name))) {
+    kling[method] = (url: never, init?: { parseAs?: string; fetch?: unknown }) =>
+      raw[method]!(url, init?.parseAs === "stream" && !init.fetch ? { ...init, fetch: streamFetch } : init);
+  }
   // Each route's helpers, under the names its description gives them (createImage2VideoTask, ...).
+  const headers = authorization ? { ...resolved.headers, Authorization: authorization } : resolved.headers;
   const context = { resolved, redact, send, clientPolicy, middlewares: added, headers };
   for (const route of Object.values(ROUTES)) {
     const helpers = routeHelpers(route, context);
-    const names = helperNames(route);
-    for (const role of Object.keys(names) as HelperRole[]) kling[names[role]] = helpers[role];
+    for (const [role, name] of Object.entries(helperNames(route))) kling[name] = helpers[role as HelperRole];
   }
   return kling as unknown as KlingClient;
 }

@@ -5,7 +5,7 @@
 // they are), then the transport; its answer is read once, here and in src/_validate.ts.
 import type { Middleware } from "openapi-fetch";
 import { buildCreateBody, checkCreateRequest } from "./create.js";
-import { APIError, InvalidArgumentError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
+import { APIError, invalid, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
 import {
   checkDuration,
   checkFunction,
@@ -125,7 +125,7 @@ async function call(
       const result: unknown = await m[kind]({ ...params, request: input as Request, ...more } as never);
       if (result instanceof Request) input = result;
       if (result instanceof Error) error = result;
-      if (result instanceof Response && result !== given) given = result;
+      if (result instanceof Response) given = result;
       if (given && kind !== "onResponse") return;
     }
   };
@@ -142,7 +142,7 @@ async function call(
   }
   const head = given && given !== shown ? given : answer!;
   // Scrubbed before anything parses it, so no error built from the body can carry the key back out.
-  const text = ctx.redact(head === given ? await given.text() : decoder.decode(answer!.bytes));
+  const text = ctx.redact(head === given ? await given.text() : decoder.decode(answer!.body));
   return { status: head.status, headers: head.headers, url: head.url || url, text };
 }
 
@@ -155,23 +155,24 @@ function parseErrorText(text: string): unknown {
   }
 }
 
-/** Checks a call's options and merges them into the client's policy. */
-function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): { call: GetTaskOptions; policy: RequestPolicy } {
+/** Checks a call's options and merges them into the client's policy (whose own have no `retryRateLimit`). */
+function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): [GetTaskOptions, RequestPolicy] {
   const call = checkOptionsObject(given);
   checkSignal(call.signal);
   if (call.validation !== undefined) checkValidation(call.validation);
-  if (call.retryRateLimit !== undefined && typeof call.retryRateLimit !== "boolean") {
-    throw new InvalidArgumentError("retryRateLimit", `retryRateLimit must be a boolean, got ${typeof call.retryRateLimit}`);
-  }
+  const { timeoutMs, maxRetries, retryRateLimit } = call;
+  if (retryRateLimit !== undefined && typeof retryRateLimit !== "boolean") invalid("retryRateLimit", `must be a boolean, got ${typeof retryRateLimit}`);
   // The common case keeps the base policy itself.
-  if (call.timeoutMs === undefined && call.maxRetries === undefined && call.retryRateLimit === undefined) return { call, policy: base };
-  const policy: RequestPolicy = {
-    ...base,
-    timeoutMs: call.timeoutMs === undefined ? base.timeoutMs : checkDuration("timeoutMs", call.timeoutMs, true),
-    maxRetries: call.maxRetries === undefined ? base.maxRetries : checkRetries(call.maxRetries),
-    retryRateLimit: call.retryRateLimit ?? base.retryRateLimit,
-  };
-  return { call, policy };
+  if (timeoutMs === undefined && maxRetries === undefined && retryRateLimit === undefined) return [call, base];
+  return [
+    call,
+    {
+      ...base,
+      timeoutMs: timeoutMs === undefined ? base.timeoutMs : checkDuration("timeoutMs", timeoutMs, true),
+      maxRetries: maxRetries === undefined ? base.maxRetries : checkRetries(maxRetries),
+      retryRateLimit,
+    },
+  ];
 }
 
 /** Builds the helpers of `route` over the client's context. */
@@ -182,26 +183,30 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
   const notFoundHint = `; not found on ${route.name} (${elsewhere.map((other) => `for a task made on ${other.name}, use ${helperNames(other).get}`).join("; ")})`;
 
-  /** The APIError subclass an answer stands for; a not-found one names the other routes' getters. */
+  /** The APIError an answer stands for (TaskNotFoundError when `notFound` says so), its headers scrubbed. */
   function apiError({ status, headers, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {
     const init = { status, headers: redact(headers), method, path: new URL(url).pathname, body };
-    const error = notFound ? new TaskNotFoundError(init) : APIError.generate(init);
-    if (error instanceof TaskNotFoundError && method === "GET") error.message += notFoundHint;
-    return error;
+    return notFound ? new TaskNotFoundError(init) : APIError.generate(init);
   }
 
   async function getTask(id: string, given: GetTaskOptions | undefined): Promise<VideoTaskResult> {
-    const { call: options, policy } = callPolicy(ctx.clientPolicy, given);
+    const [options, policy] = callPolicy(ctx.clientPolicy, given);
     const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, options.signal);
     const { status, text } = reply;
-    if (!isOk(reply)) throw apiError(reply, "GET", parseErrorText(text));
-    const task = parseTaskBody(text, status, options.validation ?? resolved.validation, route.task);
-    if (task === NOT_FOUND) throw apiError(reply, "GET", JSON.parse(text), true);
-    return task;
+    const ok = isOk(reply);
+    if (ok) {
+      const task = parseTaskBody(text, status, options.validation ?? resolved.validation, route.task);
+      if (task !== NOT_FOUND) return task;
+    }
+    // An error status, or a 2xx carrying the relay's task_not_exist (a not-found, whatever its status).
+    const error = apiError(reply, "GET", parseErrorText(text), ok);
+    // A not-found names the other routes' getters.
+    if (error instanceof TaskNotFoundError) error.message += notFoundHint;
+    throw error;
   }
 
   async function createTask(request: CreateVideoRequest, given: CreateTaskOptions | undefined): Promise<CreatedTask> {
-    const { call: options, policy } = callPolicy(createPolicy, given);
+    const [options, policy] = callPolicy(createPolicy, given);
     // Everything is checked, and the image read, before a byte is sent.
     const body = buildCreateBody(await checkCreateRequest(route, request));
     const init: SendInit = { method: "POST", headers: { ...ctx.headers, "Content-Type": "application/json" }, body: await body.make(), duplex: "half", redirect: redirectMode() };
@@ -231,7 +236,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   }
 
   const helpers: RouteHelpers = {
-    create: (request, options) => createTask(request, options),
+    create: createTask,
     get: async (taskId, options) => getTask(checkTaskId(taskId), options),
     wait: async (taskId, options) => {
       const id = checkTaskId(taskId);
