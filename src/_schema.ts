@@ -23,15 +23,16 @@ const keysOf = Object.keys;
 const own = Object.hasOwn;
 /** Whether a value is a JSON object (not null, not an array). */
 export const isObject = (d: unknown): d is Obj => typeof d == "object" && !!d && !isArray(d);
-const esc = (k: string | number): string => (/[~/]/.test("" + k) ? String(k).replace(/~/g, "~0").replace(/\//g, "~1") : "" + k);
-const is = (t: string, d: unknown): boolean =>
-  t == "integer" ? Number.isInteger(d) : t == "null" ? d === null : t == "array" ? isArray(d) : t == "object" ? isObject(d) : typeof d == t;
+const esc = (k: string): string => k.replace(/~/g, "~0").replace(/\//g, "~1");
+/** A value's JSON type: typeof, with null and arrays told apart from objects. */
+const typeOf = (d: unknown): string => (d === null ? "null" : isArray(d) ? "array" : typeof d);
+const is = (t: string, d: unknown): boolean => typeOf(d) == t || (t == "integer" && Number.isInteger(d));
 
 /** JSON equality (what enum, const and uniqueItems compare with). */
 const equal = (a: unknown, b: unknown): boolean =>
   a === b ||
-  (typeof a == "object" && typeof b == "object" && !!a && !!b && isArray(a) == isArray(b) &&
-    keysOf(a).length == keysOf(b).length && keysOf(a).every((k) => own(b, k) && equal((a as Obj)[k], (b as Obj)[k])));
+  typeof a == "object" && !!a && typeOf(a) == typeOf(b) &&
+    keysOf(a).length == keysOf(b as Obj).length && keysOf(a).every((k) => own(b as Obj, k) && equal((a as Obj)[k], (b as Obj)[k]));
 
 /** Size limits by keyword: the type they apply to and how the size is counted. */
 const SIZE: Record<string, [string, (d: never) => number]> = {
@@ -41,8 +42,8 @@ const SIZE: Record<string, [string, (d: never) => number]> = {
 };
 
 function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
-  const fail = (keyword: string, params: Obj, message = "must satisfy " + keyword, where = at): number =>
-    out.push({ instancePath: where, schemaPath: sp + "/" + keyword, keyword, params, message });
+  const fail = (keyword: string, params: Obj, message = "must satisfy " + keyword): number =>
+    out.push({ instancePath: at, schemaPath: sp + "/" + keyword, keyword, params, message });
   if (schema === false) fail("false schema", {});
   const sub = (path: string, s: unknown, data: unknown, where = at, into = out): void =>
     check(defs, s as Schema, data, where, sp + "/" + path, into);
@@ -55,7 +56,7 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
     const v = (schema as Obj)[k] as never;
     const list = v as unknown[];
     // minLength / maxLength, minItems / maxItems, minProperties / maxProperties.
-    const size = k[0] == "m" && /^m(in|ax)[LIP]/.test(k) ? SIZE[k.slice(3)] : undefined;
+    const size = /^m(in|ax)[LIP]/.test(k) ? SIZE[k.slice(3)] : undefined;
     if (k == "$ref") check(defs, defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
       if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
