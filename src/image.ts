@@ -86,7 +86,7 @@ function jpegSize(bytes: Uint8Array, argument: string, partial: boolean): [numbe
     // Start of frame (baseline, progressive, lossless, arithmetic...): not C4 (DHT), C8, CC (DAC).
     const sof = marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker);
     // A frame header holds its length (2), precision (1), height (2) and width (2).
-    if (length < (sof ? 8 : 2)) return damaged(`segment length ${length} at byte ${i}`);
+    if (length < (sof ? 8 : 2)) return damaged(`segment length ${length}`);
     if (sof) return i + 7 > n ? damaged(ends) : [u16(bytes, i + 5), u16(bytes, i + 3)];
     i += length;
   }
@@ -96,15 +96,13 @@ function jpegSize(bytes: Uint8Array, argument: string, partial: boolean): [numbe
  * Reads an image's format and dimensions from its bytes and checks them against `IMAGE_RULES`.
  * Throws an `InvalidArgumentError` (its `argument` is the one given) naming the rule and the value.
  */
-export function inspectImage(bytes: Uint8Array, argument = "image"): ImageInfo {
-  return inspectHead(bytes, bytes.length, argument, false)!;
-}
-
+export function inspectImage(bytes: Uint8Array, argument?: string): ImageInfo;
 /**
  * `inspectImage` over the first bytes of a file of `size` bytes; undefined when `partial` (more of
  * the file exists) and the header lies past them.
  */
-function inspectHead(bytes: Uint8Array, size: number, argument: string, partial: boolean): ImageInfo | undefined {
+export function inspectImage(bytes: Uint8Array, argument: string, size: number, partial: boolean): ImageInfo | undefined;
+export function inspectImage(bytes: Uint8Array, argument = "image", size = bytes.length, partial = false): ImageInfo | undefined {
   checkImageSize(size, argument);
   if (!size) invalid(argument, `is empty (0 bytes)${ACCEPTS}`);
   const head = String.fromCharCode(...bytes.subarray(0, 512));
@@ -137,8 +135,8 @@ function inspectHead(bytes: Uint8Array, size: number, argument: string, partial:
   if (long > IMAGE_RULES.maxAspectRatio) {
     let digits = 2;
     // A ratio just past the limit must not print as the limit itself.
-    while (Number(long.toFixed(digits)) === IMAGE_RULES.maxAspectRatio) digits++;
-    const text = Number(long.toFixed(digits));
+    while (+long.toFixed(digits) === IMAGE_RULES.maxAspectRatio) digits++;
+    const text = +long.toFixed(digits);
     invalid(argument, `aspect ratio is ${width < height ? `1:${text}` : `${text}:1`} (${width}x${height} px); it must be between 1:2.5 and 2.5:1`);
   }
   return { format: format as ImageInfo["format"], width, height, bytes: size };
@@ -164,9 +162,9 @@ export async function inspectBlob(blob: Blob, argument = "image"): Promise<Image
     try {
       head = new Uint8Array(await blob.slice(0, n).arrayBuffer());
     } catch (error) {
-      return invalid(argument, `cannot be read (${error instanceof Error ? error.message : String(error)})`);
+      return invalid(argument, `cannot be read (${String((error as Error)?.message ?? error)})`);
     }
-    info = inspectHead(head, blob.size, argument, n < blob.size);
+    info = inspectImage(head, argument, blob.size, n < blob.size);
   }
   inspected.set(blob, info);
   return info;
@@ -269,32 +267,20 @@ export function startSending(): () => void {
   };
 }
 
-/** A Blob's bytes in pieces: its own reader when it has one, else its stream. */
-async function* blobPieces(blob: PieceReadingBlob): AsyncGenerator<Uint8Array> {
-  const own = blob[READ_PIECES];
-  if (typeof own === "function") return yield* own.call(blob, pieceBytes);
-  const reader = blob.stream().getReader();
-  let done = false;
-  try {
-    for (;;) {
-      const next = await reader.read();
-      if ((done = next.done)) return;
-      yield next.value;
-    }
-  } finally {
-    // Stopped early (the request failed): let go of the file.
-    if (!done) await reader.cancel().catch(() => {});
-  }
-}
 
 /**
  * The standard base64 of a Blob, in pieces, read as they are asked for: a file-backed Blob (Node's
  * `openImageFile`) is never held whole. Each piece is encoded before the next is read (a reused
  * buffer may be overwritten); up to 2 bytes left over from a piece (not a multiple of 3) wait for the next.
  */
-export async function* base64FromBlob(blob: Blob): AsyncGenerator<string> {
+export async function* base64FromBlob(blob: PieceReadingBlob): AsyncGenerator<string> {
+  const own = blob[READ_PIECES];
+  if (typeof own !== "function") {
+    for (let at = 0, n = 0; at < blob.size; at += n) yield base64Piece(new Uint8Array(await blob.slice(at, at + (n = pieceBytes())).arrayBuffer()));
+    return;
+  }
   let carry = new Uint8Array(0);
-  for await (const piece of blobPieces(blob)) {
+  for await (const piece of own.call(blob, pieceBytes)) {
     let bytes = piece;
     if (carry.length) {
       bytes = new Uint8Array(carry.length + piece.length);
@@ -351,30 +337,33 @@ export async function prepareImage(input: ImageInput, argument = "image"): Promi
   if (isBlob(input)) return { kind: "bytes", bytes: input, info: await inspectBlob(input, argument) };
   let bytes: Uint8Array;
   if (typeof input === "string") {
-    if (input.trim() === "") invalid(argument, "is an empty string; pass an http(s) URL, base64, or the image's bytes");
+    if (input.trim() === "") invalid(argument, "is an empty string; pass a URL, base64 or bytes");
     if (/^https?:\/\//i.test(input)) return { kind: "url", value: input };
     const data = parseDataUrl(input, argument);
     if (!data) {
       // A local file path, not a URL or base64. Base64 starting with "/" is a JPEG's ("/9j/"), so
       // other "/" starts are paths. (A data: URL never looks like one: it is refused below.)
-      if (/^(\.{1,2}[\\/]|~|[a-z]:[\\/]|\\\\|(?![a-z][a-z\d+.-]*:)[^]*\.(png|jpe?g)$)/i.test(input) || /^\/(?!9j\/)/.test(input)) {
+      const scheme = SCHEME.exec(input)?.[1];
+      if (/^(\.{1,2}[\\/]|~|[a-z]:[\\/]|\\\\)/i.test(input) || /^\/(?!9j\/)/.test(input) || (!scheme && /\.(png|jpe?g)$/i.test(input))) {
         invalid(argument, `looks like a file path (${show(input)}), not a URL or base64; ${NODE_HINT}`);
       }
-      const scheme = SCHEME.exec(input)?.[1];
       if (scheme) {
         invalid(argument, /^data$/i.test(scheme)
           ? "is a data: URL but not data:image/<type>;base64,<payload>"
-          : `is a ${scheme}: URL; the relay takes an http(s) URL or base64 (${NODE_HINT})`);
+          : `is a ${scheme}: URL; pass an http(s) URL or base64 (${NODE_HINT})`);
       }
       const bad = /[^a-z\d+/=\r\n]/i.exec(input);
       if (bad) invalid(argument, `is not an http(s) URL, a data:image URL or base64 (it has ${show(bad[0])} at index ${bad.index})`);
       return { kind: "base64", value: input };
     }
     bytes = data;
-  } else if (input instanceof Uint8Array || isArrayBuffer(input)) {
-    bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   } else {
-    return invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
+    bytes =
+      input instanceof Uint8Array
+        ? input
+        : isArrayBuffer(input)
+          ? new Uint8Array(input)
+          : invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
   }
   return { kind: "bytes", bytes, info: inspectImage(bytes, argument) };
 }
