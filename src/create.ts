@@ -43,29 +43,34 @@ export interface CheckedCreate {
   images: Map<string, ImageSource>;
 }
 
-/** Fails naming the field, what it must be (`words`) and the value, unless `ok`. */
-function check(argument: string, ok: boolean, words: string, value: unknown): void {
-  if (!ok) invalid(argument, `${words} (got ${show(value)})`);
+/** Fails naming `request.<field>` as the argument and, after it, `rest`. */
+function fail(field: string, rest: string): never {
+  return invalid(`request.${field}`, rest);
 }
 
-/** Fails naming the field, the rule and the value when `value` breaks `rule`. */
-function checkRule(argument: string, rule: Pick<ControlRule, "rule" | "test">, value: unknown): void {
-  check(argument, rule.test(value), `must be ${rule.rule}`, value);
+/** Fails naming `request.<field>`, what it must be (`words`) and the value, unless `ok`. */
+function check(field: string, ok: boolean, words: string, value: unknown): void {
+  if (!ok) fail(field, `${words} (got ${show(value)})`);
+}
+
+/** Fails naming `request.<field>`, the rule and the value when `value` breaks `rule`. */
+function checkRule(field: string, rule: Pick<ControlRule, "rule" | "test">, value: unknown): void {
+  check(field, rule.test(value), `must be ${rule.rule}`, value);
 }
 
 /** Whether a value survives JSON as it is: no bytes, Blob, Date, function, NaN or class instance hiding in it. */
 function isJson(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value == "string" || typeof value == "boolean") return true;
-  if (typeof value == "number") return Number.isFinite(value);
-  if (depth > 64 || typeof value != "object") return false;
-  return (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1));
+  if (typeof value == "object") {
+    return value === null || (depth <= 64 && (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1)));
+  }
+  return typeof value == "number" ? Number.isFinite(value) : typeof value == "string" || typeof value == "boolean";
 }
 
 /** The rule of a metadata key that is not one of Kling's controls: sent untouched, so it must be JSON. */
-const PLAIN_JSON = { rule: "plain JSON; image bytes go only in image_tail, static_mask or dynamic_masks[].mask", test: (v: unknown) => isJson(v) };
+const PLAIN_JSON = { rule: "plain JSON (images go in image_tail, static_mask or dynamic_masks)", test: isJson };
 
 /** Why width/height or aspect_ratio is refused on image2video. */
-const FOLLOWS_IMAGE = "is for text2video: an image2video video follows its image's aspect ratio";
+const FOLLOWS_IMAGE = "is for text2video: image2video follows its image";
 
 /** Own keys whose value is not undefined (JSON leaves those out). */
 const present = (o: Record<string, unknown>): string[] => Object.keys(o).filter((k) => o[k] !== undefined);
@@ -73,49 +78,43 @@ const present = (o: Record<string, unknown>): string[] => Object.keys(o).filter(
 /** A non-blank string. */
 const isText = (v: unknown): v is string => typeof v == "string" && v.trim() != "";
 
-/** Checks the fields every create needs: model, prompt, duration, the image as the route takes it, metadata an object. */
-function checkBasics(route: RouteDescription, top: Record<string, unknown>, image: unknown, metadata: unknown): void {
+/** Checks the top-level fields: the ones every create needs, the spec's own plus `mode`, the dropped ones by their rule. */
+function checkTopLevel(route: RouteDescription, i2v: boolean, top: Record<string, unknown>, image: unknown, metadata: unknown): void {
   const { model, prompt, duration } = top;
-  check("request.model", isText(model), 'is required, e.g. "kling-v1"', model);
-  check("request.prompt", isText(prompt) && [...prompt].length <= MAX_PROMPT_LENGTH, `is required even for image2video: not blank, at most ${MAX_PROMPT_LENGTH} characters`, prompt);
+  check("model", isText(model), "is required", model);
+  check("prompt", isText(prompt) && [...prompt].length <= MAX_PROMPT_LENGTH, `is required: not blank, at most ${MAX_PROMPT_LENGTH} characters`, prompt);
   check(
-    "request.duration",
+    "duration",
     duration === undefined || (Number.isInteger(duration) && (duration as number) >= 0 && (duration as number) <= MAX_DURATION_S),
-    `must be a whole number of seconds from 0 to ${MAX_DURATION_S}`,
+    `must be whole seconds from 0 to ${MAX_DURATION_S}`,
     duration,
   );
-  const needed = route.image == "required";
-  if (needed == (image === undefined)) {
-    invalid("request.image", needed ? `is required for ${route.name}: a URL, base64, bytes or a Blob` : `is not taken by ${route.name}: use createImage2VideoTask`);
+  if (i2v == (image === undefined)) {
+    fail("image", i2v ? `is required for ${route.name}` : `is not taken by ${route.name}: use createImage2VideoTask`);
   }
-  check("request.metadata", metadata === undefined || isPlainObject(metadata), "must be an object of Kling's controls", metadata);
-}
-
-/** Checks the top-level fields: the spec's own, plus `mode`; the dropped ones by their rule. */
-function checkTopLevel(route: RouteDescription, top: Record<string, unknown>): void {
+  check("metadata", metadata === undefined || isPlainObject(metadata), "must be an object", metadata);
   const known = requestProperties(route.create, "post");
   for (const key of present(top)) {
-    const argument = `request.${key}`;
     if (key != "mode" && known && !known.includes(key)) {
-      invalid(argument, `is not a field the relay reads${key in KLING_CONTROL_RULES ? `: it goes in request.metadata.${key}` : ""}`);
+      fail(key, `is not a field of a create${key in KLING_CONTROL_RULES ? `: it goes in request.metadata.${key}` : ""}`);
     }
     const dropped = GATEWAY_DROPPED_FIELDS[key];
-    if (dropped) checkRule(argument, dropped, top[key]);
+    if (dropped) checkRule(key, dropped, top[key]);
   }
-  if (top.mode !== undefined) checkRule("request.mode", KLING_CONTROL_RULES.mode!, top.mode);
+  if (top.mode !== undefined) checkRule("mode", KLING_CONTROL_RULES.mode!, top.mode);
 }
 
 /** Checks `metadata`'s keys: refused ones, the rules of known ones, JSON for the others. */
 function checkMetadataKeys(meta: Record<string, unknown>): void {
-  const known = [...Object.keys(KLING_CONTROL_RULES), ...Object.keys(KLING_REFUSED_METADATA)];
   for (const key of present(meta)) {
-    const argument = `request.metadata.${key}`;
+    const field = `metadata.${key}`;
     // The gateway matches keys as Go does, without regard to case (and the long s as s): `CFG_Scale` is its cfg_scale, unchecked.
     const folded = key.toLowerCase().replace(/\u017f/g, "s");
     const refused = KLING_REFUSED_METADATA[folded];
-    if (refused) invalid(argument, `is refused: ${refused}`);
-    if (folded != key && known.includes(folded)) invalid(argument, `is the relay's ${folded} (keys match in any case): write it as ${folded}`);
-    checkRule(argument, KLING_CONTROL_RULES[key] ?? PLAIN_JSON, meta[key]);
+    if (refused) fail(field, `is refused: ${refused}`);
+    // A refused key, or a name of Object.prototype's that is all lower case, was refused just above.
+    if (folded != key && folded in KLING_CONTROL_RULES) fail(field, `is ${folded} in another case: write it as ${folded}`);
+    checkRule(field, KLING_CONTROL_RULES[key] ?? PLAIN_JSON, meta[key]);
   }
 }
 
@@ -124,34 +123,30 @@ function checkMetadataKeys(meta: Record<string, unknown>): void {
  * Then `width`/`height`, which the gateway drops: on text2video they become the aspect ratio they
  * state (16:9, 9:16 or 1:1), written in `meta`; anything else is refused.
  */
-function checkCombinations(route: RouteDescription, top: Record<string, unknown>, meta: Record<string, unknown>): void {
+function checkCombinations(i2v: boolean, top: Record<string, unknown>, meta: Record<string, unknown>): void {
   const has = (key: string): boolean => meta[key] !== undefined;
   if (KLING_EXCLUSIVE_GROUPS.filter((group) => group.some(has)).length > 1) {
-    invalid("request.metadata", `has ${KLING_EXCLUSIVE_GROUPS.flat().filter(has).join(", ")}: Kling takes one of the end frame, the motion brush and camera_control`);
+    fail("metadata", `has ${KLING_EXCLUSIVE_GROUPS.flat().filter(has).join(", ")}: Kling takes one of the end frame, the motion brush and the camera`);
   }
-  const i2v = route.image == "required";
-  for (const key of KLING_IMAGE2VIDEO_ONLY) {
-    if (!i2v && has(key)) invalid(`request.metadata.${key}`, "needs a top-level image, else the relay drops it: use createImage2VideoTask");
-  }
+  const only = !i2v && KLING_IMAGE2VIDEO_ONLY.find(has);
+  if (only) fail(`metadata.${only}`, "needs a top-level image: use createImage2VideoTask");
   if (top.mode !== undefined && has("mode") && top.mode !== meta.mode) {
-    invalid("request.mode", `is ${show(top.mode)} but request.metadata.mode is ${show(meta.mode)}: give one (the relay takes metadata's)`);
+    fail("mode", "differs from metadata's mode: give one");
   }
-  if (i2v && has("aspect_ratio")) invalid("request.metadata.aspect_ratio", FOLLOWS_IMAGE);
+  if (i2v && has("aspect_ratio")) fail("metadata.aspect_ratio", FOLLOWS_IMAGE);
   const { width, height } = top;
   if (width === undefined && height === undefined) return;
-  const argument = `request.${width === undefined ? "height" : "width"}`;
-  if (i2v) invalid(argument, FOLLOWS_IMAGE);
-  const w = width as number;
-  const h = height as number;
+  const field = width === undefined ? "height" : "width";
+  if (i2v) fail(field, FOLLOWS_IMAGE);
   const ratio = KLING_ASPECT_RATIOS.find((r) => {
     const [a, b] = r.split(":").map(Number) as [number, number];
-    return w > 0 && h > 0 && w * b == h * a;
+    return (width as number) > 0 && (height as number) > 0 && (width as number) * b == (height as number) * a;
   });
   if (!ratio) {
-    invalid(argument, `(width x height: ${show(width)} x ${show(height)}) must state one of ${KLING_ASPECT_RATIOS.join(", ")}, or use request.metadata.aspect_ratio`);
+    fail(field, `(${show(width)} x ${show(height)}) must state one of ${KLING_ASPECT_RATIOS.join(", ")}`);
   }
   if (has("aspect_ratio") && meta.aspect_ratio != ratio) {
-    invalid(argument, `and request.height state ${ratio} but request.metadata.aspect_ratio is ${show(meta.aspect_ratio)}`);
+    fail(field, `and height state ${ratio} but metadata.aspect_ratio is ${show(meta.aspect_ratio)}`);
   }
   meta.aspect_ratio = ratio;
   delete top.width;
@@ -160,19 +155,19 @@ function checkCombinations(route: RouteDescription, top: Record<string, unknown>
 
 /** Checks a create request for `route` and prepares its images; throws InvalidArgumentError naming the field, the rule and the value. */
 export async function checkCreateRequest(route: RouteDescription, request: CreateVideoRequest): Promise<CheckedCreate> {
-  if (!isPlainObject(request)) invalid("request", `must be an object such as { model, prompt${route.image == "required" ? ", image" : ""} }`);
+  const i2v = route.image == "required";
+  if (!isPlainObject(request)) invalid("request", "must be an object");
   const { image, metadata, ...top } = request as CreateVideoRequest & Record<string, unknown>;
-  checkBasics(route, top, image, metadata);
-  checkTopLevel(route, top);
+  checkTopLevel(route, i2v, top, image, metadata);
   // The spec's own schema, with the images as the strings they will be sent as.
-  const issues = requestIssues(route.create, "post", { ...top, ...(image === undefined ? {} : { image: "" }) });
+  const issues = requestIssues(route.create, "post", image === undefined ? top : { ...top, image: "" });
   if (issues?.length) {
     invalid("request", `does not match the spec: ${issues.slice(0, 3).map((i) => `request${i.instancePath.replace(/\//g, ".")} ${i.message ?? i.keyword}`).join("; ")}`);
   }
   const meta: Record<string, unknown> = { ...metadata };
   checkMetadataKeys(meta);
-  checkCombinations(route, top, meta);
-  if (route.image == "refused") meta.aspect_ratio ??= DEFAULT_TEXT2VIDEO_ASPECT_RATIO;
+  checkCombinations(i2v, top, meta);
+  if (!i2v) meta.aspect_ratio ??= DEFAULT_TEXT2VIDEO_ASPECT_RATIO;
   return prepareImages(top, image, meta);
 }
 
@@ -190,7 +185,7 @@ async function prepareImages(top: Record<string, unknown>, image: ImageInput | u
     const { width, height } = prepared.info;
     if (argument == "request.image") main = prepared.info;
     else if (argument.endsWith("mask") && main && width * main.height != main.width * height) {
-      invalid(argument, `is ${width}x${height} px, not the aspect ratio of request.image (${main.width}x${main.height} px)`);
+      invalid(argument, `is ${width}x${height}, not the aspect ratio of request.image (${main.width}x${main.height})`);
     }
     const marker = prefix + images.size;
     images.set(marker, prepared.bytes);
@@ -214,10 +209,9 @@ async function prepareImages(top: Record<string, unknown>, image: ImageInput | u
 /** Whether request bodies can be streams here: Node, Bun and Deno send them over HTTP/1.1; browsers need HTTP/2. */
 const canStreamBodies = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
 
-/** The body of a checked create: `make` builds it afresh for each attempt (a stream, or the text where bodies cannot stream), `text` as one JSON string. */
+/** The body of a checked create: `make` builds it afresh for each attempt (a stream, or the text where bodies cannot stream). */
 export interface CreateBody {
   make(): string | ReadableStream<Uint8Array> | Promise<string>;
-  text(): Promise<string>;
 }
 
 /**
@@ -228,18 +222,19 @@ export interface CreateBody {
  */
 export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
   const json = JSON.stringify(fields);
-  if (images.size === 0) return { make: () => json, text: async () => json };
+  if (images.size === 0) return { make: () => json };
   // Literal JSON and image markers alternate: [json, marker, json, marker, ..., json].
   // Split at this create's own markers only (letters, digits and dashes: safe in a pattern), so a
   // caller's string that merely looks like one stays text.
   const parts = json.split(new RegExp(`"(${[...images.keys()].join("|")})"`));
   async function* pieces(): AsyncGenerator<string> {
-    for (const [i, part] of parts.entries()) {
-      if (i % 2 === 0) {
+    for (const part of parts) {
+      // The JSON between two markers is never one: it holds a comma or a colon, the first part a brace.
+      const source = images.get(part);
+      if (!source) {
         yield part;
         continue;
       }
-      const source = images.get(part)!;
       yield '"';
       if (source instanceof Uint8Array) {
         // Pieces of the size the creates in flight share now (pieceBytes), so the whole string never exists at once.
@@ -254,7 +249,6 @@ export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
     return all;
   };
   return {
-    text,
     make: () => {
       if (!canStreamBodies) return text();
       const encoder = new TextEncoder();

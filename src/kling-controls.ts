@@ -109,9 +109,9 @@ const isString = (v: unknown): v is string => typeof v == "string";
 /** A plain object (not an array, bytes or a class instance), from any realm (a vm context, a worker's structured clone). */
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (!v || typeof v != "object") return false;
-  const proto: unknown = Object.getPrototypeOf(v);
+  const proto: object | null = Object.getPrototypeOf(v);
   // Some realm's Object.prototype is the one object whose own prototype is null.
-  return proto === null || Object.getPrototypeOf(proto) === null;
+  return !proto || !Object.getPrototypeOf(proto);
 };
 /** An array of `min` to `max` items that each pass `test`. */
 const listOf = (min: number, max: number, test: (item: unknown) => boolean) => (v: unknown) =>
@@ -119,19 +119,18 @@ const listOf = (min: number, max: number, test: (item: unknown) => boolean) => (
 /** A plain object whose own keys are all among `keys`. */
 const objectOf = (v: unknown, keys: readonly string[]): v is Record<string, unknown> => isPlainObject(v) && Object.keys(v).every((k) => keys.includes(k));
 const oneOf = (values: readonly string[]) => (v: unknown) => values.includes(v as string);
-const isPoint = (p: unknown): boolean => isPlainObject(p) && Object.keys(p).length == 2 && [p.x, p.y].every((c) => Number.isInteger(c) && (c as number) >= 0);
-const isCamera = (v: unknown): boolean => {
-  if (!objectOf(v, ["type", "config"]) || !KLING_CAMERA_TYPES.includes(v.type as KlingCameraType)) return false;
-  if (v.type != "simple") return v.config === undefined;
-  const config = v.config;
-  if (!objectOf(config, KLING_CAMERA_AXES)) return false;
-  const values = Object.values(config);
+const isPoint = (p: unknown): boolean => objectOf(p, ["x", "y"]) && [p.x, p.y].every((c) => Number.isInteger(c) && (c as number) >= 0);
+/** A `simple` move's config: axes only, each from -10 to 10, exactly one non-zero. */
+const isConfig = (config: unknown): boolean => {
+  const values = objectOf(config, KLING_CAMERA_AXES) ? Object.values(config) : [];
   return values.every((n) => isNumber(n) && n >= -10 && n <= 10) && values.filter((n) => n != 0).length == 1;
 };
+const isCamera = (v: unknown): boolean =>
+  objectOf(v, ["type", "config"]) && KLING_CAMERA_TYPES.includes(v.type as KlingCameraType) && (v.type == "simple" ? isConfig(v.config) : v.config === undefined);
 /** A rule: what the value must be, in words; its source; its test. */
 const rule = (words: string, source: string, test: (value: unknown) => boolean): ControlRule => ({ rule: words, source, test });
 /** Images: what `image` takes; the image rules are checked when they are prepared. */
-const IMAGE = rule("an image (URL, base64, data: URL, bytes or Blob)", "[D]", () => true);
+const IMAGE = rule("an image, as request.image takes", "[D]", () => true);
 
 /**
  * The rules of Kling's controls in `metadata`, checked before a byte is sent; images (`image_tail`,
@@ -146,14 +145,14 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
   mode: rule(`one of ${KLING_MODES.join(", ")}`, "[D][S]", oneOf(KLING_MODES)),
   aspect_ratio: rule(`one of ${KLING_ASPECT_RATIOS.join(", ")}`, "[D]", oneOf(KLING_ASPECT_RATIOS)),
   camera_control: rule(
-    `{ type, config? }: type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple: exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, from -10 to 10`,
+    `{ type, config? }, type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple: exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, from -10 to 10`,
     "[D]",
     isCamera,
   ),
   dynamic_masks: rule(
     "1 to 6 { mask, trajectories }, each trajectory 2 or more { x, y } in whole pixels",
     "[D][S]",
-    listOf(1, 6, (m) => isPlainObject(m) && Object.keys(m).length == 2 && "mask" in m && listOf(2, Infinity, isPoint)(m.trajectories)),
+    listOf(1, 6, (m) => objectOf(m, ["mask", "trajectories"]) && "mask" in m && listOf(2, Infinity, isPoint)(m.trajectories)),
   ),
   callback_url: rule("an http(s) URL", "[D]", (v) => isString(v) && /^https?:\/\/[^\s]+$/i.test(v)),
   external_task_id: rule("a non-empty string", "[D]", (v) => isString(v) && v != ""),
@@ -166,8 +165,8 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
  * (the gateway matches keys without regard to case, so `Model_Name` is refused too). [S]
  */
 export const KLING_REFUSED_METADATA: Readonly<Record<string, string>> = {
-  model_name: "Kling would run it, but the relay bills the top-level model; use request.model",
-  duration: "the gateway skips its checks there; use request.duration (whole seconds)",
+  model_name: "Kling would run it while the relay bills the top-level model; use request.model",
+  duration: "the relay would skip its checks; use request.duration",
   model: "it would replace the model Kling runs; use request.model",
   prompt: "it would replace request.prompt",
   image: "it would replace request.image",
@@ -184,9 +183,9 @@ export const KLING_IMAGE2VIDEO_ONLY: readonly string[] = ["image_tail", "static_
  * unless its value is harmless. `width`/`height` are translated on text2video instead (create.ts).
  */
 export const GATEWAY_DROPPED_FIELDS: Readonly<Record<string, ControlRule>> = {
-  seed: rule("left out: the gateway drops it, so the video could not be reproduced", "[S]", () => false),
-  fps: rule("left out: the gateway drops it, and Kling picks the frame rate", "[S]", () => false),
-  n: rule("1: the gateway drops n and makes one video", "[S]", (v) => v === 1),
-  response_format: rule('"url": the gateway drops it; the video is always a URL', "[S]", (v) => v === "url"),
-  user: rule("a string (the gateway drops it; harmless)", "[S]", isString),
+  seed: rule("left out: the relay drops it, so the video could not be reproduced", "[S]", () => false),
+  fps: rule("left out: the relay drops it; Kling picks the frame rate", "[S]", () => false),
+  n: rule("1: the relay makes one video", "[S]", (v) => v === 1),
+  response_format: rule('"url": the video is always a URL', "[S]", (v) => v === "url"),
+  user: rule("a string (the relay drops it)", "[S]", isString),
 };
