@@ -8,9 +8,6 @@ import type { FetchLike, HttpGet } from "./options.js";
 import { isIdempotent, neverConnected, retryDelay, type RetryRule } from "./_retry.js";
 import { sleep, TIMED_OUT } from "./_sleep.js";
 
-// Read from here by src/node/generate-videos.ts; the rule itself is a retry rule (src/_retry.ts).
-export { neverConnected } from "./_retry.js";
-
 /** The part of the options a single request obeys: the retry rule, plus the time and byte limits. */
 export interface RequestPolicy extends RetryRule {
   /** Time limit of one attempt, ms. */
@@ -69,7 +66,7 @@ export const isOk = (answer: { status: number }): boolean => answer.status >= 20
 
 /** An answer as a Response a caller can read: the streamed one, or one rebuilt around the bytes read. */
 export function responseOf(answer: Answer): Response {
-  return answer.stream ?? new BufferedResponse(answer.status, answer.statusText, answer.headers, answer.url, answer.body!);
+  return answer.stream ?? new BufferedResponse(answer, answer.body!);
 }
 
 /** Statuses whose answers carry no body (a Response refuses one for them). */
@@ -81,16 +78,17 @@ export const isBodyless = (status: number): boolean => status === 204 || status 
  */
 export class BufferedResponse extends Response {
   constructor(
-    status: number,
-    statusText: string,
-    headers: Headers,
-    url: string,
+    /** The status line and URL of the answer (an Answer, or the Response this one stands in for). */
+    head: { status: number; statusText: string; headers: Headers; url: string },
     /** The body, as read (bytes) or as scrubbed (text). */
     readonly buffered: Uint8Array | string,
+    /** The headers: the answer's own, unless given scrubbed. */
+    headers = head.headers,
   ) {
+    const { status, statusText } = head;
     super(isBodyless(status) ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status, statusText, headers });
     // A constructed Response has no url; keep the real one for messages and for raw callers.
-    Object.defineProperty(this, "url", { value: url });
+    Object.defineProperty(this, "url", { value: head.url });
   }
 }
 
@@ -145,16 +143,15 @@ export function redirectMode(): "error" | "manual" {
 
 /** The words of an error chain: `fetch failed` says little, its cause's message and code say more. */
 export function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 4; depth++) {
-    const e = current as { code?: unknown; message?: unknown; cause?: unknown };
+  const parts = new Set<string>();
+  let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
     const message = typeof e.message === "string" ? e.message : "";
-    if (message) parts.push(message);
-    if (typeof e.code === "string" && !message.includes(e.code)) parts.push(e.code);
-    current = e.cause;
+    if (message) parts.add(message);
+    // A code its message already names is not said twice (an empty one never counts).
+    if (typeof e.code === "string" && !message.includes(e.code)) parts.add(e.code);
   }
-  return parts.length ? [...new Set(parts)].join(": ") : "connection error";
+  return [...parts].join(": ") || "connection error";
 }
 
 /** Builds the function that sends every request of one client. */
@@ -164,67 +161,47 @@ export function createTransport(deps: TransportDeps): Send {
     const asked: { method?: string; body?: unknown; redirect?: string } = typeof input === "string" ? init : input;
     const method = asked.method ?? "GET";
     const url = typeof input === "string" ? input : input.url;
-    const where = (): string => `${method} ${new URL(url).pathname}`;
+    const path = (): string => new URL(url).pathname;
     // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
     // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
-    const oddStatus = (status: number, headers: Headers): APIError => new APIError({ status, headers: deps.redact(headers), body: "", method, path: new URL(url).pathname });
+    const oddStatus = (status: number, headers: Headers): APIError => new APIError({ status, headers: deps.redact(headers), body: "", method, path: path() });
 
-    /** Runs attempt `n`: fetch (or httpGet) plus the body, under the attempt's own timeout and the caller's signal. */
-    async function attempt(n: number): Promise<Answer> {
-      const controller = new AbortController();
-      const onAbort = (): void => controller.abort(signal?.reason);
-      signal?.addEventListener("abort", onAbort);
-      const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
-      let streaming = false;
-      try {
-        if (options.httpGet && deps.httpGet && method === "GET") {
-          const headers = typeof input === "string" ? (init.headers ?? {}) : Object.fromEntries(input.headers);
-          const got = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
-          if (got.status > 599) throw oddStatus(got.status, got.headers);
-          return got;
-        }
-        // One attempt's request. A body can be sent once: an attempt after the first sends the body
-        // made afresh (`remake`), or else a copy of the Request kept while more attempts may follow.
-        const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal: controller.signal };
-        let request = input;
-        if (asked.body) {
-          // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
-          // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
-          sent.window = null;
-          if (options.remake) {
-            if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
-          } else if (typeof input !== "string" && n < (policy.create || isIdempotent(method) ? policy.maxRetries : 0)) {
-            request = input.clone();
-          }
-        }
-        const response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
-        const { status, statusText, headers } = response;
-        // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
-        const redirected = asked.redirect === "manual" && policy.create && status >= 300 && status < 400;
-        if (status > 599 || redirected) {
-          response.body?.cancel().catch(() => {});
-          throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, headers);
-        }
-        const answer: Answer = { status, statusText, headers, url: response.url || url };
-        if (options.stream && response.ok) {
-          // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
-          streaming = true;
-          return { ...answer, stream: response };
-        }
-        // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-        answer.body = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
-        return answer;
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        if (error instanceof KlingError) throw error;
-        if (controller.signal.reason === TIMED_OUT) throw new APIConnectionTimeoutError(`${where()} timed out after ${policy.timeoutMs} ms`);
-        const cause = deps.redact(error);
-        throw new APIConnectionError(`${where()} failed: ${describeCause(cause)}`, { cause });
-      } finally {
-        clearTimeout(timer);
-        // A streamed body stays tied to the caller's signal; everything else lets go of it now.
-        if (!streaming) signal?.removeEventListener("abort", onAbort);
+    /** Attempt `n`'s answer: fetch (or httpGet) plus the body, under `controller` (the attempt's timeout and the caller's signal). */
+    async function answerOf(n: number, controller: AbortController): Promise<Answer> {
+      if (options.httpGet && deps.httpGet && method === "GET") {
+        const headers = typeof input === "string" ? (init.headers ?? {}) : Object.fromEntries(input.headers);
+        const got = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
+        if (got.status > 599) throw oddStatus(got.status, got.headers);
+        return got;
       }
+      // One attempt's request. A body can be sent once: an attempt after the first sends the body
+      // made afresh (`remake`), or else a copy of the Request kept while more attempts may follow.
+      const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal: controller.signal };
+      let request = input;
+      if (asked.body) {
+        // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
+        // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
+        sent.window = null;
+        if (options.remake) {
+          if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
+        } else if (typeof input !== "string" && n < (policy.create || isIdempotent(method) ? policy.maxRetries : 0)) {
+          request = input.clone();
+        }
+      }
+      const response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
+      const { status, statusText, headers } = response;
+      // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
+      const redirected = asked.redirect === "manual" && policy.create && status >= 300 && status < 400;
+      if (status > 599 || redirected) {
+        response.body?.cancel().catch(() => {});
+        throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, headers);
+      }
+      const answer: Answer = { status, statusText, headers, url: response.url || url };
+      // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
+      if (options.stream && response.ok) return { ...answer, stream: response };
+      // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
+      answer.body = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
+      return answer;
     }
 
     // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
@@ -232,17 +209,35 @@ export function createTransport(deps: TransportDeps): Send {
       policy.create && error instanceof KlingError && !neverConnected(error) ? markMayHaveCreatedTask(error) : error;
     for (let n = 0; ; n++) {
       if (signal?.aborted) throw signal.reason;
+      // The attempt's own timeout, and the caller's signal.
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort(signal?.reason);
+      signal?.addEventListener("abort", onAbort);
+      const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
       let answer: Answer | undefined;
       let failure: unknown;
       try {
-        answer = await attempt(n);
+        answer = await answerOf(n, controller);
       } catch (error) {
         // Aborted on its way: a create may have reached the relay (nothing tells that it did not).
-        if (signal?.aborted && policy.create) {
-          throw markMayHaveCreatedTask(new APIUserAbortError(`${where()} was aborted after it was sent`, { cause: signal.reason }));
+        if (signal?.aborted) {
+          throw policy.create ? markMayHaveCreatedTask(new APIUserAbortError(`${method} ${path()} was aborted after it was sent`, { cause: signal.reason })) : signal.reason;
         }
-        if (signal?.aborted || !(error instanceof APIConnectionError)) throw fate(error);
-        failure = error;
+        // Our own errors pass as they are (a connection error among them is retried below); what
+        // fetch (or httpGet) threw becomes one, its cause scrubbed.
+        if (error instanceof KlingError) {
+          if (!(error instanceof APIConnectionError)) throw fate(error);
+          failure = error;
+        } else if (controller.signal.reason === TIMED_OUT) {
+          failure = new APIConnectionTimeoutError(`${method} ${path()} timed out after ${policy.timeoutMs} ms`);
+        } else {
+          const cause = deps.redact(error);
+          failure = new APIConnectionError(`${method} ${path()} failed: ${describeCause(cause)}`, { cause });
+        }
+      } finally {
+        clearTimeout(timer);
+        // A streamed body stays tied to the caller's signal; everything else lets go of it now.
+        if (!answer?.stream) signal?.removeEventListener("abort", onAbort);
       }
       const delay = retryDelay(n, policy, method, answer, failure);
       if (delay === undefined) {

@@ -5,8 +5,8 @@ import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { paths } from "./_spec.js";
 import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
 import { helperNames, ROUTES, type HelperRole, type RouteDescription, type RouteName } from "./routes.js";
-import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteHelpers } from "./task-route.js";
-import { BufferedResponse, createTransport, responseOf, type RequestPolicy } from "./_transport.js";
+import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteContext, type RouteHelpers } from "./task-route.js";
+import { BufferedResponse, createTransport, responseOf } from "./_transport.js";
 import type {
   CompletedImage2VideoTask,
   CompletedText2VideoTask,
@@ -69,17 +69,14 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   const key = resolved.apiKey;
   const redact = createRedactor(key);
   const keyForms = key ? secretForms(key) : [];
-  const send = createTransport({ fetch: resolved.fetch, httpGet: resolved.httpGet, redact });
-  const clientPolicy: RequestPolicy = {
-    timeoutMs: resolved.timeoutMs,
-    maxRetries: resolved.maxRetries,
-    maxResponseBytes: resolved.maxResponseBytes,
-  };
+  // The options are the client's request policy too (timeoutMs, maxRetries, maxResponseBytes).
+  const send = createTransport({ ...resolved, redact });
   // openapi-fetch's fetch: a raw call asking for a stream gets the body unread (the transport must know before it reads).
-  const rawFetch = (stream: boolean) => (request: Request) => send(request, {}, clientPolicy, request.signal, { stream }).then(responseOf);
+  const rawFetch = (stream: boolean) => (request: Request) => send(request, {}, resolved, request.signal, { stream }).then(responseOf);
   const streamFetch = rawFetch(true);
   // The key is null (a proxy adds it) or a non-empty string.
   const authorization = key && `Bearer ${key}`;
+  const added = [...middlewares];
 
   const client = createClient<paths>({ baseUrl: resolved.baseUrl, fetch: rawFetch(false), headers: resolved.headers });
   client.use({
@@ -105,10 +102,9 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       let echoed = text !== raw;
       response.headers.forEach((value) => (echoed ||= keyForms.some((form) => value.includes(form))));
       if (own && !echoed) return undefined;
-      return new BufferedResponse(response.status, response.statusText, echoed ? redact(response.headers) : response.headers, response.url, textual ? text : body);
+      return new BufferedResponse(response, textual ? text : body, echoed ? redact(response.headers) : response.headers);
     },
   });
-  const added = [...middlewares];
   client.use(...added);
 
   type Call = (url: never, init?: { parseAs?: string; fetch?: unknown }) => Promise<unknown>;
@@ -138,7 +134,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   }
   // Each route's helpers, under the names its description gives them (createImage2VideoTask, ...).
   const headers = authorization ? { ...resolved.headers, Authorization: authorization } : resolved.headers;
-  const context = { resolved, redact, send, clientPolicy, middlewares: added, headers };
+  const context: RouteContext = { ...resolved, redact, send, middlewares: added, headers };
   for (const route of Object.values(ROUTES)) {
     const helpers = routeHelpers(route, context);
     for (const [role, name] of Object.entries(helperNames(route))) kling[name] = helpers[role as HelperRole];

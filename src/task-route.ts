@@ -51,18 +51,18 @@ export interface GenerateOptions extends WaitOptions {
   onCreated?: (taskId: string) => void;
 }
 
-/** What the route helpers share with the client that builds them. */
-export interface RouteContext {
-  resolved: ResolvedOptions;
+/**
+ * What the route helpers share with the client that builds them: its options (which are its
+ * request policy too: timeoutMs, maxRetries, maxResponseBytes), and the following.
+ */
+export interface RouteContext extends ResolvedOptions {
   /** Scrubs the API key out of anything that reaches the caller. */
   redact: <T>(value: T) => T;
   /** The client's transport. */
   send: Send;
-  /** The client's request policy. */
-  clientPolicy: RequestPolicy;
   /** Middlewares the user added with `use`, in order (the list itself: `use` and `eject` change it). */
   middlewares: readonly Middleware[];
-  /** Headers of every helper request: the client's, plus Authorization. */
+  /** Headers of every helper request: the client's, plus Authorization (in place of the options' own). */
   headers: Record<string, string>;
 }
 
@@ -105,7 +105,7 @@ async function call(
   remake?: () => CreateBodyPart,
 ): Promise<Reply> {
   if (signal?.aborted) throw signal.reason;
-  const url = ctx.resolved.baseUrl + schemaPath.replace("{task_id}", encodeURIComponent(id));
+  const url = ctx.baseUrl + schemaPath.replace("{task_id}", encodeURIComponent(id));
   const middlewares = [...ctx.middlewares];
   // The request: fetch's own arguments, or the Request the hooks are given (and may replace).
   const made = middlewares.length ? new Request(url, init as RequestInit) : url;
@@ -116,7 +116,7 @@ async function call(
   let given: Response | undefined;
   let shown: Response | undefined;
   let error: unknown;
-  const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.resolved.baseUrl, parseAs: "text" } };
+  const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.baseUrl, parseAs: "text" } };
   /** Runs one kind of hook, as openapi-fetch does: onRequest in order, the others last-added first. */
   const hooks = async (kind: "onRequest" | "onError" | "onResponse"): Promise<void> => {
     for (const m of kind === "onRequest" ? middlewares : [...middlewares].reverse()) {
@@ -177,8 +177,8 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): [Ge
 
 /** Builds the helpers of `route` over the client's context. */
 export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteHelpers {
-  const { resolved, redact } = ctx;
-  const createPolicy: RequestPolicy = { ...ctx.clientPolicy, create: true };
+  const { redact } = ctx;
+  const createPolicy: RequestPolicy = { ...ctx, create: true };
   // A task id is only found on the route that made it: a not-found names the other routes' getter.
   const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
   const notFoundHint = `; not found on ${route.name} (${elsewhere.map((other) => `for a task made on ${other.name}, use ${helperNames(other).get}`).join("; ")})`;
@@ -190,12 +190,12 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   }
 
   async function getTask(id: string, given: GetTaskOptions | undefined): Promise<VideoTaskResult> {
-    const [options, policy] = callPolicy(ctx.clientPolicy, given);
+    const [options, policy] = callPolicy(ctx, given);
     const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, options.signal);
     const { status, text } = reply;
     const ok = isOk(reply);
     if (ok) {
-      const task = parseTaskBody(text, status, options.validation ?? resolved.validation, route.task);
+      const task = parseTaskBody(text, status, options.validation ?? ctx.validation, route.task);
       if (task !== NOT_FOUND) return task;
     }
     // An error status, or a 2xx carrying the relay's task_not_exist (a not-found, whatever its status).
@@ -221,7 +221,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
       throw unknownFate ? markMayHaveCreatedTask(error) : error;
     }
     try {
-      const created = parseCreatedBody(text, status, options.validation ?? resolved.validation, route.create);
+      const created = parseCreatedBody(text, status, options.validation ?? ctx.validation, route.create);
       try {
         checkTaskId(created.task_id);
       } catch (refused) {
