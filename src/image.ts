@@ -38,8 +38,8 @@ export interface ImageInfo {
 
 /**
  * Formats by their magic bytes, matched on the first bytes read as latin1 (one character per byte):
- * the two accepted ones, then those people send by mistake (HEIC/AVIF: phone photos), named in the
- * error; any other is "not PNG or JPEG".
+ * the two accepted ones, then those people send by mistake (HEIC/AVIF: phone photos) and text,
+ * named in the error; any other is "not PNG or JPEG".
  */
 const FORMATS: [string, RegExp][] = [
   ["png", /^\x89PNG\r\n\x1a\n/],
@@ -48,6 +48,8 @@ const FORMATS: [string, RegExp][] = [
   ["WebP", /^RIFF[^]{4}WEBP/],
   ["HEIC", /^[^]{4}ftyp(hei|mif1)/],
   ["AVIF", /^[^]{4}ftypavi/],
+  // Text, not an image: no control character other than tab and line breaks in the first bytes.
+  ["text, not an image", /^[\t\n\r -\xff]+$/],
 ];
 const ACCEPTS = "; the relay accepts PNG or JPEG";
 
@@ -117,13 +119,12 @@ export function inspectImage(bytes: Uint8Array, argument = "image", size = bytes
     dimensions = jpegSize(bytes, argument, partial);
     if (!dimensions) return undefined;
   } else {
-    // Text, not an image: no control character other than tab and line breaks in the first bytes.
-    const what = format
-      ? `${format} (by its bytes)`
-      : /^[\t\n\r -\xff]+$/.test(head)
-        ? "text, not an image (by its bytes)"
-        : `not PNG or JPEG (by its bytes: it starts ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})`;
-    return invalid(argument, `is ${what}${ACCEPTS}`);
+    return invalid(
+      argument,
+      format
+        ? `is ${format} (by its bytes)${ACCEPTS}`
+        : `is not PNG or JPEG (by its bytes: it starts ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})${ACCEPTS}`,
+    );
   }
   const [width, height] = dimensions;
   if (width < IMAGE_RULES.minWidth || height < IMAGE_RULES.minHeight) {
@@ -231,8 +232,9 @@ export function base64Piece(bytes: Uint8Array): string {
 
 /**
  * A Blob's own reader of its bytes, when it has one (Node's `openImageFile`): pieces that are views
- * of one reused buffer, each valid until the next is asked for. A Blob's `stream()` makes a new
- * buffer for every chunk, which pile up until a full GC (about the file's size for a 10 MB image).
+ * of one reused buffer, each valid until the next is asked for. Reading a Blob (its `stream()` or
+ * its slices) makes a new buffer for every chunk, which pile up until a full GC (about the file's
+ * size for a 10 MB image).
  * `Symbol.for`, so the main entry and the node entry (bundled apart) agree on it.
  */
 export const READ_PIECES: unique symbol = Symbol.for("xiexus-kling.readPieces") as never;
@@ -267,11 +269,12 @@ export function startSending(): () => void {
   };
 }
 
-
 /**
  * The standard base64 of a Blob, in pieces, read as they are asked for: a file-backed Blob (Node's
- * `openImageFile`) is never held whole. Each piece is encoded before the next is read (a reused
- * buffer may be overwritten); up to 2 bytes left over from a piece (not a multiple of 3) wait for the next.
+ * `openImageFile`) is never held whole. A Blob with its own reader (READ_PIECES): each piece is
+ * encoded before the next is read (a reused buffer may be overwritten), and up to 2 bytes left over
+ * from a piece (not a multiple of 3) wait for the next. Any other Blob: slices of `pieceBytes()`
+ * (whole 3-byte groups), each read when asked for.
  */
 export async function* base64FromBlob(blob: PieceReadingBlob): AsyncGenerator<string> {
   const own = blob[READ_PIECES];
@@ -361,8 +364,8 @@ export async function prepareImage(input: ImageInput, argument = "image"): Promi
     bytes =
       input instanceof Uint8Array
         ? input
-        : isArrayBuffer(input)
-          ? new Uint8Array(input)
+        : Object.prototype.toString.call(input) === "[object ArrayBuffer]"
+          ? new Uint8Array(input as ArrayBuffer)
           : invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
   }
   return { kind: "bytes", bytes, info: inspectImage(bytes, argument) };
