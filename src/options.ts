@@ -1,6 +1,6 @@
 // Client options, normalized once by a pure function over a defaults object, with every input
 // check that must happen before any request.
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, invalid } from "./errors.js";
 
 /**
  * Where the key goes when no `baseUrl` or `XIEXUS_BASE_URL` says otherwise. Pinned here on purpose:
@@ -140,15 +140,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Checks a duration option: a number of ms from 0 to MAX_TIMER_MS, or Infinity (no limit) where allowed. */
 export function checkDuration(name: string, value: unknown, allowInfinity = false): number {
-  const ok =
-    typeof value === "number" &&
-    value >= 0 &&
-    (value <= MAX_TIMER_MS || (allowInfinity && value === Number.POSITIVE_INFINITY));
+  const ok = typeof value === "number" && value >= 0 && (value <= MAX_TIMER_MS || (allowInfinity && value === Infinity));
   if (!ok) {
-    throw new InvalidArgumentError(
-      name,
-      `${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}, got ${String(value)}`,
-    );
+    invalid(name, `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}, got ${String(value)}`);
   }
   return value;
 }
@@ -156,7 +150,7 @@ export function checkDuration(name: string, value: unknown, allowInfinity = fals
 /** Checks a whole-number option: from `min` to `max`. */
 export function checkCount(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+    invalid(name, `must be a whole number from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
 }
@@ -168,23 +162,17 @@ export function checkRetries(value: unknown): number {
 
 function checkApiKey(key: string | null | undefined): string | null {
   if (key === null) return null;
-  if (key === undefined || key === "") {
-    throw new InvalidArgumentError(
-      "apiKey",
-      "no API key: set the XIEXUS_API_KEY environment variable or pass options.apiKey (null when a proxy adds it)",
-    );
-  }
   // The key itself never appears in a message: say what is wrong with it, not what it is. A Bearer
   // token is token68 (RFC 6750): anything else (a pasted line break, a zero-width space, a quote)
   // cannot be a key, fetch cannot send some of it, and JSON would escape some of it past the redactor.
-  if (typeof key !== "string" || !/^[\w.~+/-]+=*$/.test(key)) {
-    throw new InvalidArgumentError(
-      "apiKey",
-      "the API key has a character no Bearer token has (only letters, digits, - . _ ~ + / and a trailing =): " +
-        "whitespace, a line break, a quote? check XIEXUS_API_KEY or options.apiKey",
-    );
-  }
-  return key;
+  const problem =
+    key === undefined || key === ""
+      ? "is missing"
+      : typeof key !== "string" || !/^[\w.~+/-]+=*$/.test(key)
+        ? "has a character no Bearer token has (only letters, digits, - . _ ~ + / and a trailing =)"
+        : "";
+  if (problem) invalid("apiKey", `${problem}: set XIEXUS_API_KEY or options.apiKey (null when a proxy adds it)`);
+  return key as string;
 }
 
 /** Checks a base URL: absolute http(s), no credentials, query or fragment; plain http only to loopback. */
@@ -194,45 +182,43 @@ export function checkBaseUrl(value: string): string {
     url = new URL(value);
   } catch {
     // The value is not quoted back: a malformed URL may still hold credentials.
-    throw new InvalidArgumentError("baseUrl", "baseUrl must be an absolute http(s) URL, such as https://api.xiexus.cn");
+    invalid("baseUrl", `must be an absolute http(s) URL, such as ${DEFAULT_BASE_URL}`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new InvalidArgumentError("baseUrl", `baseUrl must use https (or http to loopback), got ${url.protocol}`);
-  }
-  if (url.username || url.password) {
-    throw new InvalidArgumentError("baseUrl", "baseUrl must not contain credentials; pass the key as apiKey");
-  }
-  if (url.search || url.hash) {
-    throw new InvalidArgumentError("baseUrl", "baseUrl must not have a query or a fragment");
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw new InvalidArgumentError(
-      "baseUrl",
-      `plain http is only allowed to loopback (it would send the API key in clear text); use https://${url.host}`,
-    );
-  }
+  // Plain http would send the API key in clear text: only to this machine.
+  const problem =
+    url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))
+      ? `must use https (plain http is only allowed to loopback), got ${url.protocol}//${url.host}`
+      : url.username || url.password
+        ? "must not contain credentials; pass the key as apiKey"
+        : url.search || url.hash
+          ? "must not have a query or a fragment"
+          : "";
+  if (problem) invalid("baseUrl", problem);
   return url.href.replace(/\/+$/, "");
 }
 
 /** Checks a task id: a non-blank string of at most 256 characters, no control characters, no `.`/`..`. */
 export function checkTaskId(taskId: unknown): string {
-  if (typeof taskId !== "string") {
-    throw new InvalidArgumentError("taskId", `taskId must be a string, got ${typeof taskId}`);
-  }
-  if (taskId.trim() === "") throw new InvalidArgumentError("taskId", "taskId is empty");
-  if (taskId.length > MAX_TASK_ID_LENGTH) {
-    throw new InvalidArgumentError("taskId", `taskId is ${taskId.length} characters long; at most ${MAX_TASK_ID_LENGTH}`);
-  }
-  if (CONTROL.test(taskId)) throw new InvalidArgumentError("taskId", "taskId contains a control character");
-  if (LONE_SURROGATE.test(taskId)) throw new InvalidArgumentError("taskId", "taskId is not well-formed Unicode");
-  if (taskId !== taskId.trim()) {
-    throw new InvalidArgumentError("taskId", "taskId has leading or trailing whitespace");
-  }
-  // URLs resolve "." and ".." segments away, so such an id could never reach the task route.
-  if (taskId === "." || taskId === "..") {
-    throw new InvalidArgumentError("taskId", `taskId ${JSON.stringify(taskId)} cannot be sent as a path segment`);
-  }
-  return taskId;
+  // The first problem found, in this order; "" when there is none.
+  const problem =
+    typeof taskId !== "string"
+      ? `must be a string, got ${typeof taskId}`
+      : taskId.trim() === ""
+        ? "is empty"
+        : taskId.length > MAX_TASK_ID_LENGTH
+          ? `is ${taskId.length} characters long; at most ${MAX_TASK_ID_LENGTH}`
+          : CONTROL.test(taskId)
+            ? "contains a control character"
+            : LONE_SURROGATE.test(taskId)
+              ? "is not well-formed Unicode"
+              : taskId !== taskId.trim()
+                ? "has leading or trailing whitespace"
+                : // URLs resolve "." and ".." segments away, so such an id could never reach the task route.
+                  /^\.\.?$/.test(taskId)
+                  ? `"${taskId}" cannot be sent as a path segment`
+                  : "";
+  if (problem) invalid("taskId", problem);
+  return taskId as string;
 }
 
 const VALIDATION_MODES: readonly ValidationMode[] = ["strict", "compat", "off"];
@@ -240,7 +226,7 @@ const VALIDATION_MODES: readonly ValidationMode[] = ["strict", "compat", "off"];
 /** Checks a validation mode: "strict", "compat" or "off". */
 export function checkValidation(value: unknown): ValidationMode {
   if (!VALIDATION_MODES.includes(value as ValidationMode)) {
-    throw new InvalidArgumentError("validation", `validation must be "strict", "compat" or "off", got ${String(value)}`);
+    invalid("validation", `must be "strict", "compat" or "off", got ${String(value)}`);
   }
   return value as ValidationMode;
 }
@@ -248,16 +234,14 @@ export function checkValidation(value: unknown): ValidationMode {
 /** Checks an options argument: an object, or absent (none); null, a string or an array is a mistake. */
 export function checkOptionsObject<T extends object>(value: T | undefined): T {
   if (value === undefined) return {} as T;
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-    throw new InvalidArgumentError("options", `options must be an object, got ${got}`);
-  }
+  const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+  if (got !== "object") invalid("options", `must be an object, got ${got}`);
   return value;
 }
 
 /** Checks an optional function option. */
 export function checkFunction<T>(name: string, value: T): T {
-  if (value !== undefined && typeof value !== "function") throw new InvalidArgumentError(name, `${name} must be a function`);
+  if (value !== undefined && typeof value !== "function") invalid(name, "must be a function");
   return value;
 }
 
@@ -265,7 +249,7 @@ export function checkFunction<T>(name: string, value: T): T {
 export function checkSignal(value: unknown): AbortSignal | undefined {
   const signal = value as Partial<AbortSignal> | null | undefined;
   if (signal !== undefined && (typeof signal?.aborted !== "boolean" || typeof signal.addEventListener !== "function")) {
-    throw new InvalidArgumentError("signal", "signal must be an AbortSignal");
+    invalid("signal", "must be an AbortSignal");
   }
   return signal as AbortSignal | undefined;
 }
@@ -278,22 +262,21 @@ export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
   checkFunction("httpGet", options.httpGet);
   const givenHeaders = options.headers ?? {};
   const proto: unknown = Object.getPrototypeOf(givenHeaders);
-  if (typeof givenHeaders !== "object" || (proto !== Object.prototype && proto !== null)) {
-    // A Headers, Map or array would be read as an empty record: say so rather than drop them.
-    throw new InvalidArgumentError("headers", "headers must be a plain object of name: value strings");
-  }
+  // A Headers, Map or array would be read as an empty record: say so rather than drop them. (A
+  // primitive's prototype is its wrapper's, never Object.prototype: refused here too.)
+  if (proto !== Object.prototype && proto !== null) invalid("headers", "must be a plain object of name: value strings");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(givenHeaders)) {
-    if (/^authorization$/i.test(name)) {
-      throw new InvalidArgumentError("headers", "set the key with apiKey, not an Authorization header");
-    }
-    if (!HTTP_TOKEN.test(name)) {
-      throw new InvalidArgumentError("headers", `header name ${JSON.stringify(name)} is not an HTTP token`);
-    }
-    // fetch sends Latin-1 only (a ByteString): anything above U+00FF would fail at every request.
-    if (typeof value !== "string" || CONTROL.test(value) || /[^\0-\xff]/.test(value)) {
-      throw new InvalidArgumentError("headers", `header ${name} must be a string of Latin-1 characters without control characters`);
-    }
+    // fetch sends Latin-1 only (a ByteString): anything above U+00FF would fail at every request. With
+    // the control characters (C0, DEL, C1) out, what is left is space to ~ and U+00A0 to U+00FF.
+    const problem = /^authorization$/i.test(name)
+      ? "set the key with apiKey, not an Authorization header"
+      : !HTTP_TOKEN.test(name)
+        ? `header name ${JSON.stringify(name)} is not an HTTP token`
+        : typeof value !== "string" || /[^ -~\xa0-\xff]/.test(value)
+          ? `header ${name} must be a string of Latin-1 characters without control characters`
+          : "";
+    if (problem) throw new InvalidArgumentError("headers", problem);
     headers[name] = value;
   }
   return {
