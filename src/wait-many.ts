@@ -1,16 +1,46 @@
-// Waiting for many tasks at once: one scheduler for the whole batch instead of one loop per task.
-// Each task is a small record in a queue sorted by its next poll time (the pool); ONE timer
-// wakes the batch; at most `concurrency` requests are in flight; a 429 pauses every poll of the
-// batch; each answer is read by the one verdict of src/_status.ts; the outcomes come out as an
-// async iterable, in the order the tasks settle. Memory and sockets stay flat whatever the number
-// of tasks: only `concurrency` requests (and their AbortControllers) exist at a time, and nothing
-// is ever attached to a long-lived signal per request.
-import { InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
-import { checkCount, checkFunction, checkTaskId, MAX_TIMER_MS } from "./options.js";
+// Waiting for tasks: one scheduler for a whole batch instead of one loop per task (a single wait
+// is a batch of one: src/wait.ts), with the options and the poll schedule every wait shares.
+// Each task is a small record in a queue sorted by its next poll time; ONE timer wakes the batch;
+// at most `concurrency` requests are in flight; a 429 pauses every poll of the batch; each answer
+// is read by the one verdict of src/_status.ts; the outcomes come out as an async iterable, in the
+// order the tasks settle. Memory and sockets stay flat whatever the number of tasks: only
+// `concurrency` requests (and their AbortControllers) exist at a time, and nothing is ever
+// attached to a long-lived signal per request.
+import { invalid, InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
+import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./_retry.js";
 import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
 import { taskVerdict } from "./_status.js";
-import { checkWaitOptions, DEFAULT_WAIT_TIMEOUT_MS, pollDelayMs, type WaitOptions } from "./wait.js";
+
+/** Options of `waitForImage2VideoTask`. */
+export interface WaitOptions {
+  /** Aborts the wait; it then rejects with `signal.reason` at once. */
+  signal?: AbortSignal;
+  /** Total time budget, ms (`Infinity`: none); past it the wait rejects with WaitTimeoutError. Default: 900000 (15 min). */
+  timeoutMs?: number;
+  /** Fixed pause between polls, ms. Default: about 2 s, growing by 1.5x per poll to about 15 s, with ±20% jitter. */
+  pollIntervalMs?: number;
+  /** Called with the task each time its status changes (including the first answer). */
+  onUpdate?: (task: VideoTaskResult) => void;
+}
+
+/** Default wait budget. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 15 * 60_000;
+
+/** The default pause before poll number `poll + 1`: 2 s x 1.5^poll, capped at 15 s, ±20% jitter. */
+export function pollDelayMs(poll: number, random: () => number = Math.random): number {
+  return Math.round(Math.min(2_000 * 1.5 ** poll, 15_000) * (0.8 + 0.4 * random()));
+}
+
+/** Checks a wait's options, so a bad one is refused before anything is sent (a generate checks them before its create). */
+export function checkWaitOptions(given: WaitOptions | undefined): WaitOptions {
+  const options = checkOptionsObject(given);
+  checkSignal(options.signal);
+  if (options.timeoutMs !== undefined) checkDuration("timeoutMs", options.timeoutMs, true);
+  if (options.pollIntervalMs !== undefined) checkDuration("pollIntervalMs", options.pollIntervalMs);
+  checkFunction("onUpdate", options.onUpdate);
+  return options;
+}
 
 /** Default number of requests in flight at once in a batch wait. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -70,127 +100,25 @@ interface Entry {
   readonly id: string;
   /** Earliest time of the next poll (ms since the epoch). */
   due: number;
-  /** Tie-breaker for equal `due`: first queued, first polled. */
-  seq: number;
   /** Polls answered with a running status, for the default schedule. */
   polls: number;
-  last: VideoTaskResult | undefined;
-  /** Set while a request for this task is in flight. */
-  controller: AbortController | undefined;
-  settled: boolean;
+  /** The last answer, for onUpdate and a WaitTimeoutError. */
+  last?: VideoTaskResult;
 }
 
-/** The abort reason of requests cut short by the batch itself (timeout or `return()`). */
+/** A settled outcome as `next()` takes it: returns it, or throws the error that ended the batch. */
+type Item = () => WaitOutcome;
+
+/** The abort reason of requests cut short by the batch itself (timeout, the last task settled, `return()`). */
 const BATCH_ENDED = Symbol("batch ended");
-
-/** Whether `a` is polled before `b`: earlier due time, then first queued. */
-const before = (a: Entry, b: Entry): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
-
-/**
- * The batch's pool: a queue of entries sorted by (due, seq), `start`ing each poll once it is due,
- * the batch is not paused and fewer than `concurrency` are in flight; ONE timer wakes it for the
- * next poll, the end of a pause or `deadline` (then `expire`). `pump` after every change.
- */
-function createPool(concurrency: number, start: (entry: Entry) => void, expire: () => void) {
-  const queue: Entry[] = [];
-  const inFlight = new Set<Entry>();
-  let seq = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerAt = Number.NaN;
-  const pool = {
-    inFlight,
-    deadline: Number.POSITIVE_INFINITY,
-    pausedUntil: 0,
-    schedule(entry: Entry, due: number): void {
-      entry.due = due;
-      entry.seq = seq++;
-      // Binary search for the first entry polled after this one, and in before it.
-      let [low, high] = [0, queue.length];
-      while (low < high) {
-        const mid = (low + high) >> 1;
-        if (before(queue[mid]!, entry)) low = mid + 1;
-        else high = mid;
-      }
-      queue.splice(low, 0, entry);
-    },
-    /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
-    pump(): void {
-      const now = Date.now();
-      if (now >= pool.deadline) return expire();
-      while (now >= pool.pausedUntil && inFlight.size < concurrency && queue.length > 0 && queue[0]!.due <= now) {
-        const entry = queue.shift()!;
-        inFlight.add(entry);
-        start(entry);
-      }
-      // A full pool needs no timer: the next answer pumps again.
-      const wake = queue.length > 0 && inFlight.size < concurrency ? Math.min(pool.deadline, Math.max(queue[0]!.due, pool.pausedUntil)) : pool.deadline;
-      if (wake === timerAt) return;
-      clearTimeout(timer);
-      timerAt = wake;
-      // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
-      if (wake < Infinity) timer = setTimeout(() => ((timerAt = Number.NaN), pool.pump()), Math.min(Math.max(0, wake - now), MAX_TIMER_MS));
-    },
-    /** Stops everything: the timer, the polls queued, the requests in flight (aborted with `reason`). */
-    stop(reason: unknown): void {
-      clearTimeout(timer);
-      timerAt = Number.NaN;
-      queue.length = 0;
-      for (const entry of inFlight) entry.controller?.abort(reason);
-      inFlight.clear();
-    },
-  };
-  return pool;
-}
-
-/**
- * The outcomes of a batch as an async iterator's `next`: settled ones queue until taken, a `next()`
- * with none waits; `fail` makes the pending or next `next()` reject (once), `close` ends the rest.
- */
-function createOutcomes() {
-  let queue: WaitOutcome[] = [];
-  let failure: { error: unknown } | undefined;
-  const waiters: Array<{ resolve: (r: IteratorResult<WaitOutcome>) => void; reject: (e: unknown) => void }> = [];
-  const outcomes = {
-    closed: false,
-    push(outcome: WaitOutcome): void {
-      const waiter = waiters.shift();
-      if (waiter) waiter.resolve({ value: outcome, done: false });
-      else queue.push(outcome);
-    },
-    fail(error: unknown): void {
-      queue = [];
-      const waiter = waiters.shift();
-      if (waiter) waiter.reject(error);
-      else failure = { error };
-      outcomes.close();
-    },
-    /** No outcome will come (`drop`: and those not yet taken are dropped): `next()` ends once the queue is taken. */
-    close(drop?: boolean): void {
-      if (drop) [queue, failure] = [[], undefined];
-      outcomes.closed = true;
-      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
-    },
-    next(): Promise<IteratorResult<WaitOutcome>> {
-      if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
-      const error = failure;
-      failure = undefined;
-      if (error) return Promise.reject(error.error);
-      if (outcomes.closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
-    },
-  };
-  return outcomes;
-}
 
 /** The distinct task ids of a batch, checked, in first-seen order; InvalidArgumentError names the bad one's index. */
 function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
-  if (taskIds === null || typeof (taskIds as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {
-    throw new InvalidArgumentError("taskIds", "taskIds must be an iterable of task ids (an array, a Set, ...)");
+  if (typeof (taskIds as Partial<Iterable<string>> | null)?.[Symbol.iterator] !== "function") {
+    invalid("taskIds", "must be an iterable of task ids (an array, a Set, ...)");
   }
   // A string is an iterable of its characters: "abc" would wait for tasks "a", "b" and "c".
-  if (typeof taskIds === "string") {
-    throw new InvalidArgumentError("taskIds", "taskIds is one string: pass an array of ids (for one task, waitForImage2VideoTask)");
-  }
+  if (typeof taskIds === "string") invalid("taskIds", "is one string: pass an array of ids (for one task, waitForImage2VideoTask)");
   // Duplicates are waited for once: the Map keeps the first occurrence's order.
   const entries = new Map<string, Entry>();
   let index = 0;
@@ -203,16 +131,26 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
       throw new InvalidArgumentError("taskId", `${(error as Error).message} (taskIds[${index}])`);
     }
     index++;
-    if (!entries.has(id)) entries.set(id, { id, due: 0, seq: 0, polls: 0, last: undefined, controller: undefined, settled: false });
+    if (!entries.has(id)) entries.set(id, { id, due: 0, polls: 0 });
   }
   return entries;
 }
 
-/** A batch's options, checked as a single wait's are, plus `concurrency`, with their defaults. */
-function checkBatchOptions(given: WaitManyOptions | undefined) {
-  const options = checkWaitOptions(given as WaitOptions) as WaitManyOptions;
-  return { ...options, concurrency: checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY), timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS };
+/** Puts `entry` in `queue` (sorted by due time) at `due`: after the entries due at or before then, so first queued, first polled. */
+function insertByDue(queue: Entry[], entry: Entry, due: number): void {
+  entry.due = due;
+  // Binary search for the first entry due later.
+  let [low, high] = [0, queue.length];
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (queue[mid]!.due <= due) low = mid + 1;
+    else high = mid;
+  }
+  queue.splice(low, 0, entry);
 }
+
+/** A task's end, as the batch's outcome tells it. */
+type Result = { error: KlingError } | { task: CompletedVideoTask };
 
 /**
  * Waits for many tasks with one scheduler; yields one outcome per distinct task id, in the order
@@ -220,55 +158,126 @@ function checkBatchOptions(given: WaitManyOptions | undefined) {
  * from this call, before any request. Polling starts at the first `next()`. Breaking out of the
  * loop (`return()`) stops the polling and aborts in-flight requests. An error that is not a
  * KlingError (a bug, or an `onUpdate` that throws) ends the batch: the iterable throws it.
+ * Settled outcomes are kept until a `next()` takes them; a `next()` with none waits until one
+ * comes or the batch ends (`wake`).
  */
 export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?: WaitManyOptions): AsyncIterableIterator<WaitOutcome> {
-  const { concurrency, timeoutMs, pollIntervalMs: fixedInterval, signal, onUpdate } = checkBatchOptions(given);
+  const options = checkWaitOptions(given as WaitOptions) as WaitManyOptions;
+  const concurrency = checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY);
   checkFunction("get", get);
   const entries = checkTaskIds(taskIds);
-  const outcomes = createOutcomes();
-  const pool = createPool(concurrency, request, () => {
-    // The budget ran out: every unsettled task ends with its own WaitTimeoutError.
-    pool.stop(BATCH_ENDED);
-    for (const entry of entries.values()) if (!entry.settled) settle(entry, { taskId: entry.id, error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
-  });
-  // Tasks not settled yet; whether polling has started; 429s in a row (the batch's backoff).
-  let [remaining, started, rateLimited] = [entries.size, false, 0];
-  const onAbort = (): void => end(signal?.reason, true);
+  const { signal } = options;
+  const [start, stop] = createPoller(entries, get, { ...options, concurrency }, settle, fail);
+  let items: Item[] = [];
+  const waiters: Array<() => void> = [];
+  let [started, closed] = [false, false];
+  const onAbort = (): void => fail(signal?.reason);
+  const wake = (): void => waiters.splice(0).forEach((waiter) => waiter());
 
-  /** Ends the batch: with `error` (the pending or next `next()` rejects with it), or done. */
-  function end(error: unknown, failed: boolean): void {
-    if (outcomes.closed) return;
+  /** Ends the batch: the polling stopped (requests in flight aborted with `reason`); `next()` ends once the outcomes kept are taken. */
+  function finish(reason: unknown = BATCH_ENDED): void {
+    if (closed) return;
+    closed = true;
+    stop(reason);
     signal?.removeEventListener("abort", onAbort);
-    pool.stop(failed ? error : BATCH_ENDED);
-    if (failed) outcomes.fail(error);
-    else outcomes.close();
+    wake();
   }
 
-  function settle(entry: Entry, outcome: WaitOutcome): void {
-    entry.settled = true;
-    outcomes.push(outcome);
-    if (--remaining === 0) end(undefined, false);
+  /** Ends the batch with `error`: the pending or next `next()` throws it (outcomes not taken are dropped). */
+  function fail(error: unknown): void {
+    if (closed) return;
+    items = [
+      () => {
+        throw error;
+      },
+    ];
+    finish(error);
   }
 
+  function settle(entry: Entry, result: Result): void {
+    entries.delete(entry.id);
+    const outcome: WaitOutcome = { taskId: entry.id, ...result };
+    items.push(() => outcome);
+    wake();
+    if (entries.size === 0) finish();
+  }
+
+  const iterator: AsyncIterableIterator<WaitOutcome> = {
+    async next() {
+      if (!started) {
+        started = true;
+        if (entries.size === 0) finish();
+        else if (signal?.aborted) fail(signal.reason);
+        else {
+          signal?.addEventListener("abort", onAbort, { once: true });
+          start();
+        }
+      }
+      while (items.length === 0 && !closed) await new Promise<void>((resolve) => waiters.push(resolve));
+      const item = items.shift();
+      return item ? { value: item(), done: false } : { value: undefined, done: true };
+    },
+    async return() {
+      started = true;
+      // Outcomes settled but not taken (or the error that ended the batch) are dropped.
+      items = [];
+      finish();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+/**
+ * The polling of a batch, its options checked: a queue of entries sorted by due time, each poll
+ * started once it is due, the batch is not paused and fewer than `concurrency` are in flight; ONE
+ * timer wakes it for the next poll, the end of a pause or the deadline. Hands each task's end to
+ * `settle`, and an error that ends the batch to `fail`; returns `start` and `stop` (which aborts
+ * the requests in flight with its reason).
+ */
+function createPoller(
+  entries: Map<string, Entry>,
+  get: GetTaskById,
+  options: WaitManyOptions & { concurrency: number },
+  settle: (entry: Entry, result: Result) => void,
+  fail: (error: unknown) => void,
+): [start: () => void, stop: (reason: unknown) => void] {
+  const { concurrency, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, pollIntervalMs, onUpdate } = options;
+  // Every task is due at once (due 0) to begin with.
+  const queue = [...entries.values()];
+  const inFlight = new Set<AbortController>();
+  let [stopped, rateLimited, pausedUntil, deadline] = [false, 0, 0, 0];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
+  function pump(): void {
+    const now = Date.now();
+    // The budget ran out: every unsettled task ends with its own WaitTimeoutError.
+    if (now >= deadline) {
+      for (const entry of entries.values()) settle(entry, { error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
+      return;
+    }
+    while (now >= pausedUntil && inFlight.size < concurrency && queue.length > 0 && queue[0]!.due <= now) request(queue.shift()!);
+    // A full pool needs no timer: the next answer pumps again.
+    const wake = queue.length > 0 && inFlight.size < concurrency ? Math.min(deadline, Math.max(queue[0]!.due, pausedUntil)) : deadline;
+    clearTimeout(timer);
+    if (wake < Infinity) timer = setTimeout(pump, Math.min(wake - now, MAX_TIMER_MS));
+  }
+
+  /**
+   * Polls `entry` once; its answer is read if the batch still wants it (`stop` empties `inFlight`).
+   * Reading it may throw (a bug, an onUpdate that throws): that ends the batch.
+   */
   function request(entry: Entry): void {
     const controller = new AbortController();
-    entry.controller = controller;
-    const answered = (read: () => void): void => {
-      if (entry.controller === controller) entry.controller = undefined;
-      pool.inFlight.delete(entry);
-      // The batch (or this task) may no longer care about the result.
-      if (outcomes.closed || entry.settled || controller.signal.aborted) return;
-      try {
-        read();
-      } catch (error) {
-        return end(error, true);
-      }
-      if (!outcomes.closed) pool.pump();
-    };
-    new Promise<VideoTaskResult>((resolve) => resolve(get(entry.id, controller.signal))).then(
-      (task) => answered(() => onAnswer(entry, task)),
-      (error: unknown) => answered(() => onError(entry, error)),
-    );
+    inFlight.add(controller);
+    new Promise<VideoTaskResult>((resolve) => resolve(get(entry.id, controller.signal)))
+      .then(
+        (task) => inFlight.delete(controller) && onAnswer(entry, task),
+        (error: unknown) => inFlight.delete(controller) && onError(entry, error),
+      )
+      .then(() => stopped || pump(), fail);
   }
 
   function onAnswer(entry: Entry, task: VideoTaskResult): void {
@@ -277,47 +286,31 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
     entry.last = task;
     if (changed) onUpdate?.(task, entry.id);
     // onUpdate may have ended the batch (a `return()` from inside it).
-    if (outcomes.closed) return;
+    if (stopped) return;
     const verdict = taskVerdict(task);
-    if (verdict.kind === "running") pool.schedule(entry, Date.now() + (fixedInterval ?? pollDelayMs(entry.polls++)));
-    else settle(entry, verdict.error ? { taskId: entry.id, error: verdict.error } : { taskId: entry.id, task: verdict.task });
+    if (verdict.kind === "running") insertByDue(queue, entry, Date.now() + (pollIntervalMs ?? pollDelayMs(entry.polls++)));
+    else settle(entry, verdict.error ? { error: verdict.error } : { task: verdict.task });
   }
 
   function onError(entry: Entry, error: unknown): void {
     // Not a KlingError: a bug, which ends the batch.
     if (!(error instanceof KlingError)) throw error;
-    if (!(error instanceof RateLimitError)) return settle(entry, { taskId: entry.id, error });
+    if (!(error instanceof RateLimitError)) return settle(entry, { error });
     // A 429 is about the whole batch, not this task: pause every poll, then ask again.
-    pool.pausedUntil = Math.max(pool.pausedUntil, Date.now() + (error.retryAfterMs ?? backoffMs(rateLimited++)));
-    pool.schedule(entry, pool.pausedUntil);
+    pausedUntil = Math.max(pausedUntil, Date.now() + (error.retryAfterMs ?? backoffMs(rateLimited++)));
+    insertByDue(queue, entry, pausedUntil);
   }
 
-  const iterator: AsyncIterableIterator<WaitOutcome> = {
-    next() {
-      if (!started) {
-        started = true;
-        if (remaining === 0) outcomes.close();
-        else if (signal?.aborted) outcomes.fail(signal.reason);
-        else {
-          signal?.addEventListener("abort", onAbort, { once: true });
-          const now = Date.now();
-          pool.deadline = now + timeoutMs;
-          for (const entry of entries.values()) pool.schedule(entry, now);
-          pool.pump();
-        }
-      }
-      return outcomes.next();
-    },
-    return() {
-      started = true;
-      if (!outcomes.closed) pool.stop(BATCH_ENDED);
-      signal?.removeEventListener("abort", onAbort);
-      outcomes.close(true);
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
+  const start = (): void => {
+    deadline = Date.now() + timeoutMs;
+    pump();
   };
-  return iterator;
+  const stop = (reason: unknown): void => {
+    stopped = true;
+    clearTimeout(timer);
+    queue.length = 0;
+    for (const controller of inFlight) controller.abort(reason);
+    inFlight.clear();
+  };
+  return [start, stop];
 }
