@@ -21,11 +21,11 @@ type Obj = Record<string, unknown>;
 const isArray = Array.isArray;
 const keysOf = Object.keys;
 const own = Object.hasOwn;
-/** Whether a value is a JSON object (not null, not an array). */
-export const isObject = (d: unknown): d is Obj => typeof d == "object" && !!d && !isArray(d);
-const esc = (k: string): string => k.replace(/~/g, "~0").replace(/\//g, "~1");
 /** A value's JSON type: typeof, with null and arrays told apart from objects. */
 const typeOf = (d: unknown): string => (d === null ? "null" : isArray(d) ? "array" : typeof d);
+/** Whether a value is a JSON object (not null, not an array). */
+export const isObject = (d: unknown): d is Obj => typeOf(d) == "object";
+const esc = (k: string): string => k.replace(/~/g, "~0").replace(/\//g, "~1");
 const is = (t: string, d: unknown): boolean => typeOf(d) == t || (t == "integer" && Number.isInteger(d));
 
 /** JSON equality (what enum, const and uniqueItems compare with). */
@@ -34,17 +34,15 @@ const equal = (a: unknown, b: unknown): boolean =>
   typeof a == "object" && !!a && typeOf(a) == typeOf(b) &&
     keysOf(a).length == keysOf(b as Obj).length && keysOf(a).every((k) => own(b as Obj, k) && equal((a as Obj)[k], (b as Obj)[k]));
 
-/** Size limits by keyword: the type they apply to and how the size is counted. */
-const SIZE: Record<string, [string, (d: never) => number]> = {
-  Length: ["string", (d: string) => [...d].length],
-  Items: ["array", (d: unknown[]) => d.length],
-  Properties: ["object", (d: Obj) => keysOf(d).length],
-};
+/** The JSON type each limit bounds, by the keyword's 4th letter: (min|max)imum, -Length, -Items, -Properties. */
+const BOUNDED: Obj = { i: "number", L: "string", I: "array", P: "object" };
+/** A pattern keyword's test (the Unicode flag, as 2020-12 asks). */
+const matches = (r: string, p: string): boolean => new RegExp(r, "u").test(p);
 
 function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
-  const fail = (keyword: string, params: Obj, message = "must satisfy " + keyword): number =>
+  const fail = (keyword: string, params: Obj = {}, message = "must satisfy " + keyword): number =>
     out.push({ instancePath: at, schemaPath: sp + "/" + keyword, keyword, params, message });
-  if (schema === false) fail("false schema", {});
+  if (schema === false) fail("false schema");
   const sub = (path: string, s: unknown, data: unknown, where = at, into = out): void =>
     check(defs, s as Schema, data, where, sp + "/" + path, into);
   const passes = (path: string, s: unknown): boolean => {
@@ -55,8 +53,6 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
   for (const k in schema as Obj) {
     const v = (schema as Obj)[k] as never;
     const list = v as unknown[];
-    // minLength / maxLength, minItems / maxItems, minProperties / maxProperties.
-    const size = /^m(in|ax)[LIP]/.test(k) ? SIZE[k.slice(3)] : undefined;
     if (k == "$ref") check(defs, defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
       if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
@@ -66,36 +62,35 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
       if (!equal(v, d)) fail(k, { allowedValue: v });
     } else if (k == "allOf") list.map((s, i) => sub(k + "/" + i, s, d));
     else if (k == "anyOf") {
-      if (!list.some((s, i) => passes(k + "/" + i, s))) fail(k, {});
+      if (!list.some((s, i) => passes(k + "/" + i, s))) fail(k);
     } else if (k == "oneOf") {
-      if (list.filter((s, i) => passes(k + "/" + i, s)).length != 1) fail(k, {});
+      if (list.filter((s, i) => passes(k + "/" + i, s)).length != 1) fail(k);
     } else if (k == "not") {
-      if (passes(k, v)) fail(k, {});
-    }
-    else if (size) {
-      if (is(size[0], d) && (k[1] == "i" ? size[1](d as never) < v : size[1](d as never) > v)) fail(k, { limit: v });
+      if (passes(k, v)) fail(k);
+    } else if (/^m(in|ax)(imum|Length|Items|Properties)$/.test(k)) {
+      // The number itself, or the size: a string's code points, an array's items, an object's properties.
+      if (typeOf(d) == BOUNDED[k[3] as string]) {
+        const n = k[3] == "i" ? (d as number) : (k[3] == "P" ? keysOf(d as Obj) : [...(d as string)]).length;
+        if (k[1] == "i" ? n < v : n > v) fail(k, { limit: v });
+      }
     } else if (typeof d == "number") {
-      if (k == "minimum" ? d < v : k == "maximum" ? d > v : k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)) fail(k, { limit: v });
+      if (k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)) fail(k, { limit: v });
     } else if (typeof d == "string") {
-      if (k == "pattern" && !new RegExp(v, "u").test(d)) fail(k, { limit: v });
+      if (k == "pattern" && !matches(v, d)) fail(k, { limit: v });
     } else if (isArray(d)) {
       if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, { limit: v });
       else if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
       else if (k == "items") d.map((x, i) => i < ((schema as Obj).prefixItems as [] | undefined ?? []).length || sub(k, v, x, at + "/" + i));
     } else if (isObject(d)) {
       if (k == "required") for (const p of list as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);
-      // Only (pattern|additional)Properties walk the data's own keys.
-      const props = k[0] == "p" || k[0] == "a" ? keysOf(d) : [];
-      for (const p of props) {
-        if (k == "properties" && own(v, p)) sub(k + "/" + esc(p), (v as Obj)[p], d[p], at + "/" + esc(p));
-        if (k == "patternProperties") for (const r in v as Obj) if (new RegExp(r, "u").test(p)) sub(k + "/" + esc(r), (v as Obj)[r], d[p], at + "/" + esc(p));
-      }
-      if (k == "additionalProperties") {
-        const extra = props.filter((p) => !own((schema as Obj).properties ?? {}, p) &&
-          !keysOf((schema as Obj).patternProperties ?? {}).some((r) => new RegExp(r, "u").test(p)));
-        for (const p of extra) {
+      for (const p of keysOf(d)) {
+        const where = at + "/" + esc(p);
+        if (k == "properties" && own(v, p)) sub(k + "/" + esc(p), (v as Obj)[p], d[p], where);
+        if (k == "patternProperties") for (const r in v as Obj) if (matches(r, p)) sub(k + "/" + esc(r), (v as Obj)[r], d[p], where);
+        // Only the keys neither properties nor patternProperties name.
+        if (k == "additionalProperties" && !own((schema as Obj).properties ?? {}, p) && !keysOf((schema as Obj).patternProperties ?? {}).some((r) => matches(r, p))) {
           if (v === false) fail(k, { additionalProperty: p });
-          else sub(k, v, d[p], at + "/" + esc(p));
+          else sub(k, v, d[p], where);
         }
       }
     }
