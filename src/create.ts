@@ -60,14 +60,13 @@ function checkRule(field: string, rule: Pick<ControlRule, "rule" | "test">, valu
 
 /** Whether a value survives JSON as it is: no bytes, Blob, Date, function, NaN or class instance hiding in it. */
 function isJson(value: unknown, depth = 0): boolean {
-  if (typeof value == "object") {
-    return value === null || (depth <= 64 && (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1)));
-  }
-  return typeof value == "number" ? Number.isFinite(value) : typeof value == "string" || typeof value == "boolean";
+  if (value === null || typeof value == "string" || typeof value == "boolean") return true;
+  if (typeof value == "number") return Number.isFinite(value);
+  return depth <= 64 && (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1));
 }
 
 /** The rule of a metadata key that is not one of Kling's controls: sent untouched, so it must be JSON. */
-const PLAIN_JSON = { rule: "plain JSON (images go in image_tail, static_mask or dynamic_masks)", test: isJson };
+const PLAIN_JSON = { rule: "plain JSON", test: isJson };
 
 /** Why width/height or aspect_ratio is refused on image2video. */
 const FOLLOWS_IMAGE = "is for text2video: image2video follows its image";
@@ -113,7 +112,7 @@ function checkMetadataKeys(meta: Record<string, unknown>): void {
     const refused = KLING_REFUSED_METADATA[folded];
     if (refused) fail(field, `is refused: ${refused}`);
     // A refused key, or a name of Object.prototype's that is all lower case, was refused just above.
-    if (folded != key && folded in KLING_CONTROL_RULES) fail(field, `is ${folded} in another case: write it as ${folded}`);
+    if (folded != key && folded in KLING_CONTROL_RULES) fail(field, `is read by the relay as ${folded}: write it as ${folded}`);
     checkRule(field, KLING_CONTROL_RULES[key] ?? PLAIN_JSON, meta[key]);
   }
 }
@@ -126,7 +125,7 @@ function checkMetadataKeys(meta: Record<string, unknown>): void {
 function checkCombinations(i2v: boolean, top: Record<string, unknown>, meta: Record<string, unknown>): void {
   const has = (key: string): boolean => meta[key] !== undefined;
   if (KLING_EXCLUSIVE_GROUPS.filter((group) => group.some(has)).length > 1) {
-    fail("metadata", `has ${KLING_EXCLUSIVE_GROUPS.flat().filter(has).join(", ")}: Kling takes one of the end frame, the motion brush and the camera`);
+    fail("metadata", `has ${KLING_EXCLUSIVE_GROUPS.flat().filter(has).join(", ")}: Kling takes one of the end frame (image_tail), the masks and camera_control`);
   }
   const only = !i2v && KLING_IMAGE2VIDEO_ONLY.find(has);
   if (only) fail(`metadata.${only}`, "needs a top-level image: use createImage2VideoTask");
@@ -182,10 +181,10 @@ async function prepareImages(top: Record<string, unknown>, image: ImageInput | u
   const prepare = async (input: unknown, argument: string): Promise<string> => {
     const prepared = await prepareImage(input as ImageInput, argument);
     if (prepared.kind !== "bytes") return prepared.value;
-    const { width, height } = prepared.info;
-    if (argument == "request.image") main = prepared.info;
-    else if (argument.endsWith("mask") && main && width * main.height != main.width * height) {
-      invalid(argument, `is ${width}x${height}, not the aspect ratio of request.image (${main.width}x${main.height})`);
+    const { info } = prepared;
+    if (argument == "request.image") main = info;
+    else if (argument.endsWith("mask") && main && info.width * main.height != main.width * info.height) {
+      invalid(argument, `is ${info.width}x${info.height}, not the aspect ratio of request.image (${main.width}x${main.height})`);
     }
     const marker = prefix + images.size;
     images.set(marker, prepared.bytes);

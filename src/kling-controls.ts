@@ -165,7 +165,7 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
  * (the gateway matches keys without regard to case, so `Model_Name` is refused too). [S]
  */
 export const KLING_REFUSED_METADATA: Readonly<Record<string, string>> = {
-  model_name: "Kling would run it while the relay bills the top-level model; use request.model",
+  model_name: "the relay bills the top-level model; use request.model",
   duration: "the relay would skip its checks; use request.duration",
   model: "it would replace the model Kling runs; use request.model",
   prompt: "it would replace request.prompt",
