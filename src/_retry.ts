@@ -10,7 +10,7 @@ const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 8_000;
 
 /** Methods that are safe to send twice (upper case). */
-const IDEMPOTENT = /^(GET|HEAD|OPTIONS|PUT|DELETE|TRACE)$/;
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 /** A header's plain number: digits, maybe with a fraction. */
 const NUMBER = /^\d+(\.\d+)?$/;
@@ -38,7 +38,7 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Whether a request with this method may be retried at all. */
 export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT.test(method.toUpperCase());
+  return IDEMPOTENT.has(method.toUpperCase());
 }
 
 /** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 8 s, each shortened by up to 25%. */
@@ -63,7 +63,7 @@ export function retryDelayMs(retry: number, headers: Headers): number | undefine
  * Codes of a connection that was never made, so not one byte of the request left: refused, no
  * such host, DNS failing, connect timed out (undici's, before any byte of the request).
  */
-const NEVER_CONNECTED = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|UND_ERR_CONNECT_TIMEOUT)$/;
+const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
 
 /**
  * Whether a failed attempt surely sent nothing: its error chain names a connection that was never
@@ -73,7 +73,7 @@ export function neverConnected(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && NEVER_CONNECTED.test(code)) return true;
+    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
