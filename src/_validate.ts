@@ -17,14 +17,14 @@ function missing(property: string, message: string): ValidationIssue {
   return { instancePath: `/${property}`, schemaPath: `#/properties/${property}`, keyword: "required", params: { missingProperty: property }, message };
 }
 
-const NO_STATUS = missing("status", "must have a status (a task without one cannot be polled)");
-const NO_TASK_ID = missing("task_id", "must have a non-empty task_id (a created task without one cannot be polled)");
-const MISMATCH = "a body that does not match the spec";
+const NO_STATUS = missing("status", "must be set: a task without one cannot be polled");
+const NO_TASK_ID = missing("task_id", "must be a non-empty string: a created task without one cannot be polled");
+const MISMATCH = "does not match the spec";
 
 /** The spec's check of a task body, plus the client's one addition: a task must carry `status`. */
 export function taskIssues(body: unknown, path: string = IMAGE2VIDEO.task): ValidationIssue[] {
   const issues = responseIssues(path, "get", 200, body);
-  if (!issues) throw new Error("generated/ has no JSON schema for the task's 200 response: run npm run generate");
+  if (!issues) throw new Error("generated/ has no task schema: run npm run generate");
   return issues.length || typeof (body as { status?: unknown }).status == "string" ? issues : [NO_STATUS];
 }
 
@@ -43,7 +43,7 @@ function parse(text: string): unknown {
  */
 function refuse(method: string, path: string, status: number, text: string, body: unknown, what: string, issues?: readonly ValidationIssue[]): never {
   const parsed = body !== undefined;
-  const detail = parsed ? what : text.trim() ? "a body that is not JSON" : "an empty body";
+  const detail = parsed || text.trim() ? "a body that " + (parsed ? what : "is not JSON") : "an empty body";
   throw new ResponseValidationError(`${method} ${path} answered ${status} with ${detail}`, parsed ? { issues, body, status } : { body: text, status });
 }
 
@@ -66,13 +66,13 @@ function withRaw<T extends object>(task: T, raw: unknown): T & { readonly raw?: 
 export function parseCreatedBody(text: string, status: number, mode: ValidationMode, path: string): CreatedTask {
   const body = parse(text);
   const fail = (what: string, issues?: readonly ValidationIssue[]): never => refuse("POST", path, status, text, body, what, issues);
-  if (!isObject(body)) return fail("a body that is not a JSON object");
+  if (!isObject(body)) return fail("is not a JSON object");
   const issues = mode == "off" ? [] : (responseIssues(path, "post", status, body) ?? []);
   const spec = nonEmpty(body.task_id);
   if (!issues.length && spec !== undefined) return body as CreatedTask;
   if (mode == "strict") fail(MISMATCH, issues.length ? issues : [NO_TASK_ID]);
   const data = isObject(body.data) ? body.data : undefined;
-  const taskId = spec ?? nonEmpty(body.id) ?? nonEmpty(data?.task_id) ?? fail("no task id", [NO_TASK_ID]);
+  const taskId = spec ?? nonEmpty(body.id) ?? nonEmpty(data?.task_id) ?? fail("carries no task id", [NO_TASK_ID]);
   if (mode == "off") return { ...body, task_id: taskId } as CreatedTask;
   const statusWord = nonEmpty(body.status) ?? nonEmpty(data?.task_status);
   return withRaw({ task_id: taskId, ...(statusWord !== undefined && { status: statusWord }) }, body);
@@ -86,7 +86,7 @@ export function parseCreatedBody(text: string, status: number, mode: ValidationM
 export function parseTaskBody(text: string, status: number, mode: ValidationMode, path: string = IMAGE2VIDEO.task): VideoTaskResult | typeof NOT_FOUND {
   const body = parse(text);
   const fail = (what: string, issues?: readonly ValidationIssue[]): never => refuse("GET", path, status, text, body, what, issues);
-  if (mode == "off") return isObject(body) ? body : fail("a body that is not a JSON object");
+  if (mode == "off") return isObject(body) ? body : fail("is not a JSON object");
   // A body that did not parse fails the schema's "object" below, and refuse names it as not JSON.
   const issues = taskIssues(body, path);
   if (!issues.length) return body as VideoTask;
@@ -95,7 +95,7 @@ export function parseTaskBody(text: string, status: number, mode: ValidationMode
   const variant = normalizeTask(body);
   if (variant === NOT_FOUND) return variant;
   if (variant && !taskIssues(variant, path).length) return withRaw(variant, body);
-  return fail("a body that matches neither the spec nor a known relay variant", issues);
+  return fail("matches neither the spec nor a known relay variant", issues);
 }
 
 /**
