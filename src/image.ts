@@ -131,7 +131,8 @@ export function inspectImage(bytes: Uint8Array, argument = "image", size = bytes
     invalid(argument, `is ${width}x${height} px; each side must be at least 300 px`);
   }
   // Both sides are at least 300 px here; the longer over the shorter is past 2.5 exactly when
-  // width/height is outside [IMAGE_RULES.minAspectRatio, IMAGE_RULES.maxAspectRatio].
+  // width/height is outside [IMAGE_RULES.minAspectRatio, IMAGE_RULES.maxAspectRatio] (sides are
+  // whole numbers under 2^32, so no rounding lands a ratio on the other side of 2.5 or 0.4).
   const long = Math.max(width, height) / Math.min(width, height);
   if (long > IMAGE_RULES.maxAspectRatio) {
     let digits = 2;
@@ -171,9 +172,11 @@ export async function inspectBlob(blob: Blob, argument = "image"): Promise<Image
   return info;
 }
 
-function isArrayBuffer(value: unknown): value is ArrayBuffer {
+/** A `Uint8Array` itself, or a view over an `ArrayBuffer`; undefined for anything else. */
+function viewOf(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return value;
   // toString, not instanceof: an ArrayBuffer from another realm (a worker, a vm context) counts too.
-  return Object.prototype.toString.call(value) === "[object ArrayBuffer]";
+  if (Object.prototype.toString.call(value) === "[object ArrayBuffer]") return new Uint8Array(value as ArrayBuffer);
 }
 
 function isBlob(value: unknown): value is Blob {
@@ -194,8 +197,8 @@ function describe(value: unknown): string {
 
 /** The bytes of a `Uint8Array` (itself, no copy), an `ArrayBuffer` (a view over it) or a `Blob` (read). */
 export async function imageBytes(input: Uint8Array | ArrayBuffer | Blob, argument = "image"): Promise<Uint8Array> {
-  if (input instanceof Uint8Array) return input;
-  if (isArrayBuffer(input)) return new Uint8Array(input);
+  const view = viewOf(input);
+  if (view) return view;
   if (isBlob(input)) return new Uint8Array(await input.arrayBuffer());
   return invalid(argument, `must be a Uint8Array, ArrayBuffer or Blob, got ${describe(input)}`);
 }
@@ -361,12 +364,7 @@ export async function prepareImage(input: ImageInput, argument = "image"): Promi
     }
     bytes = data;
   } else {
-    bytes =
-      input instanceof Uint8Array
-        ? input
-        : Object.prototype.toString.call(input) === "[object ArrayBuffer]"
-          ? new Uint8Array(input as ArrayBuffer)
-          : invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
+    bytes = viewOf(input) ?? invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
   }
   return { kind: "bytes", bytes, info: inspectImage(bytes, argument) };
 }
