@@ -3,13 +3,9 @@
 /** The abort reason of a time limit running out (an attempt's timeout, a wait's budget): never a caller's. */
 export const TIMED_OUT = Symbol("timed out");
 
-/** Waits `ms`, or rejects with `signal.reason` as soon as `signal` aborts. */
+/** Waits `ms`, or rejects with `signal.reason` as soon as `signal` aborts (at once if it already has). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(signal?.reason);
@@ -18,6 +14,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -3,7 +3,7 @@
 // someone decides what it means; `taskVerdict` turns an answer into what a waiter does with it. The
 // single wait, the batch, generateVideos and the CLI read it; a task the relay does not have at all
 // never gets here: its answer is a TaskNotFoundError (src/_validate.ts reads the relay's forms of it).
-import { ResponseValidationError, TaskCancelledError, TaskFailedError, type KlingError } from "./errors.js";
+import { ResponseValidationError, show, TaskCancelledError, TaskFailedError, type KlingError } from "./errors.js";
 import type { CompletedVideoTask, Image2VideoTaskStatus, Text2VideoTaskStatus, VideoTask } from "./routes.js";
 
 /** How a status ends (or does not end) a wait. */
@@ -45,21 +45,21 @@ export type TaskVerdict =
 /** Reads one answer about a task: poll again, resolve with the video, or end with the error it stands for. */
 export function taskVerdict(task: VideoTask): TaskVerdict {
   const kind = statusKind(task.status);
-  const ended = (error: KlingError, final: boolean): TaskVerdict => ({ kind: "ended", error, final });
+  const ended = (error: KlingError, final = true): TaskVerdict => ({ kind: "ended", error, final });
+  // An answer that cannot be read as an end: a later poll may tell more.
+  const unreadable = (message: string): TaskVerdict => ended(new ResponseValidationError(message, { body: task, status: 200 }), false);
   switch (kind) {
     case "running":
       return { kind };
     case "completed":
-      return typeof task.url == "string" && task.url !== ""
-        ? { kind, task: task as CompletedVideoTask }
-        : ended(new ResponseValidationError("the task is completed but has no url", { body: task, status: 200 }), false);
+      return typeof task.url == "string" && task.url ? { kind, task: task as CompletedVideoTask } : unreadable("the task is completed but has no url");
     case "failed":
-      return ended(new TaskFailedError(task), true);
+      return ended(new TaskFailedError(task));
     case "cancelled":
-      return ended(new TaskCancelledError(task), true);
+      return ended(new TaskCancelledError(task));
     case undefined:
       // Polling a status nobody can interpret until the budget ends would only hide the problem.
-      return ended(new ResponseValidationError(`the task has a status the spec does not name: ${JSON.stringify(task.status)}`, { body: task, status: 200 }), false);
+      return unreadable(`the task has a status the spec does not name: ${show(task.status)}`);
   }
   // No default: a status kind added above and not given a meaning here leaves this function
   // without a return, which does not compile.

@@ -209,7 +209,7 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
         if (entries.size === 0) finish();
         else if (signal?.aborted) fail(signal.reason);
         else {
-          signal?.addEventListener("abort", onAbort, { once: true });
+          signal?.addEventListener("abort", onAbort);
           start();
         }
       }
@@ -282,7 +282,7 @@ function createPoller(
 
   function onAnswer(entry: Entry, task: VideoTaskResult): void {
     rateLimited = 0;
-    const changed = entry.last === undefined || entry.last.status !== task.status;
+    const changed = !entry.last || entry.last.status !== task.status;
     entry.last = task;
     if (changed) onUpdate?.(task, entry.id);
     // onUpdate may have ended the batch (a `return()` from inside it).
