@@ -39,9 +39,12 @@ const BOUNDED: Obj = { i: "number", L: "string", I: "array", P: "object" };
 /** A pattern keyword's test (the Unicode flag, as 2020-12 asks). */
 const matches = (r: string, p: string): boolean => new RegExp(r, "u").test(p);
 
+/** One issue, in Ajv's shape. */
+export const issue = (instancePath: string, schemaPath: string, keyword: string, params: Obj = {}, message = "must satisfy " + keyword): ValidationIssue =>
+  ({ instancePath, schemaPath, keyword, params, message });
+
 function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
-  const fail = (keyword: string, params: Obj = {}, message = "must satisfy " + keyword): number =>
-    out.push({ instancePath: at, schemaPath: sp + "/" + keyword, keyword, params, message });
+  const fail = (keyword: string, params?: Obj, message?: string): number => out.push(issue(at, sp + "/" + keyword, keyword, params, message));
   if (schema === false) fail("false schema");
   const sub = (path: string, s: unknown, data: unknown, where = at, into = out): void =>
     check(defs, s as Schema, data, where, sp + "/" + path, into);
@@ -105,7 +108,7 @@ export function schemaIssues(defs: readonly unknown[], root: number, data: unkno
   } catch (error) {
     // A recursive schema walked by data nested deeper than the call stack: an answer, not a bug.
     if (!(error instanceof RangeError)) throw error;
-    return [{ instancePath: "", schemaPath: "#", keyword: "depth", params: {}, message: "is nested too deeply to check" }];
+    return [issue("", "#", "depth", {}, "is nested too deeply to check")];
   }
   return out;
 }

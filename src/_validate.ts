@@ -5,6 +5,7 @@
 // Every refusal reads `<METHOD> <path> answered <status> with <what was wrong>`.
 import { responseIssues, type ValidationIssue } from "./_spec.js";
 import { isObject, NOT_FOUND, normalizeTask } from "./_compat.js";
+import { issue } from "./_schema.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
 import { IMAGE2VIDEO, TASK_PATHS, type VideoTask, type VideoTaskResult } from "./routes.js";
@@ -14,7 +15,7 @@ export { NOT_FOUND } from "./_compat.js";
 
 /** The issue of a property the client requires though the spec does not. */
 function missing(property: string, message: string): ValidationIssue {
-  return { instancePath: `/${property}`, schemaPath: `#/properties/${property}`, keyword: "required", params: { missingProperty: property }, message };
+  return issue("/" + property, "#/properties/" + property, "required", { missingProperty: property }, message);
 }
 
 const NO_STATUS = missing("status", "must be set: a task without one cannot be polled");
