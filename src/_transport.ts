@@ -97,7 +97,7 @@ export class BufferedResponse extends Response {
  * `cancel`, which drops the connection: the rest is never downloaded, let alone kept).
  */
 async function readCapped(response: Response, limit: number, cancel: () => void): Promise<Uint8Array> {
-  const length = response.headers.get("content-length");
+  const length = response.headers.get("content-length") ?? "";
   const tooLarge = (): never => {
     cancel();
     response.body?.cancel().catch(() => {});
@@ -105,7 +105,7 @@ async function readCapped(response: Response, limit: number, cancel: () => void)
   };
   // An unencoded body is as long as it says (fetch enforces it): read it whole when that fits, and
   // refuse it at once when it does not (nothing of it need arrive first).
-  if (length !== null && /^\d+$/.test(length) && !response.headers.has("content-encoding")) {
+  if (/^\d+$/.test(length) && !response.headers.has("content-encoding")) {
     return +length <= limit ? new Uint8Array(await response.arrayBuffer()) : tooLarge();
   }
   const chunks: Uint8Array[] = [];
@@ -162,45 +162,47 @@ export function createTransport(deps: TransportDeps): Send {
     const method = asked.method ?? "GET";
     const url = typeof input === "string" ? input : input.url;
     const path = (): string => new URL(url).pathname;
-    // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
-    // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
-    const oddStatus = (status: number, headers: Headers): APIError => new APIError({ status, headers: deps.redact(headers), body: "", method, path: path() });
 
     /** Attempt `n`'s answer: fetch (or httpGet) plus the body, under `controller` (the attempt's timeout and the caller's signal). */
     async function answerOf(n: number, controller: AbortController): Promise<Answer> {
+      let answer: Answer;
+      let response: Response | undefined;
       if (options.httpGet && deps.httpGet && method === "GET") {
         const headers = typeof input === "string" ? (init.headers ?? {}) : Object.fromEntries(input.headers);
-        const got = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
-        if (got.status > 599) throw oddStatus(got.status, got.headers);
-        return got;
-      }
-      // One attempt's request. A body can be sent once: an attempt after the first sends the body
-      // made afresh (`remake`), or else a copy of the Request kept while more attempts may follow.
-      const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal: controller.signal };
-      let request = input;
-      if (asked.body) {
-        // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
-        // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
-        sent.window = null;
-        if (options.remake) {
-          if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
-        } else if (typeof input !== "string" && n < (policy.create || isIdempotent(method) ? policy.maxRetries : 0)) {
-          request = input.clone();
+        answer = await deps.httpGet({ url, headers, signal: controller.signal, maxBytes: policy.maxResponseBytes });
+      } else {
+        // One attempt's request. A body can be sent once: an attempt after the first sends the body
+        // made afresh (`remake`), or else a copy of the Request kept while more attempts may follow.
+        const sent: RequestInit & { duplex?: string } = { ...(init as RequestInit), signal: controller.signal };
+        let request = input;
+        if (asked.body) {
+          // `window: null` with a create's `redirect: "error"` spares undici the spec's copy of the request,
+          // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
+          sent.window = null;
+          if (options.remake) {
+            if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
+          } else if (typeof input !== "string" && n < (policy.create || isIdempotent(method) ? policy.maxRetries : 0)) {
+            request = input.clone();
+          }
         }
+        response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
+        answer = { status: response.status, statusText: response.statusText, headers: response.headers, url: response.url || url };
       }
-      const response = await (deps.fetch ? deps.fetch(new Request(request, sent)) : fetch(request, sent));
-      const { status, statusText, headers } = response;
+      const { status } = answer;
       // Where a create cannot say `redirect: "error"` (workerd), its 3xx is the error it stands for.
       const redirected = asked.redirect === "manual" && policy.create && status >= 300 && status < 400;
       if (status > 599 || redirected) {
-        response.body?.cancel().catch(() => {});
-        throw redirected ? new TypeError(`the create was redirected (HTTP ${status})`) : oddStatus(status, headers);
+        response?.body?.cancel().catch(() => {});
+        // A status past 599 (a proxy's 999 "request denied"): no Response can hold it (the constructor
+        // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
+        throw redirected
+          ? new TypeError(`the create was redirected (HTTP ${status})`)
+          : new APIError({ status, headers: deps.redact(answer.headers), body: "", method, path: path() });
       }
-      const answer: Answer = { status, statusText, headers, url: response.url || url };
-      // The caller reads the stream; the attempt's timeout covered the headers, the signal the rest.
-      if (options.stream && response.ok) return { ...answer, stream: response };
+      // A streamed body: the caller reads it; the attempt's timeout covered the headers, the signal the rest.
+      if (options.stream && response?.ok) answer.stream = response;
       // Read the body inside the timeout: a server that sends headers and then stalls is a timeout too.
-      answer.body = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
+      else if (response) answer.body = await readCapped(response, policy.maxResponseBytes, () => controller.abort(TIMED_OUT));
       return answer;
     }
 

@@ -89,7 +89,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       const check = response.ok && resolved.validation !== "off";
       // Text a relay may have echoed the key into; binary answers are handed on untouched.
       const textual = /json|text|xml|html|^$/i.test(response.headers.get("content-type") ?? "");
-      if (!check && !(keyForms.length && textual)) return undefined;
+      if (!check && !(key && textual)) return undefined;
       // The transport's answer carries its body; another (a hook's) is read once and handed on
       // rebuilt: a clone would tee the stream, several times dearer.
       const own = response instanceof BufferedResponse;

@@ -121,7 +121,7 @@ async function call(
   const hooks = async (kind: "onRequest" | "onError" | "onResponse"): Promise<void> => {
     for (const m of kind === "onRequest" ? middlewares : [...middlewares].reverse()) {
       if (!m[kind]) continue;
-      const more = kind === "onResponse" ? { response: (given ??= shown ??= responseOf(answer!)) } : kind === "onError" ? { error } : {};
+      const more = kind === "onResponse" ? { response: (given ??= shown ??= responseOf(answer!)) } : kind === "onError" && { error };
       const result: unknown = await m[kind]({ ...params, request: input as Request, ...more } as never);
       if (result instanceof Request) input = result;
       if (result instanceof Error) error = result;
@@ -162,22 +162,15 @@ function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): [Ge
   if (call.validation !== undefined) checkValidation(call.validation);
   const { timeoutMs, maxRetries, retryRateLimit } = call;
   if (retryRateLimit !== undefined && typeof retryRateLimit !== "boolean") invalid("retryRateLimit", `must be a boolean, got ${typeof retryRateLimit}`);
-  // The common case keeps the base policy itself.
-  if (timeoutMs === undefined && maxRetries === undefined && retryRateLimit === undefined) return [call, base];
-  return [
-    call,
-    {
-      ...base,
-      timeoutMs: timeoutMs === undefined ? base.timeoutMs : checkDuration("timeoutMs", timeoutMs, true),
-      maxRetries: maxRetries === undefined ? base.maxRetries : checkRetries(maxRetries),
-      retryRateLimit,
-    },
-  ];
+  // The common case keeps the base policy itself; any of these makes a copy to change.
+  const policy = timeoutMs === undefined && maxRetries === undefined && retryRateLimit === undefined ? base : { ...base, retryRateLimit };
+  if (timeoutMs !== undefined) policy.timeoutMs = checkDuration("timeoutMs", timeoutMs, true);
+  if (maxRetries !== undefined) policy.maxRetries = checkRetries(maxRetries);
+  return [call, policy];
 }
 
 /** Builds the helpers of `route` over the client's context. */
 export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteHelpers {
-  const { redact } = ctx;
   const createPolicy: RequestPolicy = { ...ctx, create: true };
   // A task id is only found on the route that made it: a not-found names the other routes' getter.
   const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
@@ -185,7 +178,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
 
   /** The APIError an answer stands for (TaskNotFoundError when `notFound` says so), its headers scrubbed. */
   function apiError({ status, headers, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {
-    const init = { status, headers: redact(headers), method, path: new URL(url).pathname, body };
+    const init = { status, headers: ctx.redact(headers), method, path: new URL(url).pathname, body };
     return notFound ? new TaskNotFoundError(init) : APIError.generate(init);
   }
 
@@ -213,11 +206,10 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     const reply = await call(ctx, init, route.create, "", policy, options.signal, body.make);
     const { status, text } = reply;
     if (!isOk(reply)) {
-      const parsed = parseErrorText(text);
-      const error = apiError(reply, "POST", parsed);
+      const error = apiError(reply, "POST", parseErrorText(text));
       // The gateway's own error answers come with a refund and no task; a proxy's 5xx page (or a
       // 408) in front of it proves nothing either way.
-      const unknownFate = !isGatewayError(parsed) && (status === 408 || status >= 500);
+      const unknownFate = !isGatewayError(error.body) && (status === 408 || status >= 500);
       throw unknownFate ? markMayHaveCreatedTask(error) : error;
     }
     try {
@@ -245,10 +237,9 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
     waitMany: (taskIds, options) => waitForMany(taskIds, (id, signal) => getTask(id, { signal, retryRateLimit: false }), options),
     generate: async (request, given) => {
-      const options = checkWaitOptions(given) as GenerateOptions;
-      const { onCreated, ...wait } = options;
+      const { onCreated, ...wait } = checkWaitOptions(given) as GenerateOptions;
       checkFunction("onCreated", onCreated);
-      const created = await createTask(request, { signal: options.signal });
+      const created = await createTask(request, { signal: wait.signal });
       onCreated?.(created.task_id);
       return helpers.wait(created.task_id, wait);
     },
