@@ -18,8 +18,9 @@ export class KlingError extends Error {
 
 /** Marks an error from a create whose fate is unknown (see `KlingError.mayHaveCreatedTask`); returns it. */
 export function markMayHaveCreatedTask<E extends KlingError>(error: E): E {
-  Object.defineProperty(error, "mayHaveCreatedTask", { value: true, enumerable: true });
-  error.message += "; a task may have been created (the create was not resent: check for it before creating again)";
+  // The field is an own, writable data property of every KlingError: readonly to callers only.
+  (error as { mayHaveCreatedTask: boolean }).mayHaveCreatedTask = true;
+  error.message += "; a task may have been created (not resent: check for it before creating again)";
   return error;
 }
 
@@ -41,13 +42,18 @@ export function invalid(argument: string, rest: string): never {
 
 /** A value as a message shows it: JSON (else its String), cut to 60 characters. */
 export function show(value: unknown): string {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value);
   } catch {
-    text = String(value);
+    // A cycle or a BigInt: its String below.
   }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return cut(text ?? String(value), 60);
+}
+
+/** A text of at most `max` characters: cut, with "..." at the end, when longer. */
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
 /** What an APIError is built from. */
@@ -72,41 +78,40 @@ function requestIdOf(headers: Headers): string | undefined {
 function describeBody(body: unknown): string {
   if (typeof body === "string") {
     const text = body.trim();
-    if (text === "") return "(empty body)";
-    if (/^<(!doctype|html)/i.test(text)) return "(HTML body)";
-    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+    return text === "" ? "(empty body)" : /^<(!doctype|html)/i.test(text) ? "(HTML body)" : cut(text, 120);
   }
   const fields = gatewayFields(body);
-  const parts = [fields?.code ?? fields?.type, fields?.message].filter((p) => typeof p === "string" || typeof p === "number");
-  return [...new Set(parts.map(String))].filter((p) => p !== "").join(": ");
+  const parts = [fields?.code ?? fields?.type, fields?.message].filter((p) => (typeof p === "string" && p) || typeof p === "number");
+  return [...new Set(parts.map(String))].join(": ");
 }
 
 /** The relay answered with an HTTP error status. */
 export class APIError extends KlingError {
   override name = "APIError";
+  // The fields are `declare`d and set by one Object.assign: own, enumerable, in this order.
   /** HTTP status code. */
-  readonly status: number;
+  declare readonly status: number;
   /** Response headers. */
-  readonly headers: Headers;
+  declare readonly headers: Headers;
   /** Response body: parsed JSON when possible, else text. */
-  readonly body: unknown;
+  declare readonly body: unknown;
   /** The server's request id (`x-request-id` and similar), when it sent one. */
-  readonly requestId: string | undefined;
+  declare readonly requestId: string | undefined;
 
   constructor(init: APIErrorInit, message?: string) {
-    const detail = describeBody(init.body);
-    super(message ?? `${init.method} ${init.path} -> ${init.status}${detail ? ` ${detail}` : ""}`);
-    this.status = init.status;
-    this.headers = init.headers;
-    this.body = init.body;
-    this.requestId = requestIdOf(init.headers);
+    const { status, headers, body } = init;
+    const detail = describeBody(body);
+    super(message ?? `${init.method} ${init.path} -> ${status}${detail ? ` ${detail}` : ""}`);
+    Object.assign(this, { status, headers, body, requestId: requestIdOf(headers) });
   }
 
   /** Maps an HTTP answer to the most specific subclass. */
   static generate(init: APIErrorInit): APIError {
     const { status, body } = init;
     if (status === 401) return new AuthenticationError(init);
-    if (status === 403) return isQuotaExhausted(body) ? new InsufficientQuotaError(init) : new PermissionDeniedError(init);
+    if (status === 403) {
+      return QUOTA_CODES.includes(gatewayCode(body) as string) ? new InsufficientQuotaError(init) : new PermissionDeniedError(init);
+    }
     if (status === 404 || (status === 400 && isTaskNotExist(body))) return new TaskNotFoundError(init);
     if (status === 429) return new RateLimitError(init);
     if (status >= 500 && status <= 599) return new InternalServerError(init);
@@ -116,16 +121,12 @@ export class APIError extends KlingError {
 
 /** True for the relay's `{"code":"task_not_exist", ...}` answer (new-api answers 400 with it). */
 export function isTaskNotExist(body: unknown): boolean {
-  return (
-    !!body &&
-    typeof body === "object" &&
-    ((body as Record<string, unknown>).code === "task_not_exist" ||
-      (body as Record<string, unknown>).message === "task_not_exist")
-  );
+  const record = body as Record<string, unknown> | null;
+  return typeof body === "object" && !!record && [record.code, record.message].includes("task_not_exist");
 }
 
 /** The gateway's codes for a balance (or the key's own quota) too low to pay for a task. */
-const QUOTA_CODES = new Set(["insufficient_user_quota", "quota_not_enough", "pre_consume_token_quota_failed"]);
+const QUOTA_CODES = ["insufficient_user_quota", "quota_not_enough", "pre_consume_token_quota_failed"];
 
 /** The fields of an error body in either of the gateway's shapes: `{code, message, data}` or `{error: {code, message, type}}`. */
 function gatewayFields(body: unknown): Record<string, unknown> | undefined {
@@ -147,11 +148,6 @@ export function gatewayCode(body: unknown): string | undefined {
 export function isGatewayError(body: unknown): boolean {
   const fields = gatewayFields(body);
   return typeof fields?.message === "string" && (typeof fields.code === "string" || typeof fields.type === "string");
-}
-
-function isQuotaExhausted(body: unknown): boolean {
-  const code = gatewayCode(body);
-  return code !== undefined && QUOTA_CODES.has(code);
 }
 
 /** 401: the API key was missing or refused. */
@@ -201,13 +197,12 @@ export class APIConnectionTimeoutError extends APIConnectionError { override nam
 export class ResponseTooLargeError extends KlingError {
   override name = "ResponseTooLargeError";
   /** The limit that was passed, in bytes. */
-  readonly limit: number;
+  declare readonly limit: number;
   /** HTTP status of the answer. */
-  readonly status: number;
+  declare readonly status: number;
   constructor(limit: number, status: number, option = "maxResponseBytes") {
     super(`the answer (HTTP ${status}) is larger than ${option} (${limit} bytes); the read was stopped`);
-    this.limit = limit;
-    this.status = status;
+    Object.assign(this, { limit, status });
   }
 }
 
@@ -218,11 +213,11 @@ export class ResponseTooLargeError extends KlingError {
 export class ResponseValidationError extends KlingError {
   override name = "ResponseValidationError";
   /** What did not match, and where (JSON pointer into the body). */
-  readonly issues: readonly ValidationIssue[];
+  declare readonly issues: readonly ValidationIssue[];
   /** The body as received: parsed JSON, or the text when it was not JSON. */
-  readonly body: unknown;
+  declare readonly body: unknown;
   /** HTTP status of the answer. */
-  readonly status: number;
+  declare readonly status: number;
   constructor(message: string, init: { issues?: readonly ValidationIssue[]; body: unknown; status: number }) {
     const issues = init.issues ?? [];
     const where = issues
@@ -230,9 +225,7 @@ export class ResponseValidationError extends KlingError {
       .map((i) => `${i.instancePath || "(root)"} ${i.message ?? i.keyword}`)
       .join("; ");
     super(where ? `${message}: ${where}${issues.length > 3 ? ` (+${issues.length - 3} more)` : ""}` : message);
-    this.issues = issues;
-    this.body = init.body;
-    this.status = init.status;
+    Object.assign(this, { issues, body: init.body, status: init.status });
   }
 }
 
@@ -243,19 +236,17 @@ export class ResponseValidationError extends KlingError {
 export class TaskFailedError extends KlingError {
   override name = "TaskFailedError";
   /** The failed task as the relay reported it. */
-  readonly task: VideoTask;
+  declare readonly task: VideoTask;
   /** The task's error code, when it had one: a number, or a word such as `"TaskExpired"`. */
-  readonly code: number | string | undefined;
+  declare readonly code: number | string | undefined;
   /** The task's error message, when it had one. */
-  readonly errorMessage: string | undefined;
+  declare readonly errorMessage: string | undefined;
   constructor(task: VideoTask) {
     const code = task.error?.code;
     const errorMessage = task.error?.message;
-    const detail = [code, errorMessage].filter((p) => p !== undefined && p !== "").join(": ");
-    super(`task ${task.task_id ?? "(no id)"} failed${detail ? `: ${detail}` : ""}`);
-    this.task = task;
-    this.code = code;
-    this.errorMessage = errorMessage;
+    // "task <id> failed", then ": <code>" and ": <message>" when the task has them.
+    super([`task ${task.task_id ?? "(no id)"} failed`, code, errorMessage].filter((p) => p !== undefined && p !== "").join(": "));
+    Object.assign(this, { task, code, errorMessage });
   }
 }
 
@@ -274,18 +265,13 @@ export class TaskCancelledError extends KlingError {
 export class WaitTimeoutError extends KlingError {
   override name = "WaitTimeoutError";
   /** The task id that was waited on. */
-  readonly taskId: string;
+  declare readonly taskId: string;
   /** The last task seen before giving up (undefined when no poll answered). */
-  readonly lastTask: VideoTask | undefined;
+  declare readonly lastTask: VideoTask | undefined;
   /** The wait's budget, in ms. */
-  readonly timeoutMs: number;
+  declare readonly timeoutMs: number;
   constructor(taskId: string, timeoutMs: number, lastTask: VideoTask | undefined) {
-    super(
-      `task ${taskId} not finished after ${timeoutMs} ms` +
-        (lastTask?.status ? ` (last status: ${lastTask.status})` : " (no task seen yet)"),
-    );
-    this.taskId = taskId;
-    this.timeoutMs = timeoutMs;
-    this.lastTask = lastTask;
+    super(`task ${taskId} not finished after ${timeoutMs} ms (${lastTask?.status ? `last status: ${lastTask.status}` : "no task seen yet"})`);
+    Object.assign(this, { taskId, lastTask, timeoutMs });
   }
 }
