@@ -46,8 +46,9 @@ function errorOf(task: Json, status: Image2VideoTaskStatus): VideoTask["error"] 
   // The spec's code is an integer or a word ("TaskExpired", "task_failed"); a numeric string is
   // the integer it spells, so a program comparing codes sees one form.
   const code = Number.isInteger(raw) ? (raw as number) : typeof raw == "string" && raw.trim() ? (/^-?\d+$/.test(raw) ? Number(raw) : raw) : undefined;
-  if (code !== undefined || message !== undefined) return defined({ code, message });
-  return status == "failed" && source ? {} : undefined;
+  // Nothing to say: an empty error only on a failed task that sent one.
+  const error = defined({ code, message });
+  return Object.keys(error).length || (status == "failed" && source) ? error : undefined;
 }
 
 /**

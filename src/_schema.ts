@@ -43,11 +43,14 @@ const matches = (r: string, p: string): boolean => new RegExp(r, "u").test(p);
 export const issue = (instancePath: string, schemaPath: string, keyword: string, params: Obj = {}, message = "must satisfy " + keyword): ValidationIssue =>
   ({ instancePath, schemaPath, keyword, params, message });
 
-function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
+/** The schema list `$ref` indexes: the one schemaIssues was given (a check runs to its end, nothing interleaves). */
+let defs: readonly unknown[] = [];
+
+function check(schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
   const fail = (keyword: string, params?: Obj, message?: string): number => out.push(issue(at, sp + "/" + keyword, keyword, params, message));
   if (schema === false) fail("false schema");
   const sub = (path: string, s: unknown, data: unknown, where = at, into = out): void =>
-    check(defs, s as Schema, data, where, sp + "/" + path, into);
+    check(s as Schema, data, where, sp + "/" + path, into);
   const passes = (path: string, s: unknown): boolean => {
     const found: ValidationIssue[] = [];
     sub(path, s, d, at, found);
@@ -56,7 +59,7 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
   for (const k in schema as Obj) {
     const v = (schema as Obj)[k] as never;
     const list = v as unknown[];
-    if (k == "$ref") check(defs, defs[v] as Schema, d, at, "#/$defs/" + v, out);
+    if (k == "$ref") check(defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
       if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
     } else if (k == "enum") {
@@ -101,10 +104,11 @@ function check(defs: readonly unknown[], schema: Schema, d: unknown, at: string,
 }
 
 /** The problems of `data` against `defs[root]` (an empty list when it conforms). */
-export function schemaIssues(defs: readonly unknown[], root: number, data: unknown): ValidationIssue[] {
+export function schemaIssues(schemas: readonly unknown[], root: number, data: unknown): ValidationIssue[] {
+  defs = schemas;
   const out: ValidationIssue[] = [];
   try {
-    check(defs, defs[root] as Schema, data, "", "#", out);
+    check(defs[root] as Schema, data, "", "#", out);
   } catch (error) {
     // A recursive schema walked by data nested deeper than the call stack: an answer, not a bug.
     if (!(error instanceof RangeError)) throw error;
