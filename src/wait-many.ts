@@ -6,7 +6,7 @@
 // order the tasks settle. Memory and sockets stay flat whatever the number of tasks: only
 // `concurrency` requests (and their AbortControllers) exist at a time, and nothing is ever
 // attached to a long-lived signal per request.
-import { invalid, InvalidArgumentError, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
+import { invalid, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
 import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./_retry.js";
 import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
@@ -118,7 +118,7 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
     invalid("taskIds", "must be an iterable of task ids (an array, a Set, ...)");
   }
   // A string is an iterable of its characters: "abc" would wait for tasks "a", "b" and "c".
-  if (typeof taskIds === "string") invalid("taskIds", "is one string: pass an array of ids (for one task, waitForImage2VideoTask)");
+  if (typeof taskIds === "string") invalid("taskIds", "is one string: pass an array of ids");
   // Duplicates are waited for once: the Map keeps the first occurrence's order.
   const entries = new Map<string, Entry>();
   let index = 0;
@@ -127,8 +127,9 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
     try {
       id = checkTaskId(taskId);
     } catch (error) {
-      // In a list of thousands, which one.
-      throw new InvalidArgumentError("taskId", `${(error as Error).message} (taskIds[${index}])`);
+      // An InvalidArgumentError for "taskId"; in a list of thousands, which one.
+      (error as Error).message += ` (taskIds[${index}])`;
+      throw error;
     }
     index++;
     if (!entries.has(id)) entries.set(id, { id, due: 0, polls: 0 });
@@ -140,7 +141,8 @@ function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
 function insertByDue(queue: Entry[], entry: Entry, due: number): void {
   entry.due = due;
   // Binary search for the first entry due later.
-  let [low, high] = [0, queue.length];
+  let low = 0;
+  let high = queue.length;
   while (low < high) {
     const mid = (low + high) >> 1;
     if (queue[mid]!.due <= due) low = mid + 1;
@@ -148,9 +150,6 @@ function insertByDue(queue: Entry[], entry: Entry, due: number): void {
   }
   queue.splice(low, 0, entry);
 }
-
-/** A task's end, as the batch's outcome tells it. */
-type Result = { error: KlingError } | { task: CompletedVideoTask };
 
 /**
  * Waits for many tasks with one scheduler; yields one outcome per distinct task id, in the order
@@ -170,7 +169,8 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
   const [start, stop] = createPoller(entries, get, { ...options, concurrency }, settle, fail);
   let items: Item[] = [];
   const waiters: Array<() => void> = [];
-  let [started, closed] = [false, false];
+  let started = false;
+  let closed = false;
   const onAbort = (): void => fail(signal?.reason);
   const wake = (): void => waiters.splice(0).forEach((waiter) => waiter());
 
@@ -194,9 +194,10 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
     finish(error);
   }
 
-  function settle(entry: Entry, result: Result): void {
+  /** Ends `entry`'s wait: with `error`, else with the completed `task`. */
+  function settle(entry: Entry, error?: KlingError, task?: CompletedVideoTask): void {
     entries.delete(entry.id);
-    const outcome: WaitOutcome = { taskId: entry.id, ...result };
+    const outcome: WaitOutcome = error ? { taskId: entry.id, error } : { taskId: entry.id, task: task! };
     items.push(() => outcome);
     wake();
     if (entries.size === 0) finish();
@@ -240,14 +241,18 @@ function createPoller(
   entries: Map<string, Entry>,
   get: GetTaskById,
   options: WaitManyOptions & { concurrency: number },
-  settle: (entry: Entry, result: Result) => void,
+  settle: (entry: Entry, error?: KlingError, task?: CompletedVideoTask) => void,
   fail: (error: unknown) => void,
 ): [start: () => void, stop: (reason: unknown) => void] {
   const { concurrency, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, pollIntervalMs, onUpdate } = options;
   // Every task is due at once (due 0) to begin with.
   const queue = [...entries.values()];
   const inFlight = new Set<AbortController>();
-  let [stopped, rateLimited, pausedUntil, deadline] = [false, 0, 0, 0];
+  let stopped = false;
+  // 429s in a row (the batch's backoff); no poll before `pausedUntil`; `deadline`: 0 until `start`.
+  let rateLimited = 0;
+  let pausedUntil = 0;
+  let deadline = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
@@ -255,12 +260,12 @@ function createPoller(
     const now = Date.now();
     // The budget ran out: every unsettled task ends with its own WaitTimeoutError.
     if (now >= deadline) {
-      for (const entry of entries.values()) settle(entry, { error: new WaitTimeoutError(entry.id, timeoutMs, entry.last) });
+      for (const entry of entries.values()) settle(entry, new WaitTimeoutError(entry.id, timeoutMs, entry.last));
       return;
     }
-    while (now >= pausedUntil && inFlight.size < concurrency && queue.length > 0 && queue[0]!.due <= now) request(queue.shift()!);
+    while (now >= pausedUntil && inFlight.size < concurrency && queue.length && queue[0]!.due <= now) request(queue.shift()!);
     // A full pool needs no timer: the next answer pumps again.
-    const wake = queue.length > 0 && inFlight.size < concurrency ? Math.min(deadline, Math.max(queue[0]!.due, pausedUntil)) : deadline;
+    const wake = queue.length && inFlight.size < concurrency ? Math.min(deadline, Math.max(queue[0]!.due, pausedUntil)) : deadline;
     clearTimeout(timer);
     if (wake < Infinity) timer = setTimeout(pump, Math.min(wake - now, MAX_TIMER_MS));
   }
@@ -289,13 +294,13 @@ function createPoller(
     if (stopped) return;
     const verdict = taskVerdict(task);
     if (verdict.kind === "running") insertByDue(queue, entry, Date.now() + (pollIntervalMs ?? pollDelayMs(entry.polls++)));
-    else settle(entry, verdict.error ? { error: verdict.error } : { task: verdict.task });
+    else settle(entry, verdict.error, verdict.task);
   }
 
   function onError(entry: Entry, error: unknown): void {
     // Not a KlingError: a bug, which ends the batch.
     if (!(error instanceof KlingError)) throw error;
-    if (!(error instanceof RateLimitError)) return settle(entry, { error });
+    if (!(error instanceof RateLimitError)) return settle(entry, error);
     // A 429 is about the whole batch, not this task: pause every poll, then ask again.
     pausedUntil = Math.max(pausedUntil, Date.now() + (error.retryAfterMs ?? backoffMs(rateLimited++)));
     insertByDue(queue, entry, pausedUntil);
