@@ -77,17 +77,16 @@ const present = (o: Record<string, unknown>): string[] => Object.keys(o).filter(
 /** A non-blank string. */
 const isText = (v: unknown): v is string => typeof v == "string" && v.trim() != "";
 
+/** The fields every create checks first: each with what it must be, in words, and its test. */
+const REQUIRED: [string, string, (v: unknown) => boolean][] = [
+  ["model", "is required", isText],
+  ["prompt", `is required: not blank, at most ${MAX_PROMPT_LENGTH} characters`, (v) => isText(v) && [...v].length <= MAX_PROMPT_LENGTH],
+  ["duration", `must be whole seconds from 0 to ${MAX_DURATION_S}`, (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_DURATION_S)],
+];
+
 /** Checks the top-level fields: the ones every create needs, the spec's own plus `mode`, the dropped ones by their rule. */
 function checkTopLevel(route: RouteDescription, i2v: boolean, top: Record<string, unknown>, image: unknown, metadata: unknown): void {
-  const { model, prompt, duration } = top;
-  check("model", isText(model), "is required", model);
-  check("prompt", isText(prompt) && [...prompt].length <= MAX_PROMPT_LENGTH, `is required: not blank, at most ${MAX_PROMPT_LENGTH} characters`, prompt);
-  check(
-    "duration",
-    duration === undefined || (Number.isInteger(duration) && (duration as number) >= 0 && (duration as number) <= MAX_DURATION_S),
-    `must be whole seconds from 0 to ${MAX_DURATION_S}`,
-    duration,
-  );
+  for (const [field, words, ok] of REQUIRED) check(field, ok(top[field]), words, top[field]);
   if (i2v == (image === undefined)) {
     fail("image", i2v ? `is required for ${route.name}` : `is not taken by ${route.name}: use createImage2VideoTask`);
   }
@@ -130,7 +129,7 @@ function checkCombinations(i2v: boolean, top: Record<string, unknown>, meta: Rec
   const only = !i2v && KLING_IMAGE2VIDEO_ONLY.find(has);
   if (only) fail(`metadata.${only}`, "needs a top-level image: use createImage2VideoTask");
   if (top.mode !== undefined && has("mode") && top.mode !== meta.mode) {
-    fail("mode", "differs from metadata's mode: give one");
+    fail("mode", "must match metadata's mode");
   }
   if (i2v && has("aspect_ratio")) fail("metadata.aspect_ratio", FOLLOWS_IMAGE);
   const { width, height } = top;
