@@ -14,9 +14,10 @@ export type GetTask = (signal: AbortSignal) => Promise<VideoTaskResult>;
  * with the batch's schedule, its 429 pause, its budget and its abort, for one task.
  */
 export async function waitForTask(taskId: string, get: GetTask, given?: WaitOptions): Promise<CompletedVideoTask> {
-  const { signal, timeoutMs, pollIntervalMs, onUpdate } = checkWaitOptions(given);
-  // Only the options a single wait has (a stray `concurrency` is not read), and onUpdate without the id.
-  const batch = waitForMany([taskId], (_, signal) => get(signal), { signal, timeoutMs, pollIntervalMs, onUpdate: onUpdate && ((task) => onUpdate(task)) });
+  const options = checkWaitOptions(given);
+  const { onUpdate } = options;
+  // A stray `concurrency` among the options is not read; onUpdate is called without the id.
+  const batch = waitForMany([taskId], (_, signal) => get(signal), { ...options, concurrency: 1, onUpdate: onUpdate && ((task) => onUpdate(task)) });
   const { value } = await batch.next();
   if (value!.error) throw value!.error;
   return value!.task;
