@@ -145,7 +145,7 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
   mode: rule(`one of ${KLING_MODES.join(", ")}`, "[D][S]", oneOf(KLING_MODES)),
   aspect_ratio: rule(`one of ${KLING_ASPECT_RATIOS.join(", ")}`, "[D]", oneOf(KLING_ASPECT_RATIOS)),
   camera_control: rule(
-    `{ type, config? }, type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple: exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, from -10 to 10`,
+    `{ type, config? }: type one of ${KLING_CAMERA_TYPES.join(", ")}; config only with simple: exactly one non-zero of ${KLING_CAMERA_AXES.join(", ")}, from -10 to 10`,
     "[D]",
     isCamera,
   ),
