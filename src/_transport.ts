@@ -61,6 +61,9 @@ export interface Answer {
  */
 export type Send = (input: Request | string, init: SendInit, policy: RequestPolicy, signal: AbortSignal | undefined, options?: SendOptions) => Promise<Answer>;
 
+/** Reads bodies as UTF-8 text (the helpers' and the raw calls' checks). */
+export const decoder = new TextDecoder();
+
 /** Whether an answer is a 2xx, as Response.ok says. */
 export const isOk = (answer: { status: number }): boolean => answer.status >= 200 && answer.status < 300;
 
@@ -161,7 +164,7 @@ export function createTransport(deps: TransportDeps): Send {
     const asked: { method?: string; body?: unknown; redirect?: string } = typeof input === "string" ? init : input;
     const method = asked.method ?? "GET";
     const url = typeof input === "string" ? input : input.url;
-    const path = (): string => new URL(url).pathname;
+    const where = (): string => `${method} ${new URL(url).pathname}`;
 
     /** Attempt `n`'s answer: fetch (or httpGet) plus the body, under `controller` (the attempt's timeout and the caller's signal). */
     async function answerOf(n: number, controller: AbortController): Promise<Answer> {
@@ -197,7 +200,7 @@ export function createTransport(deps: TransportDeps): Send {
         // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
         throw redirected
           ? new TypeError(`the create was redirected (HTTP ${status})`)
-          : new APIError({ status, headers: deps.redact(answer.headers), body: "", method, path: path() });
+          : new APIError({ status, headers: deps.redact(answer.headers), body: "", method, path: new URL(url).pathname });
       }
       // A streamed body: the caller reads it; the attempt's timeout covered the headers, the signal the rest.
       if (options.stream && response?.ok) answer.stream = response;
@@ -206,9 +209,6 @@ export function createTransport(deps: TransportDeps): Send {
       return answer;
     }
 
-    // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
-    const fate = (error: unknown): unknown =>
-      policy.create && error instanceof KlingError && !neverConnected(error) ? markMayHaveCreatedTask(error) : error;
     for (let n = 0; ; n++) {
       if (signal?.aborted) throw signal.reason;
       // The attempt's own timeout, and the caller's signal.
@@ -217,34 +217,33 @@ export function createTransport(deps: TransportDeps): Send {
       signal?.addEventListener("abort", onAbort);
       const timer = policy.timeoutMs < Infinity ? setTimeout(() => controller.abort(TIMED_OUT), policy.timeoutMs) : undefined;
       let answer: Answer | undefined;
-      let failure: unknown;
+      let failure: KlingError | undefined;
       try {
         answer = await answerOf(n, controller);
       } catch (error) {
         // Aborted on its way: a create may have reached the relay (nothing tells that it did not).
         if (signal?.aborted) {
-          throw policy.create ? markMayHaveCreatedTask(new APIUserAbortError(`${method} ${path()} was aborted after it was sent`, { cause: signal.reason })) : signal.reason;
+          throw policy.create ? markMayHaveCreatedTask(new APIUserAbortError(`${where()} was aborted after it was sent`, { cause: signal.reason })) : signal.reason;
         }
-        // Our own errors pass as they are (a connection error among them is retried below); what
-        // fetch (or httpGet) threw becomes one, its cause scrubbed.
-        if (error instanceof KlingError) {
-          if (!(error instanceof APIConnectionError)) throw fate(error);
-          failure = error;
-        } else if (controller.signal.reason === TIMED_OUT) {
-          failure = new APIConnectionTimeoutError(`${method} ${path()} timed out after ${policy.timeoutMs} ms`);
-        } else {
+        // Our own errors pass as they are; what fetch (or httpGet) threw becomes a connection error,
+        // its cause scrubbed.
+        if (error instanceof KlingError) failure = error;
+        else if (controller.signal.reason === TIMED_OUT) failure = new APIConnectionTimeoutError(`${where()} timed out after ${policy.timeoutMs} ms`);
+        else {
           const cause = deps.redact(error);
-          failure = new APIConnectionError(`${method} ${path()} failed: ${describeCause(cause)}`, { cause });
+          failure = new APIConnectionError(`${where()} failed: ${describeCause(cause)}`, { cause });
         }
       } finally {
         clearTimeout(timer);
         // A streamed body stays tied to the caller's signal; everything else lets go of it now.
         if (!answer?.stream) signal?.removeEventListener("abort", onAbort);
       }
-      const delay = retryDelay(n, policy, method, answer, failure);
+      // Only a connection error (a timeout among them) may be retried; any other error ends the call.
+      const delay = failure && !(failure instanceof APIConnectionError) ? undefined : retryDelay(n, policy, method, answer, failure);
       if (delay === undefined) {
         if (answer) return answer;
-        throw fate(failure);
+        // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
+        throw policy.create && !neverConnected(failure) ? markMayHaveCreatedTask(failure!) : failure;
       }
       await sleep(delay, signal);
     }

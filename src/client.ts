@@ -6,7 +6,7 @@ import type { paths } from "./_spec.js";
 import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
 import { helperNames, ROUTES, type HelperRole, type RouteDescription, type RouteName } from "./routes.js";
 import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteContext, type RouteHelpers } from "./task-route.js";
-import { BufferedResponse, createTransport, responseOf } from "./_transport.js";
+import { BufferedResponse, createTransport, decoder, responseOf } from "./_transport.js";
 import type {
   CompletedImage2VideoTask,
   CompletedText2VideoTask,
@@ -94,7 +94,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       // rebuilt: a clone would tee the stream, several times dearer.
       const own = response instanceof BufferedResponse;
       const body = own ? response.buffered : textual ? await response.text() : new Uint8Array(await response.arrayBuffer());
-      const raw = typeof body === "string" ? body : new TextDecoder().decode(body);
+      const raw = typeof body === "string" ? body : decoder.decode(body);
       const text = redact(raw);
       if (check) checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
       // An answer echoing the key reaches a raw caller scrubbed (data, error and headers), as the

@@ -18,7 +18,7 @@ import {
   type ValidationMode,
 } from "./options.js";
 import { helperNames, ROUTES, type CompletedVideoTask, type RouteDescription, type VideoTaskResult } from "./routes.js";
-import { isOk, redirectMode, responseOf, type Answer, type CreateBodyPart, type RequestPolicy, type Send, type SendInit } from "./_transport.js";
+import { decoder, isOk, redirectMode, responseOf, type Answer, type CreateBodyPart, type RequestPolicy, type Send, type SendInit } from "./_transport.js";
 import type { CreatedTask, CreateVideoRequest } from "./types.js";
 import { NOT_FOUND, parseCreatedBody, parseTaskBody } from "./_validate.js";
 import { checkWaitOptions, waitForTask, type WaitOptions } from "./wait.js";
@@ -84,7 +84,6 @@ interface Reply {
   text: string;
 }
 
-const decoder = new TextDecoder();
 let requestIds = 0;
 
 /**
