@@ -26,13 +26,13 @@ const typeOf = (d: unknown): string => (d === null ? "null" : isArray(d) ? "arra
 /** Whether a value is a JSON object (not null, not an array). */
 export const isObject = (d: unknown): d is Obj => typeOf(d) == "object";
 const esc = (k: string): string => k.replace(/~/g, "~0").replace(/\//g, "~1");
-const is = (t: string, d: unknown): boolean => typeOf(d) == t || (t == "integer" && Number.isInteger(d));
 
 /** JSON equality (what enum, const and uniqueItems compare with). */
 const equal = (a: unknown, b: unknown): boolean =>
   a === b ||
-  typeof a == "object" && !!a && typeOf(a) == typeOf(b) &&
-    keysOf(a).length == keysOf(b as Obj).length && keysOf(a).every((k) => own(b as Obj, k) && equal((a as Obj)[k], (b as Obj)[k]));
+  // (Two nulls are ===; one null's type is "null", unlike any object's.)
+  typeof a == "object" && typeOf(a) == typeOf(b) &&
+    keysOf(a as Obj).length == keysOf(b as Obj).length && keysOf(a as Obj).every((k) => own(b as Obj, k) && equal((a as Obj)[k], (b as Obj)[k]));
 
 /** The JSON type each limit bounds, by the keyword's 4th letter: (min|max)imum, -Length, -Items, -Properties. */
 const BOUNDED: Obj = { i: "number", L: "string", I: "array", P: "object" };
@@ -49,11 +49,10 @@ let defs: readonly unknown[] = [];
 function check(schema: Schema, d: unknown, at: string, sp: string, out: ValidationIssue[]): void {
   const fail = (keyword: string, params?: Obj, message?: string): number => out.push(issue(at, sp + "/" + keyword, keyword, params, message));
   if (schema === false) fail("false schema");
-  const sub = (path: string, s: unknown, data: unknown, where = at, into = out): void =>
-    check(s as Schema, data, where, sp + "/" + path, into);
+  const sub = (path: string, s: unknown, data: unknown, where = at): void => check(s as Schema, data, where, sp + "/" + path, out);
   const passes = (path: string, s: unknown): boolean => {
     const found: ValidationIssue[] = [];
-    sub(path, s, d, at, found);
+    check(s as Schema, d, at, sp + "/" + path, found);
     return !found.length;
   };
   for (const k in schema as Obj) {
@@ -61,7 +60,7 @@ function check(schema: Schema, d: unknown, at: string, sp: string, out: Validati
     const list = v as unknown[];
     if (k == "$ref") check(defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
-      if (!([] as string[]).concat(v).some((t) => is(t, d))) fail(k, { type: v }, "must be " + v);
+      if (!([] as string[]).concat(v).some((t) => typeOf(d) == t || (t == "integer" && Number.isInteger(d)))) fail(k, { type: v }, "must be " + v);
     } else if (k == "enum") {
       if (!list.some((x) => equal(x, d))) fail(k, { allowedValues: v });
     } else if (k == "const") {
