@@ -9,11 +9,10 @@ import { STATUS_KIND } from "./_status.js";
 export { isObject };
 
 /**
- * Status words real relays send, mapped to the spec's statuses (matched case-insensitively); every
- * status the spec names (the one table, src/_status.ts) maps to itself.
+ * Status words real relays send, mapped to the spec's statuses (matched case-insensitively, as are
+ * the statuses the spec names: the one table, src/_status.ts).
  */
 export const STATUS_ALIASES: Readonly<Record<string, Image2VideoTaskStatus>> = {
-  ...(Object.fromEntries(Object.keys(STATUS_KIND).map((status) => [status, status])) as Record<string, Image2VideoTaskStatus>),
   submitted: "queued",
   not_start: "queued",
   pending: "queued",
@@ -65,7 +64,8 @@ export function normalizeTask(body: unknown): VideoTask | typeof NOT_FOUND | und
     if (!isObject(body.data)) return isTaskNotExist(body) ? NOT_FOUND : undefined;
     task = body.data;
   }
-  const status = typeof task.status == "string" ? STATUS_ALIASES[task.status.trim().toLowerCase()] : undefined;
+  const word = typeof task.status == "string" ? task.status.trim().toLowerCase() : "";
+  const status = Object.hasOwn(STATUS_KIND, word) ? (word as Image2VideoTaskStatus) : STATUS_ALIASES[word];
   if (!status) return undefined;
   // Built in the spec's property order, so a printed task reads the same either way.
   return defined({
