@@ -108,21 +108,28 @@ export class APIError extends KlingError {
   /** Maps an HTTP answer to the most specific subclass. */
   static generate(init: APIErrorInit): APIError {
     const { status, body } = init;
-    if (status === 401) return new AuthenticationError(init);
-    if (status === 403) {
-      return QUOTA_CODES.includes(gatewayCode(body) as string) ? new InsufficientQuotaError(init) : new PermissionDeniedError(init);
-    }
-    if (status === 404 || (status === 400 && isTaskNotExist(body))) return new TaskNotFoundError(init);
-    if (status === 429) return new RateLimitError(init);
-    if (status >= 500 && status <= 599) return new InternalServerError(init);
-    return new APIError(init);
+    const Class =
+      status === 401
+        ? AuthenticationError
+        : status === 403
+          ? QUOTA_CODES.includes(gatewayCode(body) as string)
+            ? InsufficientQuotaError
+            : PermissionDeniedError
+          : status === 404 || (status === 400 && isTaskNotExist(body))
+            ? TaskNotFoundError
+            : status === 429
+              ? RateLimitError
+              : status >= 500 && status <= 599
+                ? InternalServerError
+                : APIError;
+    return new Class(init);
   }
 }
 
 /** True for the relay's `{"code":"task_not_exist", ...}` answer (new-api answers 400 with it). */
 export function isTaskNotExist(body: unknown): boolean {
   const record = body as Record<string, unknown> | null;
-  return typeof body === "object" && !!record && [record.code, record.message].includes("task_not_exist");
+  return !!record && typeof record === "object" && [record.code, record.message].includes("task_not_exist");
 }
 
 /** The gateway's codes for a balance (or the key's own quota) too low to pay for a task. */
@@ -138,7 +145,7 @@ function gatewayFields(body: unknown): Record<string, unknown> | undefined {
 /** The error code of a body in either of the gateway's shapes. */
 export function gatewayCode(body: unknown): string | undefined {
   const code = gatewayFields(body)?.code;
-  return typeof code === "string" && code !== "" ? code : undefined;
+  return (typeof code === "string" && code) || undefined;
 }
 
 /**
@@ -201,7 +208,7 @@ export class ResponseTooLargeError extends KlingError {
   /** HTTP status of the answer. */
   declare readonly status: number;
   constructor(limit: number, status: number, option = "maxResponseBytes") {
-    super(`the answer (HTTP ${status}) is larger than ${option} (${limit} bytes); the read was stopped`);
+    super(`the answer (HTTP ${status}) is larger than ${option} (${limit} bytes)`);
     Object.assign(this, { limit, status });
   }
 }

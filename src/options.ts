@@ -187,7 +187,7 @@ export function checkBaseUrl(value: string): string {
   // Plain http would send the API key in clear text: only to this machine.
   const problem =
     url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))
-      ? `must use https (plain http is only allowed to loopback), got ${url.protocol}//${url.host}`
+      ? `must use https (plain http is only allowed to loopback), got ${url.protocol}`
       : url.username || url.password
         ? "must not contain credentials; pass the key as apiKey"
         : url.search || url.hash
@@ -261,10 +261,11 @@ export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
   checkFunction("fetch", options.fetch);
   checkFunction("httpGet", options.httpGet);
   const givenHeaders = options.headers ?? {};
-  const proto: unknown = Object.getPrototypeOf(givenHeaders);
   // A Headers, Map or array would be read as an empty record: say so rather than drop them. (A
   // primitive's prototype is its wrapper's, never Object.prototype: refused here too.)
-  if (proto !== Object.prototype && proto !== null) invalid("headers", "must be a plain object of name: value strings");
+  if (![Object.prototype, null].includes(Object.getPrototypeOf(givenHeaders))) {
+    invalid("headers", "must be a plain object of name: value strings");
+  }
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(givenHeaders)) {
     // fetch sends Latin-1 only (a ByteString): anything above U+00FF would fail at every request. With
