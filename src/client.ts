@@ -104,11 +104,9 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       if (own && !echoed) return undefined;
       return new BufferedResponse(response, textual ? text : body, echoed ? redact(response.headers) : response.headers);
     },
-  });
-  client.use(...added);
+  }, ...added);
 
   type Call = (url: never, init?: { parseAs?: string; fetch?: unknown }) => Promise<unknown>;
-  const raw = client as unknown as Record<string, Call>;
   const kling: Record<string, unknown> = {
     ...client,
     use(...more: Middleware[]) {
@@ -128,9 +126,11 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
   };
   // The HTTP methods (GET, POST, ...: openapi-fetch's upper-case keys): a raw call asking for a
   // stream, with no fetch of its own, gets the transport's streaming fetch.
-  for (const method of Object.keys(client).filter((name) => /^[A-Z]+$/.test(name))) {
-    kling[method] = (url: never, init?: { parseAs?: string; fetch?: unknown }) =>
-      raw[method]!(url, init?.parseAs === "stream" && !init.fetch ? { ...init, fetch: streamFetch } : init);
+  for (const method in client) {
+    if (/^[A-Z]+$/.test(method)) {
+      kling[method] = (url: never, init?: { parseAs?: string; fetch?: unknown }) =>
+        (client as unknown as Record<string, Call>)[method]!(url, init?.parseAs === "stream" && !init.fetch ? { ...init, fetch: streamFetch } : init);
+    }
   }
   // Each route's helpers, under the names its description gives them (createImage2VideoTask, ...).
   const headers = authorization ? { ...resolved.headers, Authorization: authorization } : resolved.headers;

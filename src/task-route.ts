@@ -139,19 +139,15 @@ async function call(
     }
     await hooks("onResponse");
   }
+  // What a hook gave, unless it is only the answer shown to the hooks.
   const head = given && given !== shown ? given : answer!;
-  // Scrubbed before anything parses it, so no error built from the body can carry the key back out.
-  const text = ctx.redact(head === given ? await given.text() : decoder.decode(answer!.body));
-  return { status: head.status, headers: head.headers, url: head.url || url, text };
-}
-
-/** An error body as openapi-fetch hands it over: parsed JSON when it is JSON, else the text. */
-function parseErrorText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  return {
+    status: head.status,
+    headers: head.headers,
+    url: head.url || url,
+    // Scrubbed before anything parses it, so no error built from the body can carry the key back out.
+    text: ctx.redact(head === given ? await given.text() : decoder.decode(answer!.body)),
+  };
 }
 
 /** Checks a call's options and merges them into the client's policy (whose own have no `retryRateLimit`). */
@@ -175,8 +171,17 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
   const notFoundHint = `; not found on ${route.name} (${elsewhere.map((other) => `for a task made on ${other.name}, use ${helperNames(other).get}`).join("; ")})`;
 
-  /** The APIError an answer stands for (TaskNotFoundError when `notFound` says so), its headers scrubbed. */
-  function apiError({ status, headers, url }: Reply, method: string, body: unknown, notFound?: boolean): APIError {
+  /**
+   * The APIError an answer stands for (TaskNotFoundError when `notFound` says so), its headers
+   * scrubbed, its body as openapi-fetch hands one over: parsed JSON when it is JSON, else the text.
+   */
+  function apiError({ status, headers, url, text }: Reply, method: string, notFound?: boolean): APIError {
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: the text itself.
+    }
     const init = { status, headers: ctx.redact(headers), method, path: new URL(url).pathname, body };
     return notFound ? new TaskNotFoundError(init) : APIError.generate(init);
   }
@@ -191,7 +196,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
       if (task !== NOT_FOUND) return task;
     }
     // An error status, or a 2xx carrying the relay's task_not_exist (a not-found, whatever its status).
-    const error = apiError(reply, "GET", parseErrorText(text), ok);
+    const error = apiError(reply, "GET", ok);
     // A not-found names the other routes' getters.
     if (error instanceof TaskNotFoundError) error.message += notFoundHint;
     throw error;
@@ -205,7 +210,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     const reply = await call(ctx, init, route.create, "", policy, options.signal, body.make);
     const { status, text } = reply;
     if (!isOk(reply)) {
-      const error = apiError(reply, "POST", parseErrorText(text));
+      const error = apiError(reply, "POST");
       // The gateway's own error answers come with a refund and no task; a proxy's 5xx page (or a
       // 408) in front of it proves nothing either way.
       const unknownFate = !isGatewayError(error.body) && (status === 408 || status >= 500);
