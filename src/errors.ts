@@ -46,7 +46,7 @@ export function show(value: unknown): string {
   try {
     text = JSON.stringify(value);
   } catch {
-    // A cycle or a BigInt: its String below.
+    // JSON.stringify threw (a cycle, a BigInt): the String below.
   }
   return cut(text ?? String(value), 60);
 }
