@@ -31,7 +31,7 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
       if (typeof value == "string") return scrubText(value, forms);
       if (value === null || typeof value != "object") return value;
       if (seen.has(value)) return seen.get(value);
-      if (value instanceof Headers) return new Headers([...value].map(([k, v]) => [k, scrubText(v, forms)]));
+      if (value instanceof Headers) return new Headers([...value].map(([k, v]): [string, string] => [k, scrubText(v, forms)]));
       if (value instanceof Error) {
         seen.set(value, value);
         const { message, stack, cause } = value as Error & { cause?: unknown };

@@ -3,7 +3,8 @@
 // someone decides what it means; `taskVerdict` turns an answer into what a waiter does with it. The
 // single wait, the batch, generateVideos and the CLI read it; a task the relay does not have at all
 // never gets here: its answer is a TaskNotFoundError (src/_validate.ts reads the relay's forms of it).
-import { ResponseValidationError, show, TaskCancelledError, TaskFailedError, type KlingError } from "./errors.js";
+import { ResponseValidationError, TaskCancelledError, TaskFailedError, type KlingError } from "./errors.js";
+import { show } from "./_messages.js";
 import type { CompletedVideoTask, Image2VideoTaskStatus, Text2VideoTaskStatus, VideoTask } from "./routes.js";
 
 /** How a status ends (or does not end) a wait. */

@@ -11,7 +11,7 @@
 // Images (`image`, and `image_tail`, `static_mask`, each dynamic `mask` in metadata) given as bytes,
 // a Blob or a `data:` URL are checked against Kling's rules and sent as bare base64, streamed.
 import { requestIssues, requestProperties } from "./_spec.js";
-import { invalid, show } from "./errors.js";
+import { invalid, show } from "./_messages.js";
 import { base64FromBlob, base64Piece, pieceBytes, prepareImage, startSending, type ImageInfo, type ImageInput } from "./image.js";
 import {
   DEFAULT_TEXT2VIDEO_ASPECT_RATIO,

@@ -35,27 +35,6 @@ export class InvalidArgumentError extends KlingError {
   }
 }
 
-/** Throws an InvalidArgumentError whose message is the argument's name, then `rest` ("taskId is empty"). */
-export function invalid(argument: string, rest: string): never {
-  throw new InvalidArgumentError(argument, `${argument} ${rest}`);
-}
-
-/** A value as a message shows it: JSON (else its String), cut to 60 characters. */
-export function show(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // JSON.stringify threw (a cycle, a BigInt): the String below.
-  }
-  return cut(text ?? String(value), 60);
-}
-
-/** A text of at most `max` characters: cut, with "..." at the end, when longer. */
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
-}
-
 /** What an APIError is built from. */
 export interface APIErrorInit {
   /** HTTP status of the answer. */
@@ -78,7 +57,7 @@ function requestIdOf(headers: Headers): string | undefined {
 function describeBody(body: unknown): string {
   if (typeof body === "string") {
     const text = body.trim();
-    return text === "" ? "(empty body)" : /^<(!doctype|html)/i.test(text) ? "(HTML body)" : cut(text, 120);
+    return text === "" ? "(empty body)" : /^<(!doctype|html)/i.test(text) ? "(HTML body)" : text.length > 120 ? `${text.slice(0, 117)}...` : text;
   }
   const fields = gatewayFields(body);
   const parts = [fields?.code ?? fields?.type, fields?.message].filter((p) => (typeof p === "string" && p) || typeof p === "number");

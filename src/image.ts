@@ -3,7 +3,7 @@
 // pieces so a 10 MB image can be streamed into a request body. Universal: no `node:` import, no
 // Buffer (btoa/atob exist in Node, Bun, Deno, workerd and browsers); the file reader is in
 // `xiexus-kling/node` (readImageFile).
-import { invalid, show } from "./errors.js";
+import { invalid, show } from "./_messages.js";
 
 /** An image for a create: an http(s) URL, base64 (no `data:` prefix), a `data:image/...;base64,` URL, or its bytes. */
 export type ImageInput = string | Uint8Array | ArrayBuffer | Blob;

@@ -1,6 +1,7 @@
 // Client options, normalized once by a pure function over a defaults object, with every input
 // check that must happen before any request.
-import { InvalidArgumentError, invalid } from "./errors.js";
+import { InvalidArgumentError } from "./errors.js";
+import { invalid } from "./_messages.js";
 
 /**
  * Where the key goes when no `baseUrl` or `XIEXUS_BASE_URL` says otherwise. Pinned here on purpose:

@@ -5,7 +5,8 @@
 // they are), then the transport; its answer is read once, here and in src/_validate.ts.
 import type { Middleware } from "openapi-fetch";
 import { buildCreateBody, checkCreateRequest } from "./create.js";
-import { APIError, invalid, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
+import { APIError, isGatewayError, KlingError, markMayHaveCreatedTask, ResponseValidationError, TaskNotFoundError } from "./errors.js";
+import { invalid } from "./_messages.js";
 import {
   checkDuration,
   checkFunction,

@@ -6,7 +6,8 @@
 // order the tasks settle. Memory and sockets stay flat whatever the number of tasks: only
 // `concurrency` requests (and their AbortControllers) exist at a time, and nothing is ever
 // attached to a long-lived signal per request.
-import { invalid, KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
+import { KlingError, RateLimitError, WaitTimeoutError } from "./errors.js";
+import { invalid } from "./_messages.js";
 import { checkCount, checkDuration, checkFunction, checkOptionsObject, checkSignal, checkTaskId, MAX_TIMER_MS } from "./options.js";
 import { backoffMs } from "./_retry.js";
 import type { CompletedVideoTask, VideoTaskResult } from "./routes.js";
