@@ -185,6 +185,21 @@ describe("no error shows the API key", () => {
     expect((error as Error).message).toContain("[redacted]");
   });
 
+  it("a custom fetch whose error has a clean message and a cause quoting the key", async () => {
+    // The error itself says nothing secret: only its cause does (a wrapped low-level error).
+    const kling = createKlingClient({
+      apiKey: KEY,
+      maxRetries: 0,
+      fetch: async (request) => {
+        throw new TypeError("fetch failed", { cause: new Error(`inner ${request.headers.get("authorization")}`) });
+      },
+    });
+    const error = await kling.getImage2VideoTask("t").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KlingError);
+    expect(everythingVisible(error)).not.toContain(FRAGMENT);
+    expect(String(((error as Error).cause as Error).cause)).toContain("inner Bearer [redacted]");
+  });
+
   it("a key refused for its whitespace is not echoed", () => {
     const error = (() => {
       try {
