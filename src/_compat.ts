@@ -3,8 +3,8 @@
 // One table per decision; the README's compat table mirrors these.
 import { isTaskNotExist } from "./errors.js";
 import type { Image2VideoTaskStatus, VideoTask } from "./routes.js";
-import { isObject } from "./_schema.js";
-import { STATUS_KIND } from "./_status.js";
+import { isObject, text } from "./_schema.js";
+import { statusKind } from "./_status.js";
 
 export { isObject };
 
@@ -29,8 +29,10 @@ export const NOT_FOUND = Symbol("task not found");
 
 type Json = Record<string, unknown>;
 
-/** A non-empty string, else undefined. */
-const text = (value: unknown): string | undefined => (typeof value == "string" && value ? value : undefined);
+/** A string that is not blank, else undefined. */
+export function nonEmpty(value: unknown): string | undefined {
+  return typeof value == "string" && value.trim() ? value : undefined;
+}
 
 /** `object` without its undefined members: a rewritten task shows only what the relay sent. */
 function defined<T extends object>(object: T): T {
@@ -44,7 +46,7 @@ function errorOf(task: Json, status: Image2VideoTaskStatus): VideoTask["error"] 
   const raw = source?.code;
   // The spec's code is an integer or a word ("TaskExpired", "task_failed"); a numeric string is
   // the integer it spells, so a program comparing codes sees one form.
-  const code = Number.isInteger(raw) ? (raw as number) : typeof raw == "string" && raw.trim() ? (/^-?\d+$/.test(raw) ? Number(raw) : raw) : undefined;
+  const code = Number.isInteger(raw) ? (raw as number) : nonEmpty(raw) ? (/^-?\d+$/.test(raw as string) ? Number(raw) : (raw as string)) : undefined;
   // Nothing to say: an empty error only on a failed task that sent one.
   const error = defined({ code, message });
   return Object.keys(error).length || (status == "failed" && source) ? error : undefined;
@@ -64,8 +66,9 @@ export function normalizeTask(body: unknown): VideoTask | typeof NOT_FOUND | und
     if (!isObject(body.data)) return isTaskNotExist(body) ? NOT_FOUND : undefined;
     task = body.data;
   }
-  const word = typeof task.status == "string" ? task.status.trim().toLowerCase() : "";
-  const status = Object.hasOwn(STATUS_KIND, word) ? (word as Image2VideoTaskStatus) : STATUS_ALIASES[word];
+  // No status word (undefined, looked up as "undefined") names no status.
+  const word = text(task.status)?.trim().toLowerCase() as string;
+  const status = statusKind(word) ? (word as Image2VideoTaskStatus) : STATUS_ALIASES[word];
   if (!status) return undefined;
   // Built in the spec's property order, so a printed task reads the same either way.
   return defined({

@@ -25,6 +25,8 @@ const own = Object.hasOwn;
 const typeOf = (d: unknown): string => (d === null ? "null" : isArray(d) ? "array" : typeof d);
 /** Whether a value is a JSON object (not null, not an array). */
 export const isObject = (d: unknown): d is Obj => typeOf(d) == "object";
+/** A non-empty string, else undefined (the shared reading of an optional word in an answer). */
+export const text = (d: unknown): string | undefined => (typeof d == "string" && d ? d : undefined);
 const esc = (k: string): string => k.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /** JSON equality (what enum, const and uniqueItems compare with). */
@@ -36,6 +38,8 @@ const equal = (a: unknown, b: unknown): boolean =>
 
 /** The JSON type each limit bounds, by the keyword's 4th letter: (min|max)imum, -Length, -Items, -Properties. */
 const BOUNDED: Obj = { i: "number", L: "string", I: "array", P: "object" };
+/** What a (min|max)imum, -Length, -Items or -Properties keyword bounds: the number itself, or the size (a string's code points, an array's items, an object's properties). */
+const size = (k: string, d: unknown): number => (k[3] == "i" ? (d as number) : (k[3] == "P" ? keysOf(d as Obj) : [...(d as string)]).length);
 /** A pattern keyword's test (the Unicode flag, as 2020-12 asks). */
 const matches = (r: string, p: string): boolean => new RegExp(r, "u").test(p);
 
@@ -72,19 +76,19 @@ function check(schema: Schema, d: unknown, at: string, sp: string, out: Validati
       if (list.filter((s, i) => passes(k + "/" + i, s)).length != 1) fail(k);
     } else if (k == "not") {
       if (passes(k, v)) fail(k);
-    } else if (/^m(in|ax)(imum|Length|Items|Properties)$/.test(k)) {
-      // The number itself, or the size: a string's code points, an array's items, an object's properties.
-      if (typeOf(d) == BOUNDED[k[3] as string]) {
-        const n = k[3] == "i" ? (d as number) : (k[3] == "P" ? keysOf(d as Obj) : [...(d as string)]).length;
-        if (k[1] == "i" ? n < v : n > v) fail(k, { limit: v });
-      }
-    } else if (typeof d == "number") {
-      if (k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)) fail(k, { limit: v });
-    } else if (typeof d == "string") {
-      if (k == "pattern" && !matches(v, d)) fail(k, { limit: v });
-    } else if (isArray(d)) {
-      if (k == "uniqueItems" && v && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))) fail(k, { limit: v });
-      else if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
+    } else if (
+      // The keywords whose issue's params are { limit }: the bounds, the number tests, pattern, uniqueItems.
+      /^m(in|ax)(imum|Length|Items|Properties)$/.test(k)
+        ? typeOf(d) == BOUNDED[k[3] as string] && (k[1] == "i" ? size(k, d) < v : size(k, d) > v)
+        : typeof d == "number"
+          ? k == "exclusiveMinimum" ? d <= v : k == "exclusiveMaximum" ? d >= v : k == "multipleOf" && d / v !== parseInt((d / v) as never)
+          : typeof d == "string"
+            ? k == "pattern" && !matches(v, d)
+            : k == "uniqueItems" && v && isArray(d) && d.some((x, i) => d.some((y, j) => j < i && equal(x, y)))
+    )
+      fail(k, { limit: v });
+    else if (isArray(d)) {
+      if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
       else if (k == "items") d.map((x, i) => i < ((schema as Obj).prefixItems as [] | undefined ?? []).length || sub(k, v, x, at + "/" + i));
     } else if (isObject(d)) {
       if (k == "required") for (const p of list as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);

@@ -4,7 +4,7 @@
 // scripts/generate.ts writes, read by src/_schema.ts). Error statuses become errors in errors.ts.
 // Every refusal reads `<METHOD> <path> answered <status> with <what was wrong>`.
 import { responseIssues, type ValidationIssue } from "./_spec.js";
-import { isObject, NOT_FOUND, normalizeTask } from "./_compat.js";
+import { isObject, nonEmpty, NOT_FOUND, normalizeTask } from "./_compat.js";
 import { issue } from "./_schema.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
@@ -29,27 +29,29 @@ export function taskIssues(body: unknown, path: string = IMAGE2VIDEO.task): Vali
   return issues.length || typeof (body as { status?: unknown }).status == "string" ? issues : [NO_STATUS];
 }
 
-/** A body as JSON; undefined when it is empty or not JSON (no JSON text parses to undefined). */
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
+/** Throws the ResponseValidationError of an answer: `what` was wrong with its body, and the issues that say where. */
+type Refuse = (what: string, issues?: readonly ValidationIssue[]) => never;
 
 /**
- * Throws the ResponseValidationError of an answer: `what` was wrong with the parsed `body`; a body
- * that did not parse is named as such, with the text kept and no schema complaint about `undefined`.
+ * An answer's body as JSON (undefined when it is empty or not JSON: no JSON text parses to
+ * undefined), and its refusal; a body that did not parse is named as such by it, with the text kept
+ * and no schema complaint about `undefined`.
  */
-function refuse(method: string, path: string, status: number, text: string, body: unknown, what: string, issues?: readonly ValidationIssue[]): never {
+function read(method: string, path: string, status: number, text: string): [body: unknown, fail: Refuse] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON: undefined.
+  }
   const parsed = body !== undefined;
-  const detail = parsed || text.trim() ? "a body that " + (parsed ? what : "is not JSON") : "an empty body";
-  throw new ResponseValidationError(`${method} ${path} answered ${status} with ${detail}`, parsed ? { issues, body, status } : { body: text, status });
-}
-
-function nonEmpty(value: unknown): string | undefined {
-  return typeof value == "string" && value.trim() ? value : undefined;
+  return [
+    body,
+    (what, issues) => {
+      const detail = parsed ? "a body that " + what : text.trim() ? "a body that is not JSON" : "an empty body";
+      throw new ResponseValidationError(`${method} ${path} answered ${status} with ${detail}`, parsed ? { issues, body, status } : { body: text, status });
+    },
+  ];
 }
 
 /** What the caller sees when compat mode had to rewrite the body: it, with `raw` kept (not enumerable). */
@@ -65,14 +67,14 @@ function withRaw<T extends object>(task: T, raw: unknown): T & { readonly raw?: 
  * Even unchecked, a created task is an object: `null` or `42` would break every caller.
  */
 export function parseCreatedBody(text: string, status: number, mode: ValidationMode, path: string): CreatedTask {
-  const body = parse(text);
-  const fail = (what: string, issues?: readonly ValidationIssue[]): never => refuse("POST", path, status, text, body, what, issues);
+  const [body, fail] = read("POST", path, status, text);
   if (!isObject(body)) return fail("is not a JSON object");
   const issues = mode == "off" ? [] : (responseIssues(path, "post", status, body) ?? []);
   const spec = nonEmpty(body.task_id);
   if (!issues.length && spec !== undefined) return body as CreatedTask;
   if (mode == "strict") fail(MISMATCH, issues.length ? issues : [NO_TASK_ID]);
-  const data = isObject(body.data) ? body.data : undefined;
+  // Read as a record whatever it is: a JSON value that is not an object has no task_id property.
+  const data = body.data as Record<string, unknown> | null | undefined;
   const taskId = spec ?? nonEmpty(body.id) ?? nonEmpty(data?.task_id) ?? fail("carries no task id", [NO_TASK_ID]);
   if (mode == "off") return { ...body, task_id: taskId } as CreatedTask;
   const statusWord = nonEmpty(body.status) ?? nonEmpty(data?.task_status);
@@ -85,8 +87,7 @@ export function parseCreatedBody(text: string, status: number, mode: ValidationM
  * for anything else. Even unchecked (off), a task is an object.
  */
 export function parseTaskBody(text: string, status: number, mode: ValidationMode, path: string = IMAGE2VIDEO.task): VideoTaskResult | typeof NOT_FOUND {
-  const body = parse(text);
-  const fail = (what: string, issues?: readonly ValidationIssue[]): never => refuse("GET", path, status, text, body, what, issues);
+  const [body, fail] = read("GET", path, status, text);
   if (mode == "off") return isObject(body) ? body : fail("is not a JSON object");
   // A body that did not parse fails the schema's "object" below, and refuse names it as not JSON.
   const issues = taskIssues(body, path);
@@ -112,7 +113,7 @@ export function checkAnswer(path: string, method: string, status: number, text: 
     parseTaskBody(text, status, mode, path);
     return;
   }
-  const body = parse(text);
+  const [body, fail] = read(method, path, status, text);
   const issues = responseIssues(path, method, status, body);
-  if (issues?.length) refuse(method, path, status, text, body, MISMATCH, issues);
+  if (issues?.length) fail(MISMATCH, issues);
 }

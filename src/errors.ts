@@ -3,6 +3,7 @@
 // headers and causes before building one (see redact.ts), and never stores the request.
 import type { ValidationIssue } from "./_spec.js";
 import { retryAfterMs } from "./_retry.js";
+import { isObject, text } from "./_schema.js";
 import type { VideoTask } from "./routes.js";
 
 /** Base class of every error thrown by xiexus-kling. */
@@ -28,10 +29,10 @@ export function markMayHaveCreatedTask<E extends KlingError>(error: E): E {
 export class InvalidArgumentError extends KlingError {
   override name = "InvalidArgumentError";
   /** Which argument or option was wrong, e.g. `taskId`, `apiKey`, `baseUrl`. */
-  readonly argument: string;
+  declare readonly argument: string;
   constructor(argument: string, message: string) {
     super(message);
-    this.argument = argument;
+    Object.assign(this, { argument });
   }
 }
 
@@ -56,11 +57,11 @@ function requestIdOf(headers: Headers): string | undefined {
 /** A short word describing the body: the relay's error code or message when it has one. */
 function describeBody(body: unknown): string {
   if (typeof body === "string") {
-    const text = body.trim();
-    return text === "" ? "(empty body)" : /^<(!doctype|html)/i.test(text) ? "(HTML body)" : text.length > 120 ? `${text.slice(0, 117)}...` : text;
+    const trimmed = body.trim();
+    return !trimmed ? "(empty body)" : /^<(!doctype|html)/i.test(trimmed) ? "(HTML body)" : trimmed.length > 120 ? `${trimmed.slice(0, 117)}...` : trimmed;
   }
   const fields = gatewayFields(body);
-  const parts = [fields?.code ?? fields?.type, fields?.message].filter((p) => (typeof p === "string" && p) || typeof p === "number");
+  const parts = [fields?.code ?? fields?.type, fields?.message].filter((p) => text(p) || typeof p === "number");
   return [...new Set(parts.map(String))].join(": ");
 }
 
@@ -107,8 +108,9 @@ export class APIError extends KlingError {
 
 /** True for the relay's `{"code":"task_not_exist", ...}` answer (new-api answers 400 with it). */
 export function isTaskNotExist(body: unknown): boolean {
-  const record = body as Record<string, unknown> | null;
-  return !!record && typeof record === "object" && [record.code, record.message].includes("task_not_exist");
+  // (A string or a number has no such property: reading it is harmless.)
+  const record = body as Record<string, unknown> | null | undefined;
+  return [record?.code, record?.message].includes("task_not_exist");
 }
 
 /** The gateway's codes for a balance (or the key's own quota) too low to pay for a task. */
@@ -116,15 +118,14 @@ const QUOTA_CODES = ["insufficient_user_quota", "quota_not_enough", "pre_consume
 
 /** The fields of an error body in either of the gateway's shapes: `{code, message, data}` or `{error: {code, message, type}}`. */
 function gatewayFields(body: unknown): Record<string, unknown> | undefined {
-  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
-  const record = body as Record<string, unknown>;
-  return record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : record;
+  if (!isObject(body)) return undefined;
+  // (null is an object to typeof, and falls through to the record.)
+  return (typeof body.error == "object" && (body.error as Record<string, unknown>)) || body;
 }
 
 /** The error code of a body in either of the gateway's shapes. */
 export function gatewayCode(body: unknown): string | undefined {
-  const code = gatewayFields(body)?.code;
-  return (typeof code === "string" && code) || undefined;
+  return text(gatewayFields(body)?.code);
 }
 
 /**
@@ -240,10 +241,10 @@ export class TaskFailedError extends KlingError {
 export class TaskCancelledError extends KlingError {
   override name = "TaskCancelledError";
   /** The cancelled task as the relay reported it. */
-  readonly task: VideoTask;
+  declare readonly task: VideoTask;
   constructor(task: VideoTask) {
     super(`task ${task.task_id ?? "(no id)"} was cancelled by the relay (refunded)`);
-    this.task = task;
+    Object.assign(this, { task });
   }
 }
 
