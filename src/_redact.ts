@@ -1,18 +1,18 @@
 // Makes sure a secret never leaves the client inside an error: a relay or proxy that echoes the
 // Authorization header back (in a body, a header or a low-level error message) gets it scrubbed.
-const REDACTED = "[redacted]";
 
 /**
  * The forms a key takes in text: itself, and as JSON writes it where `/` is escaped (PHP's
- * json_encode). A key is token68 (options.ts), so JSON escapes nothing else in it.
+ * json_encode; the same string again when the key has no `/`). A key is token68 (options.ts), so
+ * JSON escapes nothing else in it.
  */
 export function secretForms(key: string): string[] {
-  return key.includes("/") ? [key, key.replace(/\//g, "\\/")] : [key];
+  return [key, key.replace(/\//g, "\\/")];
 }
 
-/** Replaces every form of the key in `text` with [redacted]. */
+/** Replaces every form of the key in `text` with [redacted]. (A form listed twice is harmless: a second pass can only scrub more.) */
 export function scrubText(text: string, forms: readonly string[]): string {
-  for (const form of forms) text = text.split(form).join(REDACTED);
+  for (const form of forms) text = text.split(form).join("[redacted]");
   return text;
 }
 
@@ -29,7 +29,8 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
     const work: Array<[object, object]> = [];
     const scrub = (value: unknown): unknown => {
       if (typeof value == "string") return scrubText(value, forms);
-      if (value === null || typeof value != "object") return value;
+      // (The empty string was a string above: only other primitives are falsy here.)
+      if (!value || typeof value != "object") return value;
       if (seen.has(value)) return seen.get(value);
       if (value instanceof Headers) return new Headers([...value].map(([k, v]): [string, string] => [k, scrubText(v, forms)]));
       if (value instanceof Error) {
@@ -50,10 +51,11 @@ export function createRedactor(key: string | null): <T>(value: T) => T {
       return copy;
     };
     const out = scrub(value);
-    for (let item = work.pop(); item; item = work.pop()) {
+    // A queue: the loop also reaches the pairs queued while it runs.
+    for (const [source, copy] of work) {
       // Defined, not assigned: JSON.parse makes "__proto__" an own key, and assigning it would
       // swap the copy's prototype instead (the key gone, its contents inherited).
-      for (const [k, v] of Object.entries(item[0])) Object.defineProperty(item[1], k, { value: scrub(v), writable: true, enumerable: true, configurable: true });
+      for (const [k, v] of Object.entries(source)) Object.defineProperty(copy, k, { value: scrub(v), writable: true, enumerable: true, configurable: true });
     }
     return out as T;
   };

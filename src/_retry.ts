@@ -23,7 +23,7 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
   if (NUMBER.test(value)) return Number(value) * 1000;
   // An HTTP date names its day and month; anything else ("-5", "1e3") is not one, whatever Date.parse thinks.
   const date = /[a-z]/i.test(value) ? Date.parse(value) : NaN;
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** Whether an HTTP answer with this status is worth another attempt. */

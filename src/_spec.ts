@@ -7,6 +7,12 @@ import { schemaIssues, type ValidationIssue } from "./_schema.js";
 export type { paths, operations, components } from "../generated/index.js";
 export type { ValidationIssue } from "./_schema.js";
 
+/** The problems of `body` against the schema at `index` (none there: undefined, or a negative index). */
+function issuesAt(index: number | undefined, body: unknown): ValidationIssue[] | undefined {
+  // (undefined >= 0 is false.)
+  return index! >= 0 ? schemaIssues(schemas, index!, body) : undefined;
+}
+
 /**
  * The problems of a JSON body against the spec's schema for that answer: `[]` when it conforms,
  * undefined when the spec gives that answer no JSON schema (binary, text, undocumented). The status
@@ -15,8 +21,7 @@ export type { ValidationIssue } from "./_schema.js";
 export function responseIssues(path: string, method: string, status: number | string, body: unknown): ValidationIssue[] | undefined {
   const byStatus = responses[path]?.[method.toLowerCase()];
   const code = String(status);
-  const index = byStatus?.[code] ?? byStatus?.[code[0] + "XX"] ?? byStatus?.default;
-  return index === undefined || index < 0 ? undefined : schemaIssues(schemas, index, body);
+  return issuesAt(byStatus?.[code] ?? byStatus?.[code[0] + "XX"] ?? byStatus?.default, body);
 }
 
 /**
@@ -24,8 +29,7 @@ export function responseIssues(path: string, method: string, status: number | st
  * when it conforms, undefined when the operation documents no JSON body (none, multipart, binary).
  */
 export function requestIssues(path: string, method: string, body: unknown): ValidationIssue[] | undefined {
-  const index = requests[path]?.[method.toLowerCase()];
-  return index === undefined || index < 0 ? undefined : schemaIssues(schemas, index, body);
+  return issuesAt(requests[path]?.[method.toLowerCase()], body);
 }
 
 /** The property names the spec documents for an operation's JSON request body; undefined when it documents none. */

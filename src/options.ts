@@ -102,9 +102,12 @@ export const DEFAULTS = {
 export const MAX_TASK_ID_LENGTH = 256;
 
 /** A C0 or C1 control character (or DEL): never in an id, a key or a header. */
-export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. */
-export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const CONTROL = /\p{Cc}/u;
+/**
+ * A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. (With the `u`
+ * flag a pair reads as one code point outside Cs, so only a lone surrogate matches.)
+ */
+export const LONE_SURROGATE = /\p{Cs}/u;
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/;
 
 /** An HTTP token (RFC 9110): what a header name may be. */
@@ -126,34 +129,35 @@ export function isAllowedRedirect(from: URL, to: URL): boolean {
 
 /** An environment variable; unset and empty are the same (`FOO= cmd` must not override a default). */
 function env(name: string): string | undefined {
-  // `process` is absent in browsers; reading it through globalThis keeps the bundle free of Node.
-  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
   try {
-    return proc?.env?.[name] || undefined;
+    // `process` is absent in browsers; reading it through globalThis keeps the bundle free of Node.
+    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name] || undefined;
   } catch {
-    // Deno without --allow-env throws on the read: an environment we may not see is an unset one.
-    return undefined;
+    // Deno without --allow-env throws on the read: an environment we may not see is an unset one
+    // (undefined, by falling off the end).
   }
 }
 
 /** The longest delay a timer can hold (setTimeout fires at once beyond it): about 24.8 days. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/** Refuses an option unless `ok`: "<name> must be <rule>, got <value>". */
+function expectOption(ok: unknown, name: string, rule: string, value: unknown): void {
+  if (!ok) invalid(name, `must be ${rule}, got ${String(value)}`);
+}
+
 /** Checks a duration option: a number of ms from 0 to MAX_TIMER_MS, or Infinity (no limit) where allowed. */
 export function checkDuration(name: string, value: unknown, allowInfinity = false): number {
   const ok = typeof value === "number" && value >= 0 && (value <= MAX_TIMER_MS || (allowInfinity && value === Infinity));
-  if (!ok) {
-    invalid(name, `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}, got ${String(value)}`);
-  }
-  return value;
+  expectOption(ok, name, `a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}`, value);
+  return value as number;
 }
 
 /** Checks a whole-number option: from `min` to `max`. */
 export function checkCount(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    invalid(name, `must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
+  // (Number.isInteger is false for anything but a number.)
+  expectOption(Number.isInteger(value) && (value as number) >= min && (value as number) <= max, name, `a whole number from ${min} to ${max}`, value);
+  return value as number;
 }
 
 /** Checks a retry count: a whole number from 0 to 10. */
@@ -204,7 +208,7 @@ export function checkTaskId(taskId: unknown): string {
   const problem =
     typeof taskId !== "string"
       ? `must be a string, got ${typeof taskId}`
-      : taskId.trim() === ""
+      : !taskId.trim()
         ? "is empty"
         : taskId.length > MAX_TASK_ID_LENGTH
           ? `is ${taskId.length} characters long; at most ${MAX_TASK_ID_LENGTH}`
@@ -226,9 +230,7 @@ const VALIDATION_MODES: readonly ValidationMode[] = ["strict", "compat", "off"];
 
 /** Checks a validation mode: "strict", "compat" or "off". */
 export function checkValidation(value: unknown): ValidationMode {
-  if (!VALIDATION_MODES.includes(value as ValidationMode)) {
-    invalid("validation", `must be "strict", "compat" or "off", got ${String(value)}`);
-  }
+  expectOption(VALIDATION_MODES.includes(value as ValidationMode), "validation", '"strict", "compat" or "off"', value);
   return value as ValidationMode;
 }
 
@@ -236,7 +238,7 @@ export function checkValidation(value: unknown): ValidationMode {
 export function checkOptionsObject<T extends object>(value: T | undefined): T {
   if (value === undefined) return {} as T;
   const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-  if (got !== "object") invalid("options", `must be an object, got ${got}`);
+  expectOption(got === "object", "options", "an object", got);
   return value;
 }
 
