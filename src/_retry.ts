@@ -70,11 +70,11 @@ const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_
  * made. (A timeout names none: the request may have left.)
  */
 export function neverConnected(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
+  // Down the cause chain, at most 5 deep.
+  for (let depth = 0; error && depth < 5; depth++) {
+    const code = (error as { code?: unknown }).code;
     if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
+    error = (error as { cause?: unknown }).cause;
   }
   return false;
 }

@@ -61,19 +61,18 @@ function check(schema: Schema, d: unknown, at: string, sp: string, out: Validati
   };
   for (const k in schema as Obj) {
     const v = (schema as Obj)[k] as never;
-    const list = v as unknown[];
     if (k == "$ref") check(defs[v] as Schema, d, at, "#/$defs/" + v, out);
     else if (k == "type") {
       if (!([] as string[]).concat(v).some((t) => typeOf(d) == t || (t == "integer" && Number.isInteger(d)))) fail(k, { type: v }, "must be " + v);
     } else if (k == "enum") {
-      if (!list.some((x) => equal(x, d))) fail(k, { allowedValues: v });
+      if (!(v as unknown[]).some((x) => equal(x, d))) fail(k, { allowedValues: v });
     } else if (k == "const") {
       if (!equal(v, d)) fail(k, { allowedValue: v });
-    } else if (k == "allOf") list.map((s, i) => sub(k + "/" + i, s, d));
+    } else if (k == "allOf") (v as unknown[]).map((s, i) => sub(k + "/" + i, s, d));
     else if (k == "anyOf") {
-      if (!list.some((s, i) => passes(k + "/" + i, s))) fail(k);
+      if (!(v as unknown[]).some((s, i) => passes(k + "/" + i, s))) fail(k);
     } else if (k == "oneOf") {
-      if (list.filter((s, i) => passes(k + "/" + i, s)).length != 1) fail(k);
+      if ((v as unknown[]).filter((s, i) => passes(k + "/" + i, s)).length != 1) fail(k);
     } else if (k == "not") {
       if (passes(k, v)) fail(k);
     } else if (
@@ -88,10 +87,10 @@ function check(schema: Schema, d: unknown, at: string, sp: string, out: Validati
     )
       fail(k, { limit: v });
     else if (isArray(d)) {
-      if (k == "prefixItems") list.map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
+      if (k == "prefixItems") (v as unknown[]).map((s, i) => i < d.length && sub(k + "/" + i, s, d[i], at + "/" + i));
       else if (k == "items") d.map((x, i) => i < ((schema as Obj).prefixItems as [] | undefined ?? []).length || sub(k, v, x, at + "/" + i));
     } else if (isObject(d)) {
-      if (k == "required") for (const p of list as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);
+      if (k == "required") for (const p of v as string[]) if (!own(d, p)) fail(k, { missingProperty: p }, `must have required property '${p}'`);
       for (const p of keysOf(d)) {
         const where = at + "/" + esc(p);
         if (k == "properties" && own(v, p)) sub(k + "/" + esc(p), (v as Obj)[p], d[p], where);

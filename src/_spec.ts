@@ -34,7 +34,8 @@ export function requestIssues(path: string, method: string, body: unknown): Vali
 
 /** The property names the spec documents for an operation's JSON request body; undefined when it documents none. */
 export function requestProperties(path: string, method: string): string[] | undefined {
-  let schema = schemas[requests[path]?.[method.toLowerCase()] ?? -1] as { $ref?: number; properties?: object } | undefined;
+  // (No index: schemas["undefined"], which no array has.)
+  let schema = schemas[requests[path]?.[method.toLowerCase()] as number] as { $ref?: number; properties?: object } | undefined;
   if (typeof schema?.$ref == "number") schema = schemas[schema.$ref] as typeof schema;
   return schema?.properties ? Object.keys(schema.properties) : undefined;
 }

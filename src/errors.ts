@@ -50,10 +50,6 @@ export interface APIErrorInit {
   path: string;
 }
 
-function requestIdOf(headers: Headers): string | undefined {
-  return headers.get("x-request-id") ?? headers.get("x-oneapi-request-id") ?? headers.get("request-id") ?? undefined;
-}
-
 /** A short word describing the body: the relay's error code or message when it has one. */
 function describeBody(body: unknown): string {
   if (typeof body === "string") {
@@ -82,7 +78,8 @@ export class APIError extends KlingError {
     const { status, headers, body } = init;
     const detail = describeBody(body);
     super(message ?? `${init.method} ${init.path} -> ${status}${detail ? ` ${detail}` : ""}`);
-    Object.assign(this, { status, headers, body, requestId: requestIdOf(headers) });
+    const requestId = headers.get("x-request-id") ?? headers.get("x-oneapi-request-id") ?? headers.get("request-id") ?? undefined;
+    Object.assign(this, { status, headers, body, requestId });
   }
 
   /** Maps an HTTP answer to the most specific subclass. */
@@ -109,8 +106,7 @@ export class APIError extends KlingError {
 /** True for the relay's `{"code":"task_not_exist", ...}` answer (new-api answers 400 with it). */
 export function isTaskNotExist(body: unknown): boolean {
   // (A string or a number has no such property: reading it is harmless.)
-  const record = body as Record<string, unknown> | null | undefined;
-  return [record?.code, record?.message].includes("task_not_exist");
+  return [(body as Record<string, unknown> | null)?.code, (body as Record<string, unknown> | null)?.message].includes("task_not_exist");
 }
 
 /** The gateway's codes for a balance (or the key's own quota) too low to pay for a task. */

@@ -148,8 +148,12 @@ function expectOption(ok: unknown, name: string, rule: string, value: unknown): 
 
 /** Checks a duration option: a number of ms from 0 to MAX_TIMER_MS, or Infinity (no limit) where allowed. */
 export function checkDuration(name: string, value: unknown, allowInfinity = false): number {
-  const ok = typeof value === "number" && value >= 0 && (value <= MAX_TIMER_MS || (allowInfinity && value === Infinity));
-  expectOption(ok, name, `a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}`, value);
+  expectOption(
+    typeof value === "number" && value >= 0 && (value <= MAX_TIMER_MS || (allowInfinity && value === Infinity)),
+    name,
+    `a number of milliseconds from 0 to ${MAX_TIMER_MS}${allowInfinity ? " (or Infinity)" : ""}`,
+    value,
+  );
   return value as number;
 }
 
@@ -257,20 +261,15 @@ export function checkSignal(value: unknown): AbortSignal | undefined {
   return signal as AbortSignal | undefined;
 }
 
-/** Applies environment and defaults to the options and checks each one; throws InvalidArgumentError. */
-export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
-  const options = checkOptionsObject(given);
-  const validation = checkValidation(options.validation ?? DEFAULTS.validation);
-  checkFunction("fetch", options.fetch);
-  checkFunction("httpGet", options.httpGet);
-  const givenHeaders = options.headers ?? {};
+/** Checks the extra headers: a plain object of HTTP-token names and Latin-1 values, no Authorization; returns a copy. */
+function checkHeaders(given: Record<string, string>): Record<string, string> {
   // A Headers, Map or array would be read as an empty record: say so rather than drop them. (A
   // primitive's prototype is its wrapper's, never Object.prototype: refused here too.)
-  if (![Object.prototype, null].includes(Object.getPrototypeOf(givenHeaders))) {
+  if (![Object.prototype, null].includes(Object.getPrototypeOf(given))) {
     invalid("headers", "must be a plain object of name: value strings");
   }
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(givenHeaders)) {
+  for (const [name, value] of Object.entries(given)) {
     // fetch sends Latin-1 only (a ByteString): anything above U+00FF would fail at every request. With
     // the control characters (C0, DEL, C1) out, what is left is space to ~ and U+00A0 to U+00FF.
     const problem = /^authorization$/i.test(name)
@@ -283,15 +282,22 @@ export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
     if (problem) throw new InvalidArgumentError("headers", problem);
     headers[name] = value;
   }
+  return headers;
+}
+
+/** Applies environment and defaults to the options and checks each one; throws InvalidArgumentError. */
+export function resolveOptions(given?: KlingClientOptions): ResolvedOptions {
+  const options = checkOptionsObject(given);
+  // Checked in this order: the first problem found is the one reported.
   return {
+    validation: checkValidation(options.validation ?? DEFAULTS.validation),
+    fetch: checkFunction("fetch", options.fetch),
+    httpGet: checkFunction("httpGet", options.httpGet),
+    headers: checkHeaders(options.headers ?? {}),
     apiKey: checkApiKey(options.apiKey === undefined ? env("XIEXUS_API_KEY") : options.apiKey),
     baseUrl: checkBaseUrl(options.baseUrl ?? env("XIEXUS_BASE_URL") ?? DEFAULT_BASE_URL),
-    fetch: options.fetch,
-    httpGet: options.httpGet,
-    headers,
     timeoutMs: checkDuration("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs, true),
     maxRetries: checkRetries(options.maxRetries ?? DEFAULTS.maxRetries),
-    validation,
     maxResponseBytes: checkCount("maxResponseBytes", options.maxResponseBytes ?? DEFAULTS.maxResponseBytes, 1, 2 ** 31),
   };
 }
