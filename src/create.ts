@@ -12,7 +12,8 @@
 // a Blob or a `data:` URL are checked against Kling's rules and sent as bare base64, streamed.
 import { requestIssues, requestProperties } from "./_spec.js";
 import { invalid, show } from "./_messages.js";
-import { base64FromBlob, base64Piece, pieceBytes, prepareImage, startSending, type ImageInfo, type ImageInput } from "./image.js";
+import { nonEmpty } from "./_compat.js";
+import { base64FromBlob, prepareImage, startSending, type ImageInfo, type ImageInput } from "./image.js";
 import {
   DEFAULT_TEXT2VIDEO_ASPECT_RATIO,
   GATEWAY_DROPPED_FIELDS,
@@ -48,25 +49,23 @@ function fail(field: string, rest: string): never {
   return invalid(`request.${field}`, rest);
 }
 
-/** Fails naming `request.<field>`, what it must be (`words`) and the value, unless `ok`. */
-function check(field: string, ok: boolean, words: string, value: unknown): void {
-  if (!ok) fail(field, `${words} (got ${show(value)})`);
+/** Fails naming `request.<field>`, what it must be (`words`) and the value, unless `test` passes the value (returns a truthy value). */
+function check(field: string, test: (value: unknown) => unknown, value: unknown, words: string): void {
+  if (!test(value)) fail(field, `${words} (got ${show(value)})`);
 }
 
 /** Fails naming `request.<field>`, the rule and the value when `value` breaks `rule`. */
 function checkRule(field: string, rule: Pick<ControlRule, "rule" | "test">, value: unknown): void {
-  check(field, rule.test(value), `must be ${rule.rule}`, value);
+  check(field, rule.test, value, `must be ${rule.rule}`);
 }
 
 /** Whether a value survives JSON as it is: no bytes, Blob, Date, function, NaN or class instance hiding in it. */
 function isJson(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value == "string" || typeof value == "boolean") return true;
-  if (typeof value == "number") return Number.isFinite(value);
-  return depth <= 64 && (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1));
+  return (
+    value === null || typeof value == "string" || typeof value == "boolean" || Number.isFinite(value) ||
+    (depth <= 64 && (Array.isArray(value) || isPlainObject(value)) && Object.values(value).every((v) => isJson(v, depth + 1)))
+  );
 }
-
-/** The rule of a metadata key that is not one of Kling's controls: sent untouched, so it must be JSON. */
-const PLAIN_JSON = { rule: "plain JSON", test: isJson };
 
 /** Why width/height or aspect_ratio is refused on image2video. */
 const FOLLOWS_IMAGE = "is for text2video: image2video follows its image";
@@ -74,47 +73,14 @@ const FOLLOWS_IMAGE = "is for text2video: image2video follows its image";
 /** Own keys whose value is not undefined (JSON leaves those out). */
 const present = (o: Record<string, unknown>): string[] => Object.keys(o).filter((k) => o[k] !== undefined);
 
-/** A non-blank string. */
-const isText = (v: unknown): v is string => typeof v == "string" && v.trim() != "";
 
-/** The fields every create checks first: each with what it must be, in words, and its test. */
-const REQUIRED: [string, string, (v: unknown) => boolean][] = [
-  ["model", "is required", isText],
-  ["prompt", `is required: not blank, at most ${MAX_PROMPT_LENGTH} characters`, (v) => isText(v) && [...v].length <= MAX_PROMPT_LENGTH],
-  ["duration", `must be whole seconds from 0 to ${MAX_DURATION_S}`, (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_DURATION_S)],
+/** The fields every create checks first: each with what it must be, in words (MAX_PROMPT_LENGTH and MAX_DURATION_S written out), and its test. */
+const REQUIRED: [string, string, (v: unknown) => unknown][] = [
+  // (nonEmpty: a string that is not blank)
+  ["model", "is required", nonEmpty],
+  ["prompt", "is required: not blank, at most 2,500 characters", (v) => nonEmpty(v) && [...(v as string)].length <= MAX_PROMPT_LENGTH],
+  ["duration", "must be whole seconds from 0 to 3600", (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_DURATION_S)],
 ];
-
-/** Checks the top-level fields: the ones every create needs, the spec's own plus `mode`, the dropped ones by their rule. */
-function checkTopLevel(route: RouteDescription, i2v: boolean, top: Record<string, unknown>, image: unknown, metadata: unknown): void {
-  for (const [field, words, ok] of REQUIRED) check(field, ok(top[field]), words, top[field]);
-  if (i2v == (image === undefined)) {
-    fail("image", i2v ? `is required for ${route.name}` : `is not taken by ${route.name}: use createImage2VideoTask`);
-  }
-  check("metadata", metadata === undefined || isPlainObject(metadata), "must be an object", metadata);
-  const known = requestProperties(route.create, "post");
-  for (const key of present(top)) {
-    if (key != "mode" && known && !known.includes(key)) {
-      fail(key, `is not a field of a create${key in KLING_CONTROL_RULES ? `: it goes in request.metadata.${key}` : ""}`);
-    }
-    const dropped = GATEWAY_DROPPED_FIELDS[key];
-    if (dropped) checkRule(key, dropped, top[key]);
-  }
-  if (top.mode !== undefined) checkRule("mode", KLING_CONTROL_RULES.mode!, top.mode);
-}
-
-/** Checks `metadata`'s keys: refused ones, the rules of known ones, JSON for the others. */
-function checkMetadataKeys(meta: Record<string, unknown>): void {
-  for (const key of present(meta)) {
-    const field = `metadata.${key}`;
-    // The gateway matches keys as Go does, without regard to case (and the long s as s): `CFG_Scale` is its cfg_scale, unchecked.
-    const folded = key.toLowerCase().replace(/\u017f/g, "s");
-    const refused = KLING_REFUSED_METADATA[folded];
-    if (refused) fail(field, `is refused: ${refused}`);
-    // A refused key, or a name of Object.prototype's that is all lower case, was refused just above.
-    if (folded != key && folded in KLING_CONTROL_RULES) fail(field, `is read by the relay as ${folded}: write it as ${folded}`);
-    checkRule(field, KLING_CONTROL_RULES[key] ?? PLAIN_JSON, meta[key]);
-  }
-}
 
 /**
  * The cross-field rules: one group of three, image2video-only controls, one mode, the aspect ratio.
@@ -137,8 +103,8 @@ function checkCombinations(i2v: boolean, top: Record<string, unknown>, meta: Rec
   const field = width === undefined ? "height" : "width";
   if (i2v) fail(field, FOLLOWS_IMAGE);
   const ratio = KLING_ASPECT_RATIOS.find((r) => {
-    const [a, b] = r.split(":").map(Number) as [number, number];
-    return (width as number) > 0 && (height as number) > 0 && (width as number) * b == (height as number) * a;
+    const [a, b] = r.split(":");
+    return (width as number) > 0 && (height as number) > 0 && (width as number) * +b! == (height as number) * +a!;
   });
   if (!ratio) {
     fail(field, `(${show(width)} x ${show(height)}) must state one of ${KLING_ASPECT_RATIOS.join(", ")}`);
@@ -156,14 +122,41 @@ export async function checkCreateRequest(route: RouteDescription, request: Creat
   const i2v = route.image == "required";
   if (!isPlainObject(request)) invalid("request", "must be an object");
   const { image, metadata, ...top } = request as CreateVideoRequest & Record<string, unknown>;
-  checkTopLevel(route, i2v, top, image, metadata);
-  // The spec's own schema, with the images as the strings they will be sent as.
+  // The top-level fields: the ones every create needs, the spec's own plus `mode`, the dropped ones by their rule.
+  for (const [field, words, test] of REQUIRED) check(field, test, top[field], words);
+  // (route.image is "required" only on image2video)
+  if (i2v == (image === undefined)) {
+    fail("image", i2v ? "is required for image2video" : "is for image2video: use createImage2VideoTask");
+  }
+  check("metadata", (v) => v === undefined || isPlainObject(v), metadata, "must be an object");
+  const known = requestProperties(route.create, "post");
+  for (const key of present(top)) {
+    if (key != "mode" && known && !known.includes(key)) {
+      fail(key, `is not a field of a create${key in KLING_CONTROL_RULES ? `: it goes in request.metadata.${key}` : ""}`);
+    }
+    const dropped = GATEWAY_DROPPED_FIELDS[key];
+    if (dropped) checkRule(key, dropped, top[key]);
+  }
+  if (top.mode !== undefined) checkRule("mode", KLING_CONTROL_RULES.mode!, top.mode);
+  // The spec's own schema, with the images as the strings they will be sent as. Its first issues
+  // read as a ResponseValidationError's do: a JSON pointer into the request, then what is wrong.
   const issues = requestIssues(route.create, "post", image === undefined ? top : { ...top, image: "" });
   if (issues?.length) {
-    invalid("request", `does not match the spec: ${issues.slice(0, 3).map((i) => `request${i.instancePath.replace(/\//g, ".")} ${i.message ?? i.keyword}`).join("; ")}`);
+    invalid("request", `does not match the spec: ${issues.slice(0, 3).map((i) => `${i.instancePath || "(root)"} ${i.message ?? i.keyword}`).join("; ")}`);
   }
   const meta: Record<string, unknown> = { ...metadata };
-  checkMetadataKeys(meta);
+  // metadata's keys: refused ones, the rules of known ones, JSON for the others.
+  for (const key of present(meta)) {
+    const field = `metadata.${key}`;
+    // The gateway matches keys as Go does, without regard to case (and the long s as s): `CFG_Scale` is its cfg_scale, unchecked.
+    const folded = key.toLowerCase().replace(/\u017f/g, "s");
+    const refused = KLING_REFUSED_METADATA[folded];
+    if (refused) fail(field, `is refused: ${refused}`);
+    // A refused key, or a name of Object.prototype's that is all lower case, was refused just above.
+    if (folded != key && folded in KLING_CONTROL_RULES) fail(field, `is read by the relay as ${folded}: write it as ${folded}`);
+    // A key that is not one of Kling's controls is sent untouched, so it must be JSON.
+    checkRule(field, KLING_CONTROL_RULES[key] ?? { rule: "plain JSON", test: isJson }, meta[key]);
+  }
   checkCombinations(i2v, top, meta);
   if (!i2v) meta.aspect_ratio ??= DEFAULT_TEXT2VIDEO_ASPECT_RATIO;
   return prepareImages(top, image, meta);
@@ -171,15 +164,16 @@ export async function checkCreateRequest(route: RouteDescription, request: Creat
 
 /**
  * Prepares every image of a create; those sent from bytes become markers in the fields, each a
- * random nonce per create that no caller's text can hold. Masks must have the image's aspect ratio.
+ * random nonce per create that no caller's text can hold, in `fields` (checkCreateRequest's own copy of the
+ * top-level fields) and `meta`. Masks must have the image's aspect ratio.
  */
-async function prepareImages(top: Record<string, unknown>, image: ImageInput | undefined, meta: Record<string, unknown>): Promise<CheckedCreate> {
+async function prepareImages(fields: Record<string, unknown>, image: ImageInput | undefined, meta: Record<string, unknown>): Promise<CheckedCreate> {
   const images = new Map<string, ImageSource>();
   const prefix = `xk-image-${crypto.getRandomValues(new Uint32Array(2)).join("-")}-`;
   let main: ImageInfo | undefined;
   const prepare = async (input: unknown, argument: string): Promise<string> => {
     const prepared = await prepareImage(input as ImageInput, argument);
-    if (prepared.kind !== "bytes") return prepared.value;
+    if (prepared.kind != "bytes") return prepared.value;
     const { info } = prepared;
     if (argument == "request.image") main = info;
     else if (argument.endsWith("mask") && main && info.width * main.height != main.width * info.height) {
@@ -189,7 +183,6 @@ async function prepareImages(top: Record<string, unknown>, image: ImageInput | u
     images.set(marker, prepared.bytes);
     return marker;
   };
-  const fields: Record<string, unknown> = { ...top };
   if (image !== undefined) fields.image = await prepare(image, "request.image");
   for (const key of ["image_tail", "static_mask"]) {
     if (meta[key] !== undefined) meta[key] = await prepare(meta[key], `request.metadata.${key}`);
@@ -216,62 +209,48 @@ export interface CreateBody {
  * The JSON body of a create. Its images go out as base64 in pieces, read from their bytes or their
  * Blob (a file on Node) as the body is sent, so a 10 MB image is never held as base64, a JSON
  * string and its encoding at once; a file-backed Blob is not held at all, and is read again if
- * the create is resent.
+ * the create is resent. Where bodies cannot stream (browsers), that same stream is read whole into
+ * the body's text.
  */
 export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
   const json = JSON.stringify(fields);
-  if (images.size === 0) return { make: () => json };
-  // Literal JSON and image markers alternate: [json, marker, json, marker, ..., json].
-  // Split at this create's own markers only (letters, digits and dashes: safe in a pattern), so a
-  // caller's string that merely looks like one stays text.
-  const parts = json.split(new RegExp(`"(${[...images.keys()].join("|")})"`));
+  if (!images.size) return { make: () => json };
+  // Literal JSON and image markers alternate: [json, marker, json, marker, ..., json], the quotes
+  // around each marker left in the JSON beside it. Split at this create's own markers only (letters,
+  // digits and dashes: safe in a pattern), each a whole JSON string (between quotes), so a caller's
+  // string that merely looks like one stays text, and marker 1 is not the start of marker 10.
+  const parts = json.split(new RegExp(`(?<=")(${[...images.keys()].join("|")})(?=")`));
   async function* pieces(): AsyncGenerator<string> {
-    for (const part of parts) {
-      // The JSON between two markers is never one: it holds a comma or a colon, the first part a brace.
-      const source = images.get(part);
-      if (!source) {
-        yield part;
-        continue;
-      }
-      yield '"';
-      if (source instanceof Uint8Array) {
+    // Counted among the creates sending an image from the first piece asked for until the last is
+    // given, the body fails, or the stream is cancelled (return() runs the finally).
+    const end = startSending();
+    try {
+      for (const part of parts) {
+        // The JSON between two markers is never one: it holds a comma or a colon, the first part a brace.
+        const source = images.get(part);
         // Pieces of the size the creates in flight share now (pieceBytes), so the whole string never exists at once.
-        for (let at = 0, n = 0; at < source.length; at += n) yield base64Piece(source.subarray(at, at + (n = pieceBytes())));
-      } else yield* base64FromBlob(source);
-      yield '"';
+        if (source) yield* base64FromBlob(source);
+        else yield part;
+      }
+    } finally {
+      end();
     }
   }
-  const text = async (): Promise<string> => {
-    let all = "";
-    for await (const piece of pieces()) all += piece;
-    return all;
-  };
   return {
     make: () => {
-      if (!canStreamBodies) return text();
-      const encoder = new TextEncoder();
       const source = pieces();
-      let end: (() => void) | undefined;
-      return new ReadableStream<Uint8Array>({
+      const stream = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          end ??= startSending();
-          try {
-            const next = await source.next();
-            if (next.done) {
-              end();
-              controller.close();
-            } else controller.enqueue(encoder.encode(next.value));
-          } catch (error) {
-            end();
-            throw error;
-          }
+          const next = await source.next();
+          if (next.done) controller.close();
+          else controller.enqueue(new TextEncoder().encode(next.value));
         },
         async cancel() {
-          end?.();
           await source.return(undefined);
         },
       });
+      // Where bodies cannot stream, the same pieces read whole into the body's text.
+      return canStreamBodies ? stream : new Response(stream).text();
     },
   };
 }
-

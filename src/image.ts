@@ -54,7 +54,7 @@ const FORMATS: [string, RegExp][] = [
 const ACCEPTS = "; the relay accepts PNG or JPEG";
 
 /** Fails when a byte length is over the limit; shared by bytes, Blobs (before reading) and files (before reading). */
-export function checkImageSize(byteLength: number, argument = "image"): void {
+export function checkImageSize(byteLength: number, argument: string): void {
   if (byteLength > IMAGE_RULES.maxBytes) {
     invalid(
       argument,
@@ -68,28 +68,27 @@ function u16(bytes: Uint8Array, at: number): number {
 }
 
 /** A JPEG's size from its first bytes; undefined when `partial` (more of the file exists) and the frame header lies further on. */
-function jpegSize(bytes: Uint8Array, argument: string, partial: boolean): [number, number] | undefined {
+function jpegSize(bytes: Uint8Array, argument: string, partial?: boolean): [number, number] | undefined {
   const n = bytes.length;
   const damaged = (why: string): undefined => (partial ? undefined : invalid(argument, `is a damaged JPEG (${why})`));
-  const ends = "it ends before its frame header";
   // Every step moves forward by at least one byte, so a hostile file ends the loop at n.
   for (let i = 2; ; ) {
     // Bytes between segments are skipped as libjpeg does ("extraneous bytes before marker").
-    while (i < n && bytes[i] !== 0xff) i++;
+    while (i < n && bytes[i] != 0xff) i++;
     // 0xFF fill bytes may precede any marker.
-    while (i < n && bytes[i] === 0xff) i++;
+    while (i < n && bytes[i] == 0xff) i++;
     // A marker and a length field, at least (a standalone marker that close to the end leads nowhere either).
-    if (i + 3 > n) return damaged(ends);
+    if (i + 3 > n) return damaged("it ends before its frame header");
     const marker = bytes[i++]!;
     // Stuffed zero, TEM, RSTn, SOI: no length field.
     if (marker < 2 || (marker >= 0xd0 && marker <= 0xd8)) continue;
-    if (marker === 0xd9 || marker === 0xda) return damaged("no frame header before its image data");
+    if (marker == 0xd9 || marker == 0xda) return damaged("no frame header before its image data");
     const length = u16(bytes, i);
     // Start of frame (baseline, progressive, lossless, arithmetic...): not C4 (DHT), C8, CC (DAC).
     const sof = marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker);
     // A frame header holds its length (2), precision (1), height (2) and width (2).
     if (length < (sof ? 8 : 2)) return damaged(`segment length ${length}`);
-    if (sof) return i + 7 > n ? damaged(ends) : [u16(bytes, i + 5), u16(bytes, i + 3)];
+    if (sof) return i + 7 > n ? damaged("it ends before its frame header") : [u16(bytes, i + 5), u16(bytes, i + 3)];
     i += length;
   }
 }
@@ -104,41 +103,41 @@ export function inspectImage(bytes: Uint8Array, argument?: string): ImageInfo;
  * the file exists) and the header lies past them.
  */
 export function inspectImage(bytes: Uint8Array, argument: string, size: number, partial: boolean): ImageInfo | undefined;
-export function inspectImage(bytes: Uint8Array, argument = "image", size = bytes.length, partial = false): ImageInfo | undefined {
+export function inspectImage(bytes: Uint8Array, argument = "image", size = bytes.length, partial?: boolean): ImageInfo | undefined {
   checkImageSize(size, argument);
   if (!size) invalid(argument, `is empty (0 bytes)${ACCEPTS}`);
   const head = String.fromCharCode(...bytes.subarray(0, 512));
   const format = FORMATS.find(([, magic]) => magic.test(head))?.[0];
   let dimensions: [number, number] | undefined;
-  if (format === "png") {
+  if (format == "png") {
     // Signature (8), then the IHDR chunk: length (4), "IHDR" (4), width (4), height (4), ...
     // (a head is never shorter than inspectBlob's first read, so a short PNG here is the whole file)
     if (!/^[^]{12}IHDR[^]{8}/.test(head)) invalid(argument, "is a damaged PNG (no IHDR header after the signature)");
     dimensions = [u16(bytes, 16) * 65536 + u16(bytes, 18), u16(bytes, 20) * 65536 + u16(bytes, 22)];
-  } else if (format === "jpeg") {
+  } else if (format == "jpeg") {
     dimensions = jpegSize(bytes, argument, partial);
     if (!dimensions) return undefined;
   } else {
     return invalid(
       argument,
+      // (its first 4 bytes in hex, two digits each: 256 + b has three)
       format
         ? `is ${format} (by its bytes)${ACCEPTS}`
-        : `is not PNG or JPEG (by its bytes: it starts ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})${ACCEPTS}`,
+        : `is not PNG or JPEG (by its bytes: it starts ${[...bytes.subarray(0, 4)].map((b) => (b + 256).toString(16).slice(1)).join(" ")})${ACCEPTS}`,
     );
   }
   const [width, height] = dimensions;
-  if (width < IMAGE_RULES.minWidth || height < IMAGE_RULES.minHeight) {
-    invalid(argument, `is ${width}x${height} px; each side must be at least 300 px`);
-  }
+  const short = Math.min(width, height);
+  // IMAGE_RULES.minWidth and minHeight are the same 300 px.
+  if (short < IMAGE_RULES.minWidth) invalid(argument, `is ${width}x${height} px; each side must be at least 300 px`);
   // Both sides are at least 300 px here; the longer over the shorter is past 2.5 exactly when
   // width/height is outside [IMAGE_RULES.minAspectRatio, IMAGE_RULES.maxAspectRatio] (sides are
   // whole numbers under 2^32, so no rounding lands a ratio on the other side of 2.5 or 0.4).
-  const long = Math.max(width, height) / Math.min(width, height);
+  const long = Math.max(width, height) / short;
   if (long > IMAGE_RULES.maxAspectRatio) {
-    let digits = 2;
-    // A ratio just past the limit must not print as the limit itself.
-    while (+long.toFixed(digits) === IMAGE_RULES.maxAspectRatio) digits++;
-    const text = +long.toFixed(digits);
+    // A ratio just past the limit must not print as the limit itself: as many digits as that takes, 2 at least.
+    let text;
+    for (let digits = 2; (text = +long.toFixed(digits)) == IMAGE_RULES.maxAspectRatio; digits++);
     invalid(argument, `aspect ratio is ${width < height ? `1:${text}` : `${text}:1`} (${width}x${height} px); it must be between 1:2.5 and 2.5:1`);
   }
   return { format: format as ImageInfo["format"], width, height, bytes: size };
@@ -159,7 +158,7 @@ export async function inspectBlob(blob: Blob, argument = "image"): Promise<Image
   checkImageSize(blob.size, argument);
   // 64 KiB, then 1 MiB (a JPEG's frame header may follow large EXIF or ICC segments), then 16 MiB:
   // past the size limit, so the whole Blob, which always decides.
-  for (let n = 64 * 1024; !info; n *= 16) {
+  for (let n = 65_536; !info; n *= 16) {
     let head: Uint8Array;
     try {
       head = new Uint8Array(await blob.slice(0, n).arrayBuffer());
@@ -176,7 +175,7 @@ export async function inspectBlob(blob: Blob, argument = "image"): Promise<Image
 function viewOf(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
   // toString, not instanceof: an ArrayBuffer from another realm (a worker, a vm context) counts too.
-  if (Object.prototype.toString.call(value) === "[object ArrayBuffer]") return new Uint8Array(value as ArrayBuffer);
+  if (Object.prototype.toString.call(value) == "[object ArrayBuffer]") return new Uint8Array(value as ArrayBuffer);
 }
 
 function isBlob(value: unknown): value is Blob {
@@ -187,12 +186,12 @@ function describe(value: unknown): string {
   const name =
     value === null
       ? "null"
-      : typeof value !== "object"
-        ? typeof value
-        : Array.isArray(value)
-          ? "an array"
-          : (value.constructor?.name ?? "Object");
-  return name === "Object" ? "an object" : name;
+      : Array.isArray(value)
+        ? "an array"
+        : typeof value != "object"
+          ? typeof value
+          : ((value as object).constructor?.name ?? "Object");
+  return name == "Object" ? "an object" : name;
 }
 
 /** The bytes of a `Uint8Array` (itself, no copy), an `ArrayBuffer` (a view over it) or a `Blob` (read). */
@@ -248,8 +247,8 @@ export type PieceReadingBlob = Blob & { [READ_PIECES]?: (size: () => number) => 
 /** Creates whose images are on their way in this process, which share the piece budget. */
 let sending = 0;
 
-/** The largest piece, in bytes (a multiple of 3). */
-export const MAX_PIECE_BYTES = 3 * 16 * 1024;
+/** The largest piece, in bytes: 48 KiB, a multiple of 3 (a literal: a bundler keeps `3 * 16 * 1024` even where it is unused). */
+export const MAX_PIECE_BYTES = 49_152;
 
 /**
  * Bytes per piece of an image being sent, now: 48 KiB for a create alone, less as more are sent at
@@ -258,14 +257,14 @@ export const MAX_PIECE_BYTES = 3 * 16 * 1024;
  * (BENCHMARKS.md: 8 creates of 10 MiB at once peak 20 MB lower). A multiple of 3.
  */
 export function pieceBytes(): number {
-  // None in flight: 32 / 0 is Infinity, so 16 (48 KiB) as for one.
-  return 3 * 1024 * Math.max(4, Math.floor(Math.min(16, 32 / sending)));
+  // 3 KiB times 4 to 16. None in flight: 32 / 0 is Infinity, so 16 (48 KiB) as for one.
+  return 3_072 * Math.max(4, Math.floor(Math.min(16, 32 / sending)));
 }
 
 /** Counts one more create whose image is on its way; the function returned ends it (once). */
 export function startSending(): () => void {
   sending++;
-  let ended = false;
+  let ended: true | undefined;
   return () => {
     if (!ended) sending--;
     ended = true;
@@ -273,20 +272,25 @@ export function startSending(): () => void {
 }
 
 /**
- * The standard base64 of a Blob, in pieces, read as they are asked for: a file-backed Blob (Node's
- * `openImageFile`) is never held whole. A Blob with its own reader (READ_PIECES): each piece is
- * encoded before the next is read (a reused buffer may be overwritten), and up to 2 bytes left over
- * from a piece (not a multiple of 3) wait for the next. Any other Blob: slices of `pieceBytes()`
- * (whole 3-byte groups), each read when asked for.
+ * The standard base64 of bytes or a Blob, in pieces, read as they are asked for: a file-backed Blob
+ * (Node's `openImageFile`) is never held whole. A Blob with its own reader (READ_PIECES) gives
+ * pieces that may be views of one reused buffer; bytes are cut into views and any other Blob into
+ * slices, each of `pieceBytes()` as it is at that moment, each read when asked for. Each piece is
+ * encoded before the next is read (a reused buffer may be overwritten), and up to 2 bytes left
+ * over from a piece (not a multiple of 3) wait for the next.
  */
-export async function* base64FromBlob(blob: PieceReadingBlob): AsyncGenerator<string> {
-  const own = blob[READ_PIECES];
-  if (typeof own !== "function") {
-    for (let at = 0, n = 0; at < blob.size; at += n) yield base64Piece(new Uint8Array(await blob.slice(at, at + (n = pieceBytes())).arrayBuffer()));
+export async function* base64FromBlob(source: Uint8Array | PieceReadingBlob): AsyncGenerator<string> {
+  const own = (source as PieceReadingBlob)[READ_PIECES];
+  if (typeof own != "function") {
+    const view = source instanceof Uint8Array;
+    for (let at = 0, n = 0; at < (view ? source.length : source.size); at += n) {
+      n = pieceBytes();
+      yield base64Piece(view ? source.subarray(at, at + n) : new Uint8Array(await source.slice(at, at + n).arrayBuffer()));
+    }
     return;
   }
   let carry = new Uint8Array(0);
-  for await (const piece of own.call(blob, pieceBytes)) {
+  for await (const piece of own.call(source, pieceBytes)) {
     let bytes = piece;
     if (carry.length) {
       bytes = new Uint8Array(carry.length + piece.length);
@@ -341,30 +345,26 @@ export type PreparedImage =
  */
 export async function prepareImage(input: ImageInput, argument = "image"): Promise<PreparedImage> {
   if (isBlob(input)) return { kind: "bytes", bytes: input, info: await inspectBlob(input, argument) };
-  let bytes: Uint8Array;
-  if (typeof input === "string") {
-    if (input.trim() === "") invalid(argument, "is an empty string; pass a URL, base64 or bytes");
+  const text = typeof input == "string";
+  if (text) {
+    if (!input.trim()) invalid(argument, "is an empty string; pass a URL, base64 or bytes");
     if (/^https?:\/\//i.test(input)) return { kind: "url", value: input };
-    const data = parseDataUrl(input, argument);
-    if (!data) {
-      // A local file path, not a URL or base64. Base64 starting with "/" is a JPEG's ("/9j/"), so
-      // other "/" starts are paths. (A data: URL never looks like one: it is refused below.)
-      const scheme = SCHEME.exec(input)?.[1];
-      if (/^(\.{1,2}[\\/]|~|[a-z]:[\\/]|\\\\)/i.test(input) || /^\/(?!9j\/)/.test(input) || (!scheme && /\.(png|jpe?g)$/i.test(input))) {
-        invalid(argument, `looks like a file path (${show(input)}), not a URL or base64; ${NODE_HINT}`);
-      }
-      if (scheme) {
-        invalid(argument, /^data$/i.test(scheme)
-          ? "is a data: URL but not data:image/<type>;base64,<payload>"
-          : `is a ${scheme}: URL; pass an http(s) URL or base64 (${NODE_HINT})`);
-      }
-      const bad = /[^a-z\d+/=\r\n]/i.exec(input);
-      if (bad) invalid(argument, `is not an http(s) URL, a data:image URL or base64 (it has ${show(bad[0])} at index ${bad.index})`);
-      return { kind: "base64", value: input };
-    }
-    bytes = data;
-  } else {
-    bytes = viewOf(input) ?? invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
   }
-  return { kind: "bytes", bytes, info: inspectImage(bytes, argument) };
+  // A string's bytes when it is a data:image URL (undefined otherwise); any other input's.
+  const bytes = text ? parseDataUrl(input, argument) : viewOf(input) ?? invalid(argument, `must be a URL or base64 string, a Uint8Array, an ArrayBuffer or a Blob, got ${describe(input)}`);
+  if (bytes) return { kind: "bytes", bytes, info: inspectImage(bytes, argument) };
+  // A local file path, not a URL or base64. Base64 starting with "/" is a JPEG's ("/9j/"), so
+  // other "/" starts are paths. (A data: URL never looks like one: it is refused below.)
+  const scheme = SCHEME.exec(input as string)?.[1];
+  if (/^(\.{1,2}[\\/]|~|[a-zA-Z]:[\\/]|\\\\|\/(?!9j\/))/.test(input as string) || (!scheme && /\.(png|jpe?g)$/i.test(input as string))) {
+    invalid(argument, `looks like a file path (${show(input)}), not a URL or base64; ${NODE_HINT}`);
+  }
+  if (scheme) {
+    invalid(argument, /^data$/i.test(scheme)
+      ? "is a data: URL but not data:image/<type>;base64,<payload>"
+      : `is a ${scheme}: URL; pass an http(s) URL or base64 (${NODE_HINT})`);
+  }
+  const bad = /[^a-z\d+/=\r\n]/i.exec(input as string);
+  if (bad) invalid(argument, `is not an http(s) URL, a data:image URL or base64 (it has ${show(bad[0])} at index ${bad.index})`);
+  return { kind: "base64", value: input as string };
 }

@@ -104,15 +104,14 @@ export interface ControlRule {
   readonly test: (value: unknown) => boolean;
 }
 
-const isNumber = (v: unknown): v is number => typeof v == "number" && Number.isFinite(v);
+/** A finite number (Number.isFinite is false for anything but a number). */
+const isNumber = Number.isFinite as (v: unknown) => v is number;
 const isString = (v: unknown): v is string => typeof v == "string";
 /** A plain object (not an array, bytes or a class instance), from any realm (a vm context, a worker's structured clone). */
-export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
-  if (!v || typeof v != "object") return false;
-  const proto: object | null = Object.getPrototypeOf(v);
-  // Some realm's Object.prototype is the one object whose own prototype is null.
-  return !proto || !Object.getPrototypeOf(proto);
-};
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  // Its prototype is null, or some realm's Object.prototype: the one object whose own prototype is
+  // null (when v's is null, v stands in for it).
+  !!v && typeof v == "object" && !Object.getPrototypeOf(Object.getPrototypeOf(v) ?? v);
 /** An array of `min` to `max` items that each pass `test`. */
 const listOf = (min: number, max: number, test: (item: unknown) => boolean) => (v: unknown) =>
   Array.isArray(v) && v.length >= min && v.length <= max && v.every(test);
@@ -120,13 +119,15 @@ const listOf = (min: number, max: number, test: (item: unknown) => boolean) => (
 const objectOf = (v: unknown, keys: readonly string[]): v is Record<string, unknown> => isPlainObject(v) && Object.keys(v).every((k) => keys.includes(k));
 const oneOf = (values: readonly string[]) => (v: unknown) => values.includes(v as string);
 const isPoint = (p: unknown): boolean => objectOf(p, ["x", "y"]) && [p.x, p.y].every((c) => Number.isInteger(c) && (c as number) >= 0);
-/** A `simple` move's config: axes only, each from -10 to 10, exactly one non-zero. */
-const isConfig = (config: unknown): boolean => {
-  const values = objectOf(config, KLING_CAMERA_AXES) ? Object.values(config) : [];
-  return values.every((n) => isNumber(n) && n >= -10 && n <= 10) && values.filter((n) => n != 0).length == 1;
-};
+/** A camera move: a preset without a config, or `simple` whose config has axes only, each from -10 to 10, exactly one non-zero. */
 const isCamera = (v: unknown): boolean =>
-  objectOf(v, ["type", "config"]) && KLING_CAMERA_TYPES.includes(v.type as KlingCameraType) && (v.type == "simple" ? isConfig(v.config) : v.config === undefined);
+  objectOf(v, ["type", "config"]) &&
+  KLING_CAMERA_TYPES.includes(v.type as KlingCameraType) &&
+  (v.type == "simple"
+    ? objectOf(v.config, KLING_CAMERA_AXES) &&
+      Object.values(v.config).every((n) => isNumber(n) && n >= -10 && n <= 10) &&
+      Object.values(v.config).filter((n) => n != 0).length == 1
+    : v.config === undefined);
 /** A rule: what the value must be, in words; its source; its test. */
 const rule = (words: string, source: string, test: (value: unknown) => boolean): ControlRule => ({ rule: words, source, test });
 /** Images: what `image` takes; the image rules are checked when they are prepared. */
@@ -154,8 +155,8 @@ export const KLING_CONTROL_RULES: Readonly<Record<string, ControlRule>> = {
     "[D][S]",
     listOf(1, 6, (m) => objectOf(m, ["mask", "trajectories"]) && "mask" in m && listOf(2, Infinity, isPoint)(m.trajectories)),
   ),
-  callback_url: rule("an http(s) URL", "[D]", (v) => isString(v) && /^https?:\/\/[^\s]+$/i.test(v)),
-  external_task_id: rule("a non-empty string", "[D]", (v) => isString(v) && v != ""),
+  callback_url: rule("an http(s) URL", "[D]", (v) => isString(v) && /^https?:\/\/\S+$/i.test(v)),
+  external_task_id: rule("a non-empty string", "[D]", (v) => isString(v) && !!v),
   image_tail: IMAGE,
   static_mask: IMAGE,
 };
