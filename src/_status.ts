@@ -46,22 +46,16 @@ export type TaskVerdict =
 /** Reads one answer about a task: poll again, resolve with the video, or end with the error it stands for. */
 export function taskVerdict(task: VideoTask): TaskVerdict {
   const kind = statusKind(task.status);
-  const ended = (error: KlingError, final = true): TaskVerdict => ({ kind: "ended", error, final });
-  // An answer that cannot be read as an end: a later poll may tell more.
-  const unreadable = (message: string): TaskVerdict => ended(new ResponseValidationError(message, { body: task, status: 200 }), false);
-  switch (kind) {
-    case "running":
-      return { kind };
-    case "completed":
-      return typeof task.url == "string" && task.url ? { kind, task: task as CompletedVideoTask } : unreadable("the task is completed but has no url");
-    case "failed":
-      return ended(new TaskFailedError(task));
-    case "cancelled":
-      return ended(new TaskCancelledError(task));
-    case undefined:
-      // Polling a status nobody can interpret until the budget ends would only hide the problem.
-      return unreadable(`the task has a status the spec does not name: ${show(task.status)}`);
-  }
-  // No default: a status kind added above and not given a meaning here leaves this function
-  // without a return, which does not compile.
+  if (kind === "running") return { kind };
+  if (kind === "completed" && typeof task.url == "string" && task.url) return { kind, task: task as CompletedVideoTask };
+  // A status kind added above and given no meaning here fails this check: it does not compile.
+  kind satisfies "completed" | "failed" | "cancelled" | undefined;
+  // Failed or cancelled: the relay ended the task without a video, and no later poll changes that.
+  // Else the answer cannot be read as an end (a later poll may tell more; polling a status nobody can
+  // interpret until the budget ends would only hide the problem).
+  const ending = kind === "failed" ? TaskFailedError : kind === "cancelled" ? TaskCancelledError : undefined;
+  const error = ending
+    ? new ending(task)
+    : new ResponseValidationError(kind ? "the task is completed but has no url" : `the task has a status the spec does not name: ${show(task.status)}`, { body: task, status: 200 });
+  return { kind: "ended", error, final: !!ending };
 }
