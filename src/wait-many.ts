@@ -116,7 +116,7 @@ const BATCH_ENDED = Symbol("batch ended");
 /** The distinct task ids of a batch, checked, in first-seen order; InvalidArgumentError names the bad one's index. */
 function checkTaskIds(taskIds: Iterable<string>): Map<string, Entry> {
   if (typeof (taskIds as Partial<Iterable<string>> | null)?.[Symbol.iterator] !== "function") {
-    invalid("taskIds", "must be an iterable of task ids (an array, a Set, ...)");
+    invalid("taskIds", "must be an array or another iterable of task ids");
   }
   // A string is an iterable of its characters: "abc" would wait for tasks "a", "b" and "c".
   if (typeof taskIds === "string") invalid("taskIds", "is one string: pass an array of ids");
@@ -167,7 +167,7 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
   checkFunction("get", get);
   const entries = checkTaskIds(taskIds);
   const { signal } = options;
-  const [start, stop] = createPoller(entries, get, { ...options, concurrency }, settle, fail);
+  const [start, stop] = createPoller(entries, get, options, concurrency, settle, fail);
   let items: Item[] = [];
   const waiters: Array<() => void> = [];
   let started = false;
@@ -201,30 +201,30 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
     const outcome: WaitOutcome = error ? { taskId: entry.id, error } : { taskId: entry.id, task: task! };
     items.push(() => outcome);
     wake();
-    if (entries.size === 0) finish();
+    if (!entries.size) finish();
   }
 
   const iterator: AsyncIterableIterator<WaitOutcome> = {
     async next() {
       if (!started) {
         started = true;
-        if (entries.size === 0) finish();
-        else if (signal?.aborted) fail(signal.reason);
-        else {
-          signal?.addEventListener("abort", onAbort);
-          start();
-        }
+        // (`finish` takes the listener off again.)
+        signal?.addEventListener("abort", onAbort);
+        if (!entries.size) finish();
+        else if (signal?.aborted) onAbort();
+        else start();
       }
-      while (items.length === 0 && !closed) await new Promise<void>((resolve) => waiters.push(resolve));
+      while (!items.length && !closed) await new Promise<void>((resolve) => waiters.push(resolve));
+      // The next outcome, or the end (no item left once the batch is closed).
       const item = items.shift();
-      return item ? { value: item(), done: false } : { value: undefined, done: true };
+      return { value: item?.(), done: !item } as IteratorResult<WaitOutcome>;
     },
     async return() {
       started = true;
       // Outcomes settled but not taken (or the error that ended the batch) are dropped.
       items = [];
       finish();
-      return { value: undefined, done: true };
+      return iterator.next();
     },
     [Symbol.asyncIterator]: () => iterator,
   };
@@ -232,20 +232,21 @@ export function waitForMany(taskIds: Iterable<string>, get: GetTaskById, given?:
 }
 
 /**
- * The polling of a batch, its options checked: a queue of entries sorted by due time, each poll
- * started once it is due, the batch is not paused and fewer than `concurrency` are in flight; ONE
- * timer wakes it for the next poll, the end of a pause or the deadline. Hands each task's end to
- * `settle`, and an error that ends the batch to `fail`; returns `start` and `stop` (which aborts
- * the requests in flight with its reason).
+ * The polling of a batch, its options and `concurrency` checked: a queue of entries sorted by due
+ * time, each poll started once it is due, the batch is not paused and fewer than `concurrency` are
+ * in flight; ONE timer wakes it for the next poll, the end of a pause or the deadline. Hands each
+ * task's end to `settle`, and an error that ends the batch to `fail`; returns `start` and `stop`
+ * (which aborts the requests in flight with its reason).
  */
 function createPoller(
   entries: Map<string, Entry>,
   get: GetTaskById,
-  options: WaitManyOptions & { concurrency: number },
+  options: WaitManyOptions,
+  concurrency: number,
   settle: (entry: Entry, error?: KlingError, task?: CompletedVideoTask) => void,
   fail: (error: unknown) => void,
 ): [start: () => void, stop: (reason: unknown) => void] {
-  const { concurrency, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, pollIntervalMs, onUpdate } = options;
+  const { timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, pollIntervalMs, onUpdate } = options;
   // Every task is due at once (due 0) to begin with.
   const queue = [...entries.values()];
   const inFlight = new Set<AbortController>();
