@@ -6,7 +6,7 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, KlingError, markMayHaveCreatedTask, ResponseTooLargeError } from "./errors.js";
 import type { FetchLike, HttpGet } from "./options.js";
 import { isIdempotent, neverConnected, retryDelay, type RetryRule } from "./_retry.js";
-import { sleep, TIMED_OUT } from "./_sleep.js";
+import { TIMED_OUT } from "./_sleep.js";
 
 /** The part of the options a single request obeys: the retry rule, plus the time and byte limits. */
 export interface RequestPolicy extends RetryRule {
@@ -16,14 +16,12 @@ export interface RequestPolicy extends RetryRule {
   maxResponseBytes: number;
 }
 
-/** What the transport needs besides the policy. */
+/** What the transport sends with, besides the policy (the client's options hold both). */
 export interface TransportDeps {
   /** The user's fetch; undefined means `globalThis.fetch`, looked up at each call. */
   fetch: FetchLike | undefined;
   /** Sends the task helpers' GETs instead of fetch, when set. */
   httpGet: HttpGet | undefined;
-  /** Scrubs the API key out of anything that becomes part of an error. */
-  redact: <T>(value: T) => T;
 }
 
 /** A POST body as an attempt makes it: text, a stream, or text still being read (from a Blob where bodies cannot stream). */
@@ -59,7 +57,7 @@ export interface Answer {
  * Sends a request (fetch's own arguments: a URL and its init, or a Request) under `policy`,
  * aborted by `signal`; resolves with the answer or rejects with a KlingError (or `signal.reason`).
  */
-export type Send = (input: Request | string, init: SendInit, policy: RequestPolicy, signal: AbortSignal | undefined, options?: SendOptions) => Promise<Answer>;
+export type Send = (input: Request | string, init: SendInit, policy: RequestPolicy, signal: AbortSignal | undefined, options: SendOptions) => Promise<Answer>;
 
 /** Reads bodies as UTF-8 text (the helpers' and the raw calls' checks). */
 export const decoder = new TextDecoder();
@@ -80,18 +78,20 @@ export const isBodyless = (status: number): boolean => status === 204 || status 
  * real URL, and the body itself in `buffered`, so a check reads that instead of the stream.
  */
 export class BufferedResponse extends Response {
+  /** The body, as read (bytes) or as scrubbed (text). */
+  declare readonly buffered: Uint8Array | ArrayBuffer | string;
+
   constructor(
     /** The status line and URL of the answer (an Answer, or the Response this one stands in for). */
     head: { status: number; statusText: string; headers: Headers; url: string },
     /** The body, as read (bytes) or as scrubbed (text). */
-    readonly buffered: Uint8Array | string,
+    buffered: Uint8Array | ArrayBuffer | string,
     /** The headers: the answer's own, unless given scrubbed. */
     headers = head.headers,
   ) {
-    const { status, statusText } = head;
-    super(isBodyless(status) ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status, statusText, headers });
+    super(isBodyless(head.status) ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status: head.status, statusText: head.statusText, headers });
     // A constructed Response has no url; keep the real one for messages and for raw callers.
-    Object.defineProperty(this, "url", { value: head.url });
+    Object.defineProperties(this, { url: { value: head.url }, buffered: { value: buffered } });
   }
 }
 
@@ -157,14 +157,16 @@ export function describeCause(error: unknown): string {
   return [...parts].join(": ") || "connection error";
 }
 
-/** Builds the function that sends every request of one client. */
-export function createTransport(deps: TransportDeps): Send {
-  return async (input, init, policy, signal, options = {}) => {
-    // What the request says, read from its init beside a URL or from the Request itself.
-    const asked: { method?: string; body?: unknown; redirect?: string } = typeof input === "string" ? init : input;
-    const method = asked.method ?? "GET";
-    const url = typeof input === "string" ? input : input.url;
-    const where = (): string => `${method} ${new URL(url).pathname}`;
+/**
+ * Builds the function that sends every request of one client; `redact` scrubs the API key out of
+ * anything that becomes part of an error.
+ */
+export function createTransport(deps: TransportDeps, redact: <T>(value: T) => T): Send {
+  return async (input, init, policy, signal, options) => {
+    // What the request says, read from its init beside a URL or from the Request itself (which has its URL).
+    const asked: { method?: string; body?: unknown; redirect?: string; url?: string } = typeof input === "string" ? init : input;
+    const { method = "GET", url = input as string } = asked;
+    const path = (): string => new URL(url).pathname;
 
     /** Attempt `n`'s answer: fetch (or httpGet) plus the body, under `controller` (the attempt's timeout and the caller's signal). */
     async function answerOf(n: number, controller: AbortController): Promise<Answer> {
@@ -183,7 +185,7 @@ export function createTransport(deps: TransportDeps): Send {
           // which tees a streamed body and keeps the unread half (the whole base64 of an image) until the end.
           sent.window = null;
           if (options.remake) {
-            if (n > 0) Object.assign(sent, { body: await options.remake(), duplex: "half" });
+            if (n) Object.assign(sent, { body: await options.remake(), duplex: "half" });
           } else if (typeof input !== "string" && n < (policy.create || isIdempotent(method) ? policy.maxRetries : 0)) {
             request = input.clone();
           }
@@ -200,7 +202,7 @@ export function createTransport(deps: TransportDeps): Send {
         // takes 200-599) and no retry will change it, so it ends the call as a plain APIError.
         throw redirected
           ? new TypeError(`the create was redirected (HTTP ${status})`)
-          : new APIError({ status, headers: deps.redact(answer.headers), body: "", method, path: new URL(url).pathname });
+          : new APIError({ status, headers: redact(answer.headers), body: "", method, path: path() });
       }
       // A streamed body: the caller reads it; the attempt's timeout covered the headers, the signal the rest.
       if (options.stream && response?.ok) answer.stream = response;
@@ -223,16 +225,17 @@ export function createTransport(deps: TransportDeps): Send {
       } catch (error) {
         // Aborted on its way: a create may have reached the relay (nothing tells that it did not).
         if (signal?.aborted) {
-          throw policy.create ? markMayHaveCreatedTask(new APIUserAbortError(`${where()} was aborted after it was sent`, { cause: signal.reason })) : signal.reason;
+          throw policy.create ? markMayHaveCreatedTask(new APIUserAbortError(`${method} ${path()} was aborted after it was sent`, { cause: signal.reason })) : signal.reason;
         }
-        // Our own errors pass as they are; what fetch (or httpGet) threw becomes a connection error,
-        // its cause scrubbed.
-        if (error instanceof KlingError) failure = error;
-        else if (controller.signal.reason === TIMED_OUT) failure = new APIConnectionTimeoutError(`${where()} timed out after ${policy.timeoutMs} ms`);
-        else {
-          const cause = deps.redact(error);
-          failure = new APIConnectionError(`${where()} failed: ${describeCause(cause)}`, { cause });
-        }
+        // Our own errors pass as they are; what fetch (or httpGet) threw becomes a connection error
+        // (a timeout, when the attempt's limit cut it), its cause scrubbed.
+        const cause = redact(error);
+        failure =
+          error instanceof KlingError
+            ? error
+            : controller.signal.reason === TIMED_OUT
+              ? new APIConnectionTimeoutError(`${method} ${path()} timed out after ${policy.timeoutMs} ms`)
+              : new APIConnectionError(`${method} ${path()} failed: ${describeCause(cause)}`, { cause });
       } finally {
         clearTimeout(timer);
         // A streamed body stays tied to the caller's signal; everything else lets go of it now.
@@ -245,7 +248,16 @@ export function createTransport(deps: TransportDeps): Send {
         // A create's failure that may have come after the relay took it says so (KlingError.mayHaveCreatedTask).
         throw policy.create && !neverConnected(failure) ? markMayHaveCreatedTask(failure!) : failure;
       }
-      await sleep(delay, signal);
+      // The pause before the next attempt, cut short by an abort (the loop then throws its reason).
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(pause);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const pause = setTimeout(done, signal?.aborted ? 0 : delay); // already aborted: no wait at all
+        signal?.addEventListener("abort", done);
+      });
     }
   };
 }

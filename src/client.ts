@@ -51,7 +51,8 @@ export interface KlingClient extends Client<paths> {
 
 /** Creates a client; reads XIEXUS_API_KEY / XIEXUS_BASE_URL when the options do not say. Throws InvalidArgumentError on bad options. */
 export function createKlingClient(options?: KlingClientOptions): KlingClient {
-  return build(checkOptionsObject(options), []);
+  // (resolveOptions refuses options that are not an object.)
+  return build(options, []);
 }
 
 /**
@@ -64,13 +65,13 @@ export function routeHelpersOf(client: KlingClient, route: RouteDescription | Ro
   return Object.fromEntries(Object.entries(names).map(([role, name]) => [role, methods[name]!.bind(client)])) as unknown as RouteHelpers;
 }
 
-function build(options: KlingClientOptions, middlewares: Middleware[]): KlingClient {
+function build(options: KlingClientOptions | undefined, middlewares: Middleware[]): KlingClient {
   const resolved = resolveOptions(options);
   const key = resolved.apiKey;
   const redact = createRedactor(key);
   const keyForms = key ? secretForms(key) : [];
   // The options are the client's request policy too (timeoutMs, maxRetries, maxResponseBytes).
-  const send = createTransport({ ...resolved, redact });
+  const send = createTransport(resolved, redact);
   // openapi-fetch's fetch: a raw call asking for a stream gets the body unread (the transport must know before it reads).
   const rawFetch = (stream: boolean) => (request: Request) => send(request, {}, resolved, request.signal, { stream }).then(responseOf);
   const streamFetch = rawFetch(true);
@@ -91,9 +92,10 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       const textual = /json|text|xml|html|^$/i.test(response.headers.get("content-type") ?? "");
       if (!check && !(key && textual)) return undefined;
       // The transport's answer carries its body; another (a hook's) is read once and handed on
-      // rebuilt: a clone would tee the stream, several times dearer.
+      // rebuilt: a clone would tee the stream, several times dearer. Bytes are read as UTF-8, as
+      // Response.text() reads them.
       const own = response instanceof BufferedResponse;
-      const body = own ? response.buffered : textual ? await response.text() : new Uint8Array(await response.arrayBuffer());
+      const body = own ? response.buffered : await response.arrayBuffer();
       const raw = typeof body === "string" ? body : decoder.decode(body);
       const text = redact(raw);
       if (check) checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
@@ -114,10 +116,7 @@ function build(options: KlingClientOptions, middlewares: Middleware[]): KlingCli
       client.use(...more);
     },
     eject(...less: Middleware[]) {
-      for (const m of less) {
-        const i = added.indexOf(m);
-        if (i >= 0) added.splice(i, 1);
-      }
+      for (const m of less) if (added.includes(m)) added.splice(added.indexOf(m), 1);
       client.eject(...less);
     },
     withOptions(overrides: KlingClientOptions) {
