@@ -117,12 +117,11 @@ async function call(
   let shown: Response | undefined;
   let error: unknown;
   const params = { schemaPath, params: id ? { path: { task_id: id } } : {}, id: `xk${++requestIds}`, options: { baseUrl: ctx.baseUrl, parseAs: "text" } };
-  /** Runs one kind of hook, as openapi-fetch does: onRequest in order, the others last-added first. */
-  const hooks = async (kind: "onRequest" | "onError" | "onResponse"): Promise<void> => {
-    for (const m of kind === "onRequest" ? middlewares : [...middlewares].reverse()) {
+  /** Runs one kind of hook, in the list's order (see below). */
+  const hooks = async (kind: "onRequest" | "onError" | "onResponse", more?: () => object): Promise<void> => {
+    for (const m of middlewares) {
       if (!m[kind]) continue;
-      const more = kind === "onResponse" ? { response: (given ??= shown ??= responseOf(answer!)) } : kind === "onError" && { error };
-      const result: unknown = await m[kind]({ ...params, request: input as Request, ...more } as never);
+      const result: unknown = await m[kind]({ ...params, request: input as Request, ...more?.() } as never);
       if (result instanceof Request) input = result;
       if (result instanceof Error) error = result;
       if (result instanceof Response) given = result;
@@ -130,15 +129,17 @@ async function call(
     }
   };
   await hooks("onRequest");
+  // As openapi-fetch runs them: onRequest in order, the others last-added first.
+  middlewares.reverse();
   if (!given) {
     try {
       answer = await ctx.send(input, input === url ? init : {}, policy, signal, { remake: input === made ? remake : undefined, httpGet: true });
     } catch (thrown) {
       error = thrown;
-      await hooks("onError");
+      await hooks("onError", () => ({ error }));
       if (!given) throw error;
     }
-    await hooks("onResponse");
+    await hooks("onResponse", () => ({ response: (given ??= shown ??= responseOf(answer!)) }));
   }
   // What a hook gave, unless it is only the answer shown to the hooks.
   const head = given && given !== shown ? given : answer!;
@@ -151,25 +152,41 @@ async function call(
   };
 }
 
-/** Checks a call's options and merges them into the client's policy (whose own have no `retryRateLimit`). */
-function callPolicy(base: RequestPolicy, given: GetTaskOptions | undefined): [GetTaskOptions, RequestPolicy] {
-  const call = checkOptionsObject(given);
+/** The per-call options that change the request policy, each with its check (called when it is set), in checking order. */
+const POLICY_CHECKS: Record<string, (value: unknown) => unknown> = {
+  validation: checkValidation,
+  retryRateLimit: (value) => typeof value !== "boolean" && invalid("retryRateLimit", `must be a boolean, got ${typeof value}`),
+  timeoutMs: (value) => checkDuration("timeoutMs", value, true),
+  maxRetries: checkRetries,
+};
+
+/** A call's policy: the client's (or a create's), with the call's own validation mode. */
+type CallPolicy = RequestPolicy & { validation: ValidationMode };
+
+/**
+ * Checks a call's options (its signal too, which the caller reads off them) and merges them into
+ * the client's policy; returns the call's policy (the base one itself unless an option changes it).
+ */
+function callPolicy(base: CallPolicy, given: GetTaskOptions | undefined): CallPolicy {
+  const call = checkOptionsObject(given) as Record<string, unknown>;
   checkSignal(call.signal);
-  if (call.validation !== undefined) checkValidation(call.validation);
-  const { timeoutMs, maxRetries, retryRateLimit } = call;
-  if (retryRateLimit !== undefined && typeof retryRateLimit !== "boolean") invalid("retryRateLimit", `must be a boolean, got ${typeof retryRateLimit}`);
-  // The common case keeps the base policy itself; any of these makes a copy to change.
-  const policy = timeoutMs === undefined && maxRetries === undefined && retryRateLimit === undefined ? base : { ...base, retryRateLimit };
-  if (timeoutMs !== undefined) policy.timeoutMs = checkDuration("timeoutMs", timeoutMs, true);
-  if (maxRetries !== undefined) policy.maxRetries = checkRetries(maxRetries);
-  return [call, policy];
+  let policy = base;
+  for (const name in POLICY_CHECKS) {
+    const value = call[name];
+    if (value === undefined) continue;
+    POLICY_CHECKS[name]!(value);
+    // The common case keeps the base policy itself; an option set makes one copy to change.
+    if (policy === base) policy = { ...base };
+    (policy as unknown as Record<string, unknown>)[name] = value;
+  }
+  return policy;
 }
 
 /** Builds the helpers of `route` over the client's context. */
 export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteHelpers {
-  const createPolicy: RequestPolicy = { ...ctx, create: true };
+  const createPolicy: CallPolicy = { ...ctx, create: true };
   // A task id is only found on the route that made it: a not-found names the other routes' getter.
-  const elsewhere = Object.values(ROUTES).filter((other) => other.name !== route.name);
+  const elsewhere = Object.values(ROUTES).filter((other) => other !== route);
   const notFoundHint = `; not found on ${route.name} (${elsewhere.map((other) => `for a task made on ${other.name}, use ${helperNames(other).get}`).join("; ")})`;
 
   /**
@@ -188,12 +205,12 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   }
 
   async function getTask(id: string, given: GetTaskOptions | undefined): Promise<VideoTaskResult> {
-    const [options, policy] = callPolicy(ctx, given);
-    const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, options.signal);
+    const policy = callPolicy(ctx, given);
+    const reply = await call(ctx, { headers: ctx.headers }, route.task, id, policy, given?.signal);
     const { status, text } = reply;
     const ok = isOk(reply);
     if (ok) {
-      const task = parseTaskBody(text, status, options.validation ?? ctx.validation, route.task);
+      const task = parseTaskBody(text, status, policy.validation, route.task);
       if (task !== NOT_FOUND) return task;
     }
     // An error status, or a 2xx carrying the relay's task_not_exist (a not-found, whatever its status).
@@ -204,11 +221,11 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
   }
 
   async function createTask(request: CreateVideoRequest, given: CreateTaskOptions | undefined): Promise<CreatedTask> {
-    const [options, policy] = callPolicy(createPolicy, given);
+    const policy = callPolicy(createPolicy, given);
     // Everything is checked, and the image read, before a byte is sent.
     const body = buildCreateBody(await checkCreateRequest(route, request));
     const init: SendInit = { method: "POST", headers: { ...ctx.headers, "Content-Type": "application/json" }, body: await body.make(), duplex: "half", redirect: redirectMode() };
-    const reply = await call(ctx, init, route.create, "", policy, options.signal, body.make);
+    const reply = await call(ctx, init, route.create, "", policy, given?.signal, body.make);
     const { status, text } = reply;
     if (!isOk(reply)) {
       const error = apiError(reply, "POST");
@@ -218,7 +235,7 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
       throw unknownFate ? markMayHaveCreatedTask(error) : error;
     }
     try {
-      const created = parseCreatedBody(text, status, options.validation ?? ctx.validation, route.create);
+      const created = parseCreatedBody(text, status, policy.validation, route.create);
       try {
         checkTaskId(created.task_id);
       } catch (refused) {
@@ -232,13 +249,12 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
     }
   }
 
-  const helpers: RouteHelpers = {
+  // A single wait's polls (a 429 is retried within the call, as other passing failures are).
+  const poll = (id: string, signal: AbortSignal): Promise<VideoTaskResult> => getTask(id, { signal });
+  return {
     create: createTask,
     get: async (taskId, options) => getTask(checkTaskId(taskId), options),
-    wait: async (taskId, options) => {
-      const id = checkTaskId(taskId);
-      return waitForTask(id, (signal) => getTask(id, { signal }), options);
-    },
+    wait: async (taskId, options) => waitForTask(checkTaskId(taskId), poll, options),
     // A batch pauses every poll on a 429 itself, so its requests hand the 429 straight back.
     waitMany: (taskIds, options) => waitForMany(taskIds, (id, signal) => getTask(id, { signal, retryRateLimit: false }), options),
     generate: async (request, given) => {
@@ -246,8 +262,8 @@ export function routeHelpers(route: RouteDescription, ctx: RouteContext): RouteH
       checkFunction("onCreated", onCreated);
       const created = await createTask(request, { signal: wait.signal });
       onCreated?.(created.task_id);
-      return helpers.wait(created.task_id, wait);
+      // (The id was checked as the create answered.)
+      return waitForTask(created.task_id, poll, wait);
     },
   };
-  return helpers;
 }
