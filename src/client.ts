@@ -112,8 +112,11 @@ function build(options: KlingClientOptions | undefined, middlewares: Middleware[
   const kling: Record<string, unknown> = {
     ...client,
     use(...more: Middleware[]) {
-      added.push(...more);
-      client.use(...more);
+      // openapi-fetch refuses what is not a middleware and skips a null one: the helpers' list too.
+      for (const m of more) {
+        client.use(m);
+        if (m) added.push(m);
+      }
     },
     eject(...less: Middleware[]) {
       for (const m of less) if (added.includes(m)) added.splice(added.indexOf(m), 1);

@@ -295,6 +295,19 @@ describe("every helper request takes one path, whatever the middlewares", () => 
     expect(sent).toEqual(["GET /kling/v1/videos/image2video/t 1", "GET /kling/v1/videos/text2video/t 1", "POST /kling/v1/videos/text2video 1"]);
   });
 
+  it("a null or undefined middleware given to use() is skipped, as openapi-fetch skips it, by the helpers too", async () => {
+    const kling = createKlingClient({ apiKey: "sk-one-path", baseUrl: "http://127.0.0.1:9", fetch: async () => Response.json(TASK) });
+    const seen: string[] = [];
+    kling.use(null as never, { onRequest: () => void seen.push("request") }, undefined as never);
+    await expect(kling.getImage2VideoTask("t")).resolves.toEqual(TASK);
+    await expect(kling.GET("/kling/v1/videos/image2video/{task_id}", { params: { path: { task_id: "t" } } })).resolves.toMatchObject({ data: TASK });
+    expect(seen).toEqual(["request", "request"]);
+    // And a middleware that is not one is refused, as openapi-fetch refuses it.
+    expect(() => kling.use(42 as never)).toThrow(/Middleware must be an object/);
+    await expect(kling.getImage2VideoTask("t")).resolves.toEqual(TASK);
+    expect(seen).toHaveLength(3);
+  });
+
   it("a create streamed from image bytes, with only an onResponse hook, resent after a 429: the hook sees it once, the relay gets the whole body twice", async () => {
     const bodies: string[] = [];
     const kling = createKlingClient({
