@@ -59,8 +59,11 @@ export interface Answer {
  */
 export type Send = (input: Request | string, init: SendInit, policy: RequestPolicy, signal: AbortSignal | undefined, options: SendOptions) => Promise<Answer>;
 
-/** Reads bodies as UTF-8 text (the helpers' and the raw calls' checks). */
-export const decoder = new TextDecoder();
+/**
+ * Reads bodies as UTF-8 text (the helpers' and the raw calls' checks). Typed by its one method: a
+ * consumer compiling without the DOM lib has no TextDecoder type, and this file's declarations ship.
+ */
+export const decoder: { decode(bytes?: ArrayBuffer | ArrayBufferView): string } = new TextDecoder();
 
 /** Whether an answer is a 2xx, as Response.ok says. */
 export const isOk = (answer: { status: number }): boolean => answer.status >= 200 && answer.status < 300;
