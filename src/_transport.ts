@@ -70,32 +70,36 @@ export const isOk = (answer: { status: number }): boolean => answer.status >= 20
 
 /** An answer as a Response a caller can read: the streamed one, or one rebuilt around the bytes read. */
 export function responseOf(answer: Answer): Response {
-  return answer.stream ?? new BufferedResponse(answer, answer.body!);
+  return answer.stream ?? bufferedResponse(answer, answer.body!);
 }
 
 /** Statuses whose answers carry no body (a Response refuses one for them). */
 export const isBodyless = (status: number): boolean => status === 204 || status === 205 || status === 304;
 
+/** The bodies of the Responses `bufferedResponse` made, by Response (a check reads them instead of the stream). */
+const buffered = new WeakMap<Response, Uint8Array | ArrayBuffer | string>();
+
+/** The body a Response from `bufferedResponse` was made around; undefined for any other Response. */
+export const bufferedBody = (response: Response): Uint8Array | ArrayBuffer | string | undefined => buffered.get(response);
+
 /**
  * A Response around a body already read (none for the statuses that cannot have one), keeping the
- * real URL, and the body itself in `buffered`, so a check reads that instead of the stream.
+ * real URL, its body kept for `bufferedBody`, so a check reads that instead of the stream. A plain
+ * Response, not a subclass: `extends Response` at the top of the module would make every import
+ * load Node's fetch (undici, ~20 ms) before any request needs it.
  */
-export class BufferedResponse extends Response {
+export function bufferedResponse(
+  /** The status line and URL of the answer (an Answer, or the Response this one stands in for). */
+  head: { status: number; statusText: string; headers: Headers; url: string },
   /** The body, as read (bytes) or as scrubbed (text). */
-  declare readonly buffered: Uint8Array | ArrayBuffer | string;
-
-  constructor(
-    /** The status line and URL of the answer (an Answer, or the Response this one stands in for). */
-    head: { status: number; statusText: string; headers: Headers; url: string },
-    /** The body, as read (bytes) or as scrubbed (text). */
-    buffered: Uint8Array | ArrayBuffer | string,
-    /** The headers: the answer's own, unless given scrubbed. */
-    headers = head.headers,
-  ) {
-    super(isBodyless(head.status) ? null : (buffered as Uint8Array<ArrayBuffer> | string), { status: head.status, statusText: head.statusText, headers });
-    // A constructed Response has no url; keep the real one for messages and for raw callers.
-    Object.defineProperties(this, { url: { value: head.url }, buffered: { value: buffered } });
-  }
+  body: Uint8Array | ArrayBuffer | string,
+  /** The headers: the answer's own, unless given scrubbed. */
+  headers = head.headers,
+): Response {
+  const response = new Response(isBodyless(head.status) ? null : (body as Uint8Array<ArrayBuffer> | string), { status: head.status, statusText: head.statusText, headers });
+  buffered.set(response, body);
+  // A constructed Response has no url; keep the real one for messages and for raw callers.
+  return Object.defineProperty(response, "url", { value: head.url });
 }
 
 /**

@@ -6,7 +6,7 @@ import type { paths } from "./_spec.js";
 import { checkOptionsObject, resolveOptions, type KlingClientOptions } from "./options.js";
 import { helperNames, ROUTES, type HelperRole, type RouteDescription, type RouteName } from "./routes.js";
 import { routeHelpers, type CreateTaskOptions, type GenerateOptions, type GetTaskOptions, type RouteContext, type RouteHelpers } from "./task-route.js";
-import { BufferedResponse, createTransport, decoder, responseOf } from "./_transport.js";
+import { bufferedBody, bufferedResponse, createTransport, decoder, responseOf } from "./_transport.js";
 import type {
   CompletedImage2VideoTask,
   CompletedText2VideoTask,
@@ -94,8 +94,8 @@ function build(options: KlingClientOptions | undefined, middlewares: Middleware[
       // The transport's answer carries its body; another (a hook's) is read once and handed on
       // rebuilt: a clone would tee the stream, several times dearer. Bytes are read as UTF-8, as
       // Response.text() reads them.
-      const own = response instanceof BufferedResponse;
-      const body = own ? response.buffered : await response.arrayBuffer();
+      const own = bufferedBody(response);
+      const body = own ?? (await response.arrayBuffer());
       const raw = typeof body === "string" ? body : decoder.decode(body);
       const text = redact(raw);
       if (check) checkAnswer(schemaPath, request.method, response.status, text, resolved.validation);
@@ -103,8 +103,8 @@ function build(options: KlingClientOptions | undefined, middlewares: Middleware[
       // task helpers' answers and every thrown error do.
       let echoed = text !== raw;
       response.headers.forEach((value) => (echoed ||= keyForms.some((form) => value.includes(form))));
-      if (own && !echoed) return undefined;
-      return new BufferedResponse(response, textual ? text : body, echoed ? redact(response.headers) : response.headers);
+      if (own !== undefined && !echoed) return undefined;
+      return bufferedResponse(response, textual ? text : body, echoed ? redact(response.headers) : response.headers);
     },
   }, ...added);
 
