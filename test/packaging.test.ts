@@ -181,6 +181,31 @@ describe("the build", () => {
     expect(() => plainExports(esbuildOutput.replace("() => KlingError", "KlingError"), "odd.js")).toThrow(/unexpected export line/);
   });
 
+  it("loading the main entry does not load Node's fetch (undici): only a request does", async () => {
+    // Node defines fetch, Request, Response and Headers as lazy globals: the first read loads undici
+    // (~20 ms). A child traps those reads during the import and prints which it saw.
+    const touched = async (load: string): Promise<string[]> => {
+      const program = [
+        "const seen = [];",
+        'for (const name of ["fetch", "Request", "Response", "Headers", "FormData"]) {',
+        "  const own = Object.getOwnPropertyDescriptor(globalThis, name);",
+        "  Object.defineProperty(globalThis, name, { configurable: true, get() { seen.push(name); return own.get ? own.get.call(globalThis) : own.value; } });",
+        "}",
+        load,
+        "console.log(JSON.stringify(seen));",
+      ].join("\n");
+      const result = await run(process.execPath, ["--input-type=module", "-e", program], { timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(result.stdout) as string[];
+    };
+    const esm = pathToFileURL(join(good, "dist/esm/src/index.js")).href;
+    const cjs = join(good, "dist/cjs/src/index.js");
+    expect(await touched(`await import(${JSON.stringify(esm)});`)).toEqual([]);
+    expect(await touched(`(await import("node:module")).createRequire(import.meta.url)(${JSON.stringify(cjs)});`)).toEqual([]);
+    // The trap sees what it should: a module subclassing Response at its top, as this entry once did.
+    expect(await touched("class Buffered extends Response {}")).toEqual(["Response"]);
+  });
+
   it("gives CommonJS consumers ordinary properties they can spy on, as the ESM file's names", async () => {
     const cjs = createRequire(import.meta.url)(join(good, "dist/cjs/src/index.js")) as Record<string, unknown>;
     const esm = (await import(pathToFileURL(join(good, "dist/esm/src/index.js")).href)) as Record<string, unknown>;
