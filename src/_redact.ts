@@ -3,16 +3,15 @@
 
 /**
  * The forms a key takes in text: itself, and as JSON writes it where `/` is escaped (PHP's
- * json_encode; the same string again when the key has no `/`). A key is token68 (options.ts), so
- * JSON escapes nothing else in it.
+ * json_encode), when it has a `/`. A key is token68 (options.ts), so JSON escapes nothing else in it.
  */
 export function secretForms(key: string): string[] {
-  return [key, key.replace(/\//g, "\\/")];
+  return key.includes("/") ? [key, key.replace(/\//g, "\\/")] : [key];
 }
 
-/** Replaces every form of the key in `text` with [redacted]. (A form listed twice is harmless: a second pass can only scrub more.) */
+/** Replaces every form of the key in `text` with [redacted]; a text holding none (every answer, nearly) is scanned once per form and kept. */
 export function scrubText(text: string, forms: readonly string[]): string {
-  for (const form of forms) text = text.split(form).join("[redacted]");
+  for (const form of forms) if (text.includes(form)) text = text.split(form).join("[redacted]");
   return text;
 }
 
