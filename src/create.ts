@@ -239,11 +239,12 @@ export function buildCreateBody({ fields, images }: CheckedCreate): CreateBody {
   return {
     make: () => {
       const source = pieces();
+      const encoder = new TextEncoder();
       const stream = new ReadableStream<Uint8Array>({
         async pull(controller) {
           const next = await source.next();
           if (next.done) controller.close();
-          else controller.enqueue(new TextEncoder().encode(next.value));
+          else controller.enqueue(encoder.encode(next.value));
         },
         async cancel() {
           await source.return(undefined);
