@@ -6,8 +6,6 @@ import type { Image2VideoTaskStatus, VideoTask } from "./routes.js";
 import { isObject, text } from "./_schema.js";
 import { statusKind } from "./_status.js";
 
-export { isObject };
-
 /**
  * Status words real relays send, mapped to the spec's statuses (matched case-insensitively, as are
  * the statuses the spec names: the one table, src/_status.ts).

@@ -4,8 +4,8 @@
 // scripts/generate.ts writes, read by src/_schema.ts). Error statuses become errors in errors.ts.
 // Every refusal reads `<METHOD> <path> answered <status> with <what was wrong>`.
 import { responseIssues, type ValidationIssue } from "./_spec.js";
-import { isObject, nonEmpty, NOT_FOUND, normalizeTask } from "./_compat.js";
-import { issue } from "./_schema.js";
+import { nonEmpty, NOT_FOUND, normalizeTask } from "./_compat.js";
+import { isObject, issue } from "./_schema.js";
 import { ResponseValidationError } from "./errors.js";
 import type { ValidationMode } from "./options.js";
 import { IMAGE2VIDEO, TASK_PATHS, type VideoTask, type VideoTaskResult } from "./routes.js";
