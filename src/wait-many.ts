@@ -256,6 +256,8 @@ function createPoller(
   let pausedUntil = 0;
   let deadline = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer is set to fire (NaN: none set). */
+  let timerAt = NaN;
 
   /** Starts every poll that is due and allowed, then arms the one timer for the next thing to do. */
   function pump(): void {
@@ -268,8 +270,12 @@ function createPoller(
     while (now >= pausedUntil && inFlight.size < concurrency && queue.length && queue[0]!.due <= now) request(queue.shift()!);
     // A full pool needs no timer: the next answer pumps again.
     const wake = queue.length && inFlight.size < concurrency ? Math.min(deadline, Math.max(queue[0]!.due, pausedUntil)) : deadline;
+    // Most answers leave the next wake where it was: the timer stays (not one timer per answer).
+    if (wake === timerAt) return;
     clearTimeout(timer);
-    if (wake < Infinity) timer = setTimeout(pump, Math.min(wake - now, MAX_TIMER_MS));
+    timerAt = wake;
+    // Forget the fired timer first: a timer may fire a millisecond early, and pump must re-arm it then.
+    if (wake < Infinity) timer = setTimeout(() => ((timerAt = NaN), pump()), Math.min(wake - now, MAX_TIMER_MS));
   }
 
   /**
